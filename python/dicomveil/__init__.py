@@ -1,0 +1,38 @@
+"""dicomveil: de-identify DICOM files by the PS3.15 confidentiality profiles, fast.
+
+>>> from dicomveil import DicomFile, Anonymizer
+>>> f = DicomFile.open("input.dcm")
+>>> out = Anonymizer(key=b"secret").anonymize(f)   # a new object; f is unchanged
+>>> out.save("anonymized.dcm")
+"""
+
+from ._core import __version__
+from .anonymizer import Anonymizer
+from .errors import (
+    DicomValueError,
+    DicomveilError,
+    FileAccessError,
+    InvalidDicomError,
+    ProfileError,
+    UnsupportedDicomError,
+    UnsupportedTransferSyntaxError,
+)
+from .file import DicomFile
+from .profile import EDITION, Action, ConfidentialityProfile, ConfidentialityProfileOptions
+
+__all__ = [
+    "Action",
+    "Anonymizer",
+    "ConfidentialityProfile",
+    "ConfidentialityProfileOptions",
+    "DicomFile",
+    "DicomValueError",
+    "DicomveilError",
+    "EDITION",
+    "FileAccessError",
+    "InvalidDicomError",
+    "ProfileError",
+    "UnsupportedDicomError",
+    "UnsupportedTransferSyntaxError",
+    "__version__",
+]

@@ -1,0 +1,147 @@
+"""Anonymizer: applies a confidentiality profile with keyed, deterministic replacements."""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import _core
+from .errors import ProfileError
+from .file import DicomFile
+from .profile import ConfidentialityProfile
+
+if TYPE_CHECKING:  # pydicom is optional
+    from pydicom.dataset import Dataset
+
+__all__ = ["Anonymizer"]
+
+T = TypeVar("T", "DicomFile", "Dataset")
+
+
+def _key_bytes(key: bytes | str | None) -> bytes:
+    if key is None:
+        return secrets.token_bytes(32)
+    if isinstance(key, str):
+        return key.encode("utf-8")
+    if isinstance(key, (bytes, bytearray, memoryview)):
+        return bytes(key)
+    raise TypeError("key must be bytes or str")
+
+
+def _ascii(value: str | None, what: str) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        return value.encode("ascii")
+    except UnicodeEncodeError:
+        raise ProfileError(
+            f"{what} must be ASCII (it is written into every character set)"
+        ) from None
+
+
+class Anonymizer:
+    """De-identifies DICOM files with a confidentiality profile.
+
+    Args:
+        profile: the rules to apply; default: PS3.15 Table E.1-1, Basic profile.
+        key: secret for the keyed replacements (bytes, or str as UTF-8). New UIDs are
+            ``2.25.<first 128 bits of HMAC-SHA256(key, old UID)>``: the same key gives the same
+            results in every run, process and machine, and nobody without it can compute or
+            reverse them. Without a key, a random one is drawn for this Anonymizer (consistent
+            within the instance only).
+    """
+
+    def __init__(
+        self,
+        profile: ConfidentialityProfile | None = None,
+        key: bytes | str | None = None,
+    ) -> None:
+        self._profile = profile if profile is not None else ConfidentialityProfile.create_default()
+        self._key = _key_bytes(key)
+        self._engine: _core.Engine | None = None
+        self._engine_for: tuple[Any, ...] | None = None
+
+    def __repr__(self) -> str:
+        # never show the key
+        return f"<Anonymizer profile={self._profile!r}>"
+
+    @property
+    def profile(self) -> ConfidentialityProfile:
+        """The profile applied."""
+        return self._profile
+
+    def _get_engine(self) -> _core.Engine:
+        p = self._profile
+        compiled = p._compile()
+        state = (compiled, p.patient_name, p.patient_id)
+        if (
+            self._engine is None
+            or self._engine_for is None
+            or any(a is not b for a, b in zip(state, self._engine_for, strict=True))
+        ):
+            self._engine = _core.Engine(
+                compiled,
+                self._key,
+                _ascii(p.patient_name, "patient_name"),
+                _ascii(p.patient_id, "patient_id"),
+            )
+            self._engine_for = state
+        return self._engine
+
+    def anonymize(self, x: T) -> T:
+        """A de-identified copy of ``x`` (a :class:`DicomFile` or a pydicom ``Dataset``)."""
+        if isinstance(x, DicomFile):
+            out = x.copy()
+            self._get_engine().anonymize(out._ds)
+            return out
+        return self._pydicom(x, in_place=False)
+
+    def anonymize_in_place(self, x: DicomFile | Dataset) -> None:
+        """De-identify ``x`` itself (a :class:`DicomFile` or a pydicom ``Dataset``)."""
+        if isinstance(x, DicomFile):
+            self._get_engine().anonymize(x._ds)
+            return
+        self._pydicom(x, in_place=True)
+
+    def anonymize_file(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        """Read ``src``, de-identify it and write ``dst`` atomically, all in the Rust engine.
+
+        ``src`` is never modified (unless ``dst`` is the same path).
+        """
+        self._get_engine().anonymize_file(os.fspath(src), os.fspath(dst))
+
+    def map_uid(self, uid: str) -> str:
+        """The UID this Anonymizer writes in place of ``uid``."""
+        return self._get_engine().map_uid(uid)
+
+    def _pydicom(self, ds: Any, in_place: bool) -> Any:
+        try:
+            import pydicom
+            from pydicom.dataset import Dataset
+        except ImportError as e:  # pragma: no cover - only without pydicom
+            raise TypeError(
+                f"cannot anonymize {type(ds).__name__}: give a DicomFile or a pydicom Dataset"
+            ) from e
+        if not isinstance(ds, Dataset):
+            raise TypeError(
+                f"cannot anonymize {type(ds).__name__}: give a DicomFile or a pydicom Dataset"
+            )
+        buf = io.BytesIO()
+        meta = getattr(ds, "file_meta", None)
+        if meta is not None and "TransferSyntaxUID" in meta:
+            pydicom.dcmwrite(buf, ds, enforce_file_format=True)
+        else:
+            pydicom.dcmwrite(buf, ds, implicit_vr=True, little_endian=True)
+        f = DicomFile.open(buf.getvalue())
+        self._get_engine().anonymize(f._ds)
+        new = pydicom.dcmread(io.BytesIO(f.to_bytes()))
+        if not in_place:
+            return new
+        ds.clear()
+        ds.update(new)
+        ds.file_meta = new.file_meta
+        if hasattr(ds, "preamble"):
+            ds.preamble = new.preamble
+        return ds

@@ -1,0 +1,45 @@
+"""Exceptions raised by dicomveil.
+
+Every error dicomveil raises is a :class:`DicomveilError`. Messages name the file and the
+problem; they never contain patient data or keys.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DicomveilError",
+    "InvalidDicomError",
+    "UnsupportedTransferSyntaxError",
+    "UnsupportedDicomError",
+    "FileAccessError",
+    "ProfileError",
+    "DicomValueError",
+]
+
+
+class DicomveilError(Exception):
+    """Base class of every error raised by dicomveil."""
+
+
+class InvalidDicomError(DicomveilError, ValueError):
+    """The input is not DICOM, or is malformed (truncated, lengths past the end, bad items)."""
+
+
+class UnsupportedTransferSyntaxError(InvalidDicomError):
+    """The file's transfer syntax is not one dicomveil can read."""
+
+
+class UnsupportedDicomError(DicomveilError):
+    """A valid file that dicomveil does not process (for example a DICOMDIR)."""
+
+
+class FileAccessError(DicomveilError, OSError):
+    """A file could not be opened, read, written or renamed."""
+
+
+class ProfileError(DicomveilError, ValueError):
+    """A confidentiality profile is malformed: names the source, the rule and the problem."""
+
+
+class DicomValueError(DicomveilError, ValueError):
+    """A value given for an element does not fit the element's VR."""

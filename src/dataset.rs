@@ -1,0 +1,364 @@
+//! The in-memory model of a DICOM file: a tree of elements whose values are raw bytes.
+//!
+//! Values are never decoded: text stays in the file's character set, numbers in the file's byte
+//! order. Bulk values (pixel data, fragments, large OB/OW/UN values) are not loaded at all when
+//! the input can be read again at random: they stay [`Data::Source`] ranges of the [`Source`] and
+//! are copied from there when the file is written.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use dicom_core::{Tag, VR};
+
+/// Where bulk values live until they are written.
+#[derive(Clone, Default)]
+pub enum Source {
+    /// Nothing: every value is inline.
+    #[default]
+    None,
+    /// The whole input, in memory.
+    Memory(Arc<[u8]>),
+    /// An open file, read with positioned reads (no shared cursor, safe across threads).
+    File(Arc<File>),
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::None => f.write_str("Source::None"),
+            Source::Memory(m) => write!(f, "Source::Memory({} bytes)", m.len()),
+            Source::File(_) => f.write_str("Source::File"),
+        }
+    }
+}
+
+const COPY_CHUNK: usize = 1 << 20;
+
+impl Source {
+    /// Copy `len` bytes at `offset` to `out`, in chunks (never the whole value at once).
+    pub fn copy_to(&self, offset: u64, len: u64, out: &mut dyn Write) -> io::Result<()> {
+        match self {
+            Source::None => Err(io::Error::other("bulk value without a source")),
+            Source::Memory(m) => {
+                let range = slice_range(m.len(), offset, len)?;
+                out.write_all(&m[range])
+            }
+            Source::File(f) => {
+                let mut buf = vec![0u8; COPY_CHUNK.min(len as usize)];
+                let mut done = 0u64;
+                while done < len {
+                    let n = ((len - done) as usize).min(buf.len());
+                    read_exact_at(f, &mut buf[..n], offset + done)?;
+                    out.write_all(&buf[..n])?;
+                    done += n as u64;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Read `len` bytes at `offset` into memory.
+    pub fn read(&self, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+        let mut v = Vec::with_capacity(len.min(1 << 24) as usize);
+        self.copy_to(offset, len, &mut v)?;
+        Ok(v)
+    }
+}
+
+fn slice_range(size: usize, offset: u64, len: u64) -> io::Result<std::ops::Range<usize>> {
+    let end = offset.checked_add(len).filter(|&e| e <= size as u64);
+    match end {
+        Some(end) => Ok(offset as usize..end as usize),
+        None => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "value lies past the end of the input",
+        )),
+    }
+}
+
+#[cfg(unix)]
+fn read_exact_at(f: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    f.read_exact_at(buf, offset)
+}
+
+#[cfg(windows)]
+fn read_exact_at(f: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match f.seek_read(buf, offset) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The bytes of a value or fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Data {
+    /// Held in memory.
+    Inline(Vec<u8>),
+    /// Left in the [`Source`] at this offset.
+    Source { offset: u64, len: u64 },
+}
+
+impl Data {
+    /// The number of bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Data::Inline(v) => v.len() as u64,
+            Data::Source { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes, reading them from `source` when they are not held.
+    pub fn bytes<'a>(&'a self, source: &Source) -> io::Result<std::borrow::Cow<'a, [u8]>> {
+        match self {
+            Data::Inline(v) => Ok(std::borrow::Cow::Borrowed(v)),
+            Data::Source { offset, len } => source.read(*offset, *len).map(Into::into),
+        }
+    }
+}
+
+/// The value of an element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// A primitive value: raw bytes as encoded, without decoding.
+    Primitive(Data),
+    /// A sequence of items.
+    Sequence(Vec<DataSet>),
+    /// Encapsulated pixel data: the basic offset table, then the fragments.
+    Fragments(Vec<Data>),
+}
+
+/// One data element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    pub tag: Tag,
+    pub vr: VR,
+    pub value: Value,
+}
+
+impl Element {
+    pub fn new(tag: Tag, vr: VR, value: Value) -> Self {
+        Element { tag, vr, value }
+    }
+
+    /// A primitive element with inline bytes.
+    pub fn bytes(tag: Tag, vr: VR, bytes: Vec<u8>) -> Self {
+        Element::new(tag, vr, Value::Primitive(Data::Inline(bytes)))
+    }
+
+    /// A text element (values joined by backslash).
+    pub fn text(tag: Tag, vr: VR, values: &[&str]) -> Self {
+        Element::bytes(tag, vr, values.join("\\").into_bytes())
+    }
+
+    /// The inline bytes of a primitive value, if it is one and held in memory.
+    pub fn inline_bytes(&self) -> Option<&[u8]> {
+        match &self.value {
+            Value::Primitive(Data::Inline(v)) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// A dataset (the top level, or one item of a sequence): elements in ascending tag order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DataSet {
+    pub elements: Vec<Element>,
+}
+
+impl DataSet {
+    pub fn new() -> Self {
+        DataSet::default()
+    }
+
+    fn position(&self, tag: Tag) -> Result<usize, usize> {
+        self.elements.binary_search_by(|e| e.tag.cmp(&tag))
+    }
+
+    pub fn get(&self, tag: Tag) -> Option<&Element> {
+        self.position(tag).ok().map(|i| &self.elements[i])
+    }
+
+    pub fn get_mut(&mut self, tag: Tag) -> Option<&mut Element> {
+        self.position(tag).ok().map(|i| &mut self.elements[i])
+    }
+
+    /// Insert an element, replacing one with the same tag.
+    pub fn put(&mut self, element: Element) {
+        match self.position(element.tag) {
+            Ok(i) => self.elements[i] = element,
+            Err(i) => self.elements.insert(i, element),
+        }
+    }
+
+    /// Remove the element with this tag; true if there was one.
+    pub fn remove(&mut self, tag: Tag) -> bool {
+        match self.position(tag) {
+            Ok(i) => {
+                self.elements.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The value of an inline text element, with its padding (trailing spaces and NULs) removed.
+    pub fn text(&self, tag: Tag) -> Option<&[u8]> {
+        self.get(tag)?.inline_bytes().map(trim_padding)
+    }
+
+    /// Append an element known to come after every element already here (used by the reader).
+    pub(crate) fn push_sorted(&mut self, element: Element) {
+        match self.elements.last() {
+            Some(last) if last.tag >= element.tag => self.put(element),
+            _ => self.elements.push(element),
+        }
+    }
+}
+
+/// Strip the trailing padding (space or NUL) and leading spaces of a text value.
+pub fn trim_padding(v: &[u8]) -> &[u8] {
+    let end = v
+        .iter()
+        .rposition(|&b| b != b' ' && b != 0)
+        .map_or(0, |i| i + 1);
+    let start = v[..end].iter().position(|&b| b != b' ').unwrap_or(end);
+    &v[start..end]
+}
+
+/// What the file's encoding is: enough to read and write it again the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferSyntax {
+    pub uid: String,
+    pub explicit_vr: bool,
+    pub big_endian: bool,
+    pub deflated: bool,
+    pub encapsulated: bool,
+}
+
+impl TransferSyntax {
+    pub const IMPLICIT_VR_LE: &'static str = "1.2.840.10008.1.2";
+
+    /// Look a transfer syntax up in dicom-rs's registry.
+    pub fn from_uid(uid: &str) -> Option<TransferSyntax> {
+        use dicom_encoding::{Codec, TransferSyntaxIndex};
+        use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+        let ts = TransferSyntaxRegistry.get(uid)?;
+        let deflated = matches!(ts.codec(), Codec::Dataset(_));
+        if deflated && !matches!(ts.codec(), Codec::Dataset(Some(_))) {
+            return None;
+        }
+        Some(TransferSyntax {
+            uid: ts.uid().to_string(),
+            // the only implicit VR syntax the standard defines
+            explicit_vr: ts.uid() != Self::IMPLICIT_VR_LE,
+            big_endian: ts.endianness() == dicom_encoding::Endianness::Big,
+            deflated,
+            encapsulated: ts.is_encapsulated_pixel_data(),
+        })
+    }
+
+    pub fn implicit_vr_le() -> TransferSyntax {
+        TransferSyntax::from_uid(Self::IMPLICIT_VR_LE).expect("implicit VR LE is registered")
+    }
+}
+
+/// A whole DICOM file (or a bare dataset read as one): its meta information, dataset and source.
+#[derive(Debug, Clone)]
+pub struct DicomFile {
+    /// Group 0002 as read (written anew, see `write`).
+    pub meta: DataSet,
+    pub transfer_syntax: TransferSyntax,
+    pub dataset: DataSet,
+    /// Where [`Data::Source`] values are.
+    pub source: Source,
+    /// A name for messages (the path, or `<bytes>`).
+    pub name: String,
+}
+
+pub mod tags {
+    use dicom_core::Tag;
+    pub const ITEM: Tag = Tag(0xFFFE, 0xE000);
+    pub const ITEM_DELIMITATION: Tag = Tag(0xFFFE, 0xE00D);
+    pub const SEQUENCE_DELIMITATION: Tag = Tag(0xFFFE, 0xE0DD);
+    pub const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
+    pub const SPECIFIC_CHARACTER_SET: Tag = Tag(0x0008, 0x0005);
+    pub const SOP_CLASS_UID: Tag = Tag(0x0008, 0x0016);
+    pub const SOP_INSTANCE_UID: Tag = Tag(0x0008, 0x0018);
+    pub const MEDIA_STORAGE_SOP_CLASS_UID: Tag = Tag(0x0002, 0x0002);
+    pub const MEDIA_STORAGE_SOP_INSTANCE_UID: Tag = Tag(0x0002, 0x0003);
+    pub const TRANSFER_SYNTAX_UID: Tag = Tag(0x0002, 0x0010);
+    pub const DATASET_TRAILING_PADDING: Tag = Tag(0xFFFC, 0xFFFC);
+    pub const PATIENT_IDENTITY_REMOVED: Tag = Tag(0x0012, 0x0062);
+    pub const DEIDENTIFICATION_METHOD: Tag = Tag(0x0012, 0x0063);
+    pub const DEIDENTIFICATION_METHOD_CODE_SEQUENCE: Tag = Tag(0x0012, 0x0064);
+    pub const LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED: Tag = Tag(0x0028, 0x0303);
+    pub const CODE_VALUE: Tag = Tag(0x0008, 0x0100);
+    pub const CODING_SCHEME_DESIGNATOR: Tag = Tag(0x0008, 0x0102);
+    pub const CODE_MEANING: Tag = Tag(0x0008, 0x0104);
+}
+
+/// The dictionary's VR for a tag (relaxed: US for US/SS, OW for OB/OW), if the tag is known.
+pub fn dictionary_vr(tag: Tag) -> Option<VR> {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    use dicom_dictionary_std::StandardDataDictionary;
+    StandardDataDictionary
+        .by_tag(tag)
+        .map(|entry| entry.vr().relaxed())
+}
+
+/// Format a tag as `(gggg,eeee)`.
+pub fn tag_str(tag: Tag) -> String {
+    format!("({:04X},{:04X})", tag.0, tag.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trim_padding_strips_both_kinds() {
+        assert_eq!(trim_padding(b" 1.2.3\0"), b"1.2.3");
+        assert_eq!(trim_padding(b"DOE^JOHN "), b"DOE^JOHN");
+        assert_eq!(trim_padding(b"   "), b"");
+        assert_eq!(trim_padding(b""), b"");
+    }
+
+    #[test]
+    fn put_keeps_tag_order_and_replaces() {
+        let mut ds = DataSet::new();
+        ds.put(Element::text(Tag(0x0010, 0x0020), VR::LO, &["B"]));
+        ds.put(Element::text(Tag(0x0008, 0x0020), VR::DA, &["A"]));
+        ds.put(Element::text(Tag(0x0010, 0x0020), VR::LO, &["C"]));
+        let tags: Vec<Tag> = ds.elements.iter().map(|e| e.tag).collect();
+        assert_eq!(tags, vec![Tag(0x0008, 0x0020), Tag(0x0010, 0x0020)]);
+        assert_eq!(ds.text(Tag(0x0010, 0x0020)), Some(&b"C"[..]));
+    }
+
+    #[test]
+    fn registry_facts() {
+        let ts = TransferSyntax::from_uid("1.2.840.10008.1.2.1.99").unwrap();
+        assert!(ts.deflated && ts.explicit_vr && !ts.big_endian);
+        let ts = TransferSyntax::from_uid("1.2.840.10008.1.2.2").unwrap();
+        assert!(ts.big_endian && ts.explicit_vr);
+        let ts = TransferSyntax::from_uid("1.2.840.10008.1.2.4.50").unwrap();
+        assert!(ts.encapsulated && !ts.deflated);
+        assert!(!TransferSyntax::implicit_vr_le().explicit_vr);
+        assert!(TransferSyntax::from_uid("1.2.3.4").is_none());
+    }
+}

@@ -1,0 +1,455 @@
+//! The Python bindings (`dicomveil._core`): thin wrappers over the engine.
+//!
+//! Every call into the engine goes through [`run`], which releases the GIL, turns a panic into
+//! a `DicomveilError` (none ever reaches Python as `PanicException`), and maps engine errors to
+//! the exception classes of `dicomveil.errors` in one place ([`to_pyerr`]).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+use dicom_core::VR;
+use dicom_dictionary_std::StandardDataDictionary;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::BoundObject;
+
+use crate::anonymize::Anonymizer;
+use crate::dataset::{tag_str, DicomFile};
+use crate::error::Error;
+use crate::profile::{self, CompiledProfile, MethodCode};
+use crate::uid::UidMapper;
+use crate::value::{self, Plain};
+
+/// Map an engine error to its `dicomveil.errors` class.
+fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
+    let class = match &e {
+        Error::Io { .. } => "FileAccessError",
+        Error::InvalidDicom { .. } => "InvalidDicomError",
+        Error::UnsupportedTransferSyntax { .. } => "UnsupportedTransferSyntaxError",
+        Error::Unsupported { .. } => "UnsupportedDicomError",
+        Error::Profile { .. } => "ProfileError",
+        Error::Value { .. } => "DicomValueError",
+    };
+    let message = e.to_string();
+    match py
+        .import("dicomveil.errors")
+        .and_then(|m| m.getattr(class))
+        .and_then(|c| c.call1((message,)))
+    {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(import_error) => import_error,
+    }
+}
+
+/// Run engine work without the GIL; map its errors and any panic.
+fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> crate::Result<T> + Send) -> PyResult<T> {
+    let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(f)));
+    match outcome {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(to_pyerr(py, e)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            static BASE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+            let class = BASE.import(py, "dicomveil.errors", "DicomveilError")?;
+            Err(PyErr::from_value(class.call1((format!(
+                "internal error in the dicomveil engine (please report it): {what}"
+            ),))?))
+        }
+    }
+}
+
+/// A DICOM file in memory (wrapped by `dicomveil.DicomFile`).
+#[pyclass(name = "Dataset", module = "dicomveil._core")]
+struct PyDataset {
+    inner: DicomFile,
+}
+
+fn plain_to_py<'py>(py: Python<'py>, v: Plain) -> PyResult<Bound<'py, PyAny>> {
+    fn one_or_list<'py, T>(py: Python<'py>, v: Vec<T>) -> PyResult<Bound<'py, PyAny>>
+    where
+        T: IntoPyObject<'py>,
+    {
+        if v.len() == 1 {
+            Ok(v.into_iter()
+                .next()
+                .unwrap()
+                .into_pyobject(py)
+                .map_err(Into::into)?
+                .into_any()
+                .into_bound())
+        } else {
+            Ok(PyList::new(py, v)?.into_any())
+        }
+    }
+    match v {
+        Plain::Text(t) => one_or_list(py, t),
+        Plain::Int(t) => {
+            if t.is_empty() {
+                Ok(py.None().into_bound(py))
+            } else {
+                one_or_list(py, t)
+            }
+        }
+        Plain::Float(t) => {
+            if t.is_empty() {
+                Ok(py.None().into_bound(py))
+            } else {
+                one_or_list(py, t)
+            }
+        }
+        Plain::Tags(t) => {
+            if t.is_empty() {
+                Ok(py.None().into_bound(py))
+            } else {
+                one_or_list(py, t)
+            }
+        }
+        Plain::Bytes(b) => Ok(PyBytes::new(py, &b).into_any()),
+        Plain::Fragments(f) => {
+            let l = PyList::empty(py);
+            for b in f {
+                l.append(PyBytes::new(py, &b))?;
+            }
+            Ok(l.into_any())
+        }
+        Plain::Items(items) => {
+            let l = PyList::empty(py);
+            for item in items {
+                let d = PyDict::new(py);
+                for (tag, v) in item {
+                    d.set_item(tag, plain_to_py(py, v)?)?;
+                }
+                l.append(d)?;
+            }
+            Ok(l.into_any())
+        }
+    }
+}
+
+fn py_to_plain(v: &Bound<'_, PyAny>) -> PyResult<Plain> {
+    if v.is_none() {
+        return Ok(Plain::Bytes(Vec::new()));
+    }
+    if let Ok(b) = v.cast::<PyBytes>() {
+        return Ok(Plain::Bytes(b.as_bytes().to_vec()));
+    }
+    let items: Vec<Bound<'_, PyAny>> =
+        if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
+            v.try_iter()?.collect::<PyResult<_>>()?
+        } else {
+            vec![v.clone()]
+        };
+    if items.is_empty() {
+        return Ok(Plain::Text(vec![]));
+    }
+    if items.iter().all(|x| x.is_instance_of::<PyString>()) {
+        return Ok(Plain::Text(
+            items
+                .iter()
+                .map(|x| x.extract::<String>())
+                .collect::<PyResult<_>>()?,
+        ));
+    }
+    if items.iter().all(|x| x.is_instance_of::<PyInt>()) {
+        return Ok(Plain::Int(
+            items
+                .iter()
+                .map(|x| x.extract::<i64>())
+                .collect::<PyResult<_>>()?,
+        ));
+    }
+    if items
+        .iter()
+        .all(|x| x.is_instance_of::<PyFloat>() || x.is_instance_of::<PyInt>())
+    {
+        return Ok(Plain::Float(
+            items
+                .iter()
+                .map(|x| x.extract::<f64>())
+                .collect::<PyResult<_>>()?,
+        ));
+    }
+    Err(PyTypeError::new_err(
+        "a value must be str, int, float, bytes, None, or a list of one of those",
+    ))
+}
+
+#[pymethods]
+impl PyDataset {
+    /// Read a file from a path (bulk values stay in the file).
+    #[staticmethod]
+    fn open_path(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let inner = run(py, || crate::read::read_path(&path))?;
+        Ok(PyDataset { inner })
+    }
+
+    /// Read a file from bytes.
+    #[staticmethod]
+    fn open_bytes(py: Python<'_>, data: &Bound<'_, PyBytes>, name: String) -> PyResult<Self> {
+        let data: Arc<[u8]> = Arc::from(data.as_bytes());
+        let inner = run(py, move || crate::read::read_bytes(data, &name))?;
+        Ok(PyDataset { inner })
+    }
+
+    /// Save atomically to `path`.
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        let file = &self.inner;
+        run(py, || crate::write::save(file, &path))
+    }
+
+    /// The Part 10 file as bytes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let file = &self.inner;
+        let bytes = run(py, || crate::write::to_bytes(file))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    fn copy(&self) -> Self {
+        PyDataset {
+            inner: self.inner.clone(),
+        }
+    }
+
+    #[getter]
+    fn transfer_syntax_uid(&self) -> String {
+        self.inner.transfer_syntax.uid.clone()
+    }
+
+    #[getter]
+    fn name(&self) -> String {
+        self.inner.name.clone()
+    }
+
+    /// The top-level tags, in order.
+    fn tags(&self) -> Vec<u32> {
+        self.inner
+            .dataset
+            .elements
+            .iter()
+            .map(|e| value::tag_u32(e.tag))
+            .collect()
+    }
+
+    fn vr(&self, tag: u32) -> Option<String> {
+        self.inner
+            .dataset
+            .get(value::u32_tag(tag))
+            .map(|e| e.vr.to_string().to_string())
+    }
+
+    fn contains(&self, tag: u32) -> bool {
+        self.inner.dataset.get(value::u32_tag(tag)).is_some()
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.dataset.elements.len()
+    }
+
+    /// The value of a top-level element, or None when absent.
+    fn get<'py>(&self, py: Python<'py>, tag: u32) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let file = &self.inner;
+        let Some(el) = file.dataset.get(value::u32_tag(tag)) else {
+            return Ok(None);
+        };
+        let plain = run(py, || value::decode(file, &file.dataset, el))?;
+        plain_to_py(py, plain).map(Some)
+    }
+
+    /// Set a top-level element (VR from the element or the dictionary unless given).
+    #[pyo3(signature = (tag, value, vr=None))]
+    fn set(
+        &mut self,
+        py: Python<'_>,
+        tag: u32,
+        value: &Bound<'_, PyAny>,
+        vr: Option<&str>,
+    ) -> PyResult<()> {
+        let vr = match vr {
+            Some(s) => Some(s.parse::<VR>().map_err(|_| {
+                PyErr::new::<pyo3::exceptions::PyValueError, _>(format!("unknown VR {s:?}"))
+            })?),
+            None => None,
+        };
+        let plain = py_to_plain(value)?;
+        let file = &self.inner;
+        let tag = value::u32_tag(tag);
+        let el = run(py, || value::encode(file, tag, vr, plain))?;
+        self.inner.dataset.put(el);
+        Ok(())
+    }
+
+    /// Remove a top-level element; True if it was there.
+    fn delete(&mut self, tag: u32) -> bool {
+        self.inner.dataset.remove(value::u32_tag(tag))
+    }
+}
+
+/// A compiled profile (wrapped by `dicomveil.ConfidentialityProfile`).
+#[pyclass(frozen, name = "CompiledProfile", module = "dicomveil._core")]
+struct PyCompiledProfile {
+    inner: Arc<CompiledProfile>,
+}
+
+#[pymethods]
+impl PyCompiledProfile {
+    #[new]
+    fn new(
+        py: Python<'_>,
+        rules: Vec<(String, String)>,
+        source_name: String,
+        method: Vec<String>,
+        codes: Vec<(String, String)>,
+    ) -> PyResult<Self> {
+        let codes = codes
+            .into_iter()
+            .map(|(value, meaning)| MethodCode { value, meaning })
+            .collect();
+        let inner = run(py, || {
+            CompiledProfile::compile(&rules, &source_name, method, codes)
+        })?;
+        Ok(PyCompiledProfile {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// What (0028,0303) will say: UNMODIFIED, MODIFIED or REMOVED.
+    #[getter]
+    fn temporal(&self) -> &'static str {
+        self.inner.temporal.code()
+    }
+}
+
+/// The engine of an Anonymizer: a compiled profile and a keyed UID mapping.
+#[pyclass(frozen, name = "Engine", module = "dicomveil._core")]
+struct PyEngine {
+    inner: Anonymizer,
+}
+
+#[pymethods]
+impl PyEngine {
+    #[new]
+    #[pyo3(signature = (profile, key=None, patient_name=None, patient_id=None))]
+    fn new(
+        profile: &PyCompiledProfile,
+        key: Option<Vec<u8>>,
+        patient_name: Option<Vec<u8>>,
+        patient_id: Option<Vec<u8>>,
+    ) -> Self {
+        let uids = match key {
+            Some(k) => UidMapper::new(&k),
+            None => UidMapper::random(),
+        };
+        let mut inner = Anonymizer::new(profile.inner.clone(), uids);
+        inner.patient_name = patient_name;
+        inner.patient_id = patient_id;
+        PyEngine { inner }
+    }
+
+    /// De-identify a dataset in place.
+    fn anonymize(&self, py: Python<'_>, dataset: &mut PyDataset) -> PyResult<()> {
+        let file = &mut dataset.inner;
+        let engine = &self.inner;
+        run(py, || engine.anonymize(file).map(drop))
+    }
+
+    /// Read `src`, de-identify, write `dst` atomically; all in Rust.
+    fn anonymize_file(&self, py: Python<'_>, src: PathBuf, dst: PathBuf) -> PyResult<()> {
+        let engine = &self.inner;
+        run(py, || {
+            let mut file = crate::read::read_path(&src)?;
+            engine.anonymize(&mut file)?;
+            crate::write::save(&file, &dst)
+        })
+    }
+
+    /// The new UID for an old one.
+    fn map_uid(&self, uid: &str) -> String {
+        String::from_utf8_lossy(&self.inner.uids.map(uid.as_bytes())).into_owned()
+    }
+}
+
+/// The default profile's rules for a set of option flags: [(pattern, action code)].
+#[pyfunction]
+fn default_rules(options: u32) -> Vec<(String, String)> {
+    profile::default_rules(options)
+}
+
+/// The shipped Table E.1-1: [(tag, keyword, name, vr, [11 action columns])].
+#[pyfunction]
+fn table_rows() -> Vec<(String, String, String, String, Vec<String>)> {
+    profile::table_e1_1()
+        .iter()
+        .map(|r| {
+            (
+                r.tag.clone(),
+                r.keyword.clone(),
+                r.name.clone(),
+                r.vr.clone(),
+                r.actions.to_vec(),
+            )
+        })
+        .collect()
+}
+
+/// Check a tag pattern; raises ProfileError naming it when malformed.
+#[pyfunction]
+fn check_pattern(py: Python<'_>, pattern: &str) -> PyResult<()> {
+    profile::Pattern::parse(pattern)
+        .map(drop)
+        .map_err(|problem| {
+            to_pyerr(
+                py,
+                Error::Profile {
+                    source_name: "profile".into(),
+                    location: format!("pattern {:?}", pattern.chars().take(64).collect::<String>()),
+                    problem,
+                },
+            )
+        })
+}
+
+/// The tag of a keyword of the standard dictionary.
+#[pyfunction]
+fn keyword_to_tag(keyword: &str) -> Option<u32> {
+    StandardDataDictionary
+        .by_name(keyword)
+        .map(|e| value::tag_u32(e.tag()))
+}
+
+/// The keyword of a tag, if the standard dictionary has it.
+#[pyfunction]
+fn tag_to_keyword(tag: u32) -> Option<String> {
+    StandardDataDictionary
+        .by_tag(value::u32_tag(tag))
+        .map(|e| e.alias().to_string())
+}
+
+/// `(gggg,eeee)` for a tag.
+#[pyfunction]
+fn format_tag(tag: u32) -> String {
+    tag_str(value::u32_tag(tag))
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyDataset>()?;
+    m.add_class::<PyCompiledProfile>()?;
+    m.add_class::<PyEngine>()?;
+    m.add_function(wrap_pyfunction!(default_rules, m)?)?;
+    m.add_function(wrap_pyfunction!(table_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(check_pattern, m)?)?;
+    m.add_function(wrap_pyfunction!(keyword_to_tag, m)?)?;
+    m.add_function(wrap_pyfunction!(tag_to_keyword, m)?)?;
+    m.add_function(wrap_pyfunction!(format_tag, m)?)?;
+    m.add("EDITION", profile::EDITION)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

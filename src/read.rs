@@ -1,0 +1,754 @@
+//! Read: bytes in, a [`DicomFile`] tree out.
+//!
+//! Element headers are decoded by dicom-rs (`dicom_encoding::decode`), the VR of implicit files
+//! comes from its standard dictionary, and transfer syntaxes from its registry. The walk over
+//! the dataset is ours, not `dicom_parser`'s readers, because de-identification needs what those
+//! do not give (see `shared/notes` and dicom-rs #169, #443, #521): values kept as raw bytes in
+//! every character set, bulk values left in the file instead of loaded, undefined-length UN
+//! elements read as the implicit-VR sequences they are (CP-246), every length checked against
+//! the input before anything is allocated, and errors that carry the byte offset and tag path.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Arc;
+
+use dicom_core::header::DataElementHeader;
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
+use dicom_encoding::decode::explicit_be::ExplicitVRBigEndianDecoder;
+use dicom_encoding::decode::explicit_le::ExplicitVRLittleEndianDecoder;
+use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
+use dicom_encoding::decode::Decode;
+
+use crate::dataset::{
+    dictionary_vr, tag_str, tags, Data, DataSet, DicomFile, Element, Source, TransferSyntax, Value,
+};
+use crate::error::{Error, Location, Result};
+
+/// Values of bulk VRs at least this long are left in the source instead of read.
+const BULK_THRESHOLD: u32 = 4096;
+/// Deeper nesting than this is refused (no real file comes close; it guards the stack).
+const MAX_DEPTH: usize = 64;
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+
+/// Read a DICOM file from a path. Bulk values stay in the file, which is kept open.
+pub fn read_path(path: &Path) -> Result<DicomFile> {
+    let name = path.display().to_string();
+    let io_err = |op: &'static str| {
+        let name = name.clone();
+        move |source: io::Error| Error::Io { name, op, source }
+    };
+    let file = File::open(path).map_err(io_err("open"))?;
+    let meta = file.metadata().map_err(io_err("stat"))?;
+    if meta.is_dir() {
+        return Err(Error::Io {
+            name,
+            op: "read",
+            source: io::Error::other("it is a directory, not a file"),
+        });
+    }
+    let file = Arc::new(file);
+    let stream = Stream::Seekable(Box::new(&*file));
+    let input = Input::new(stream, Some(meta.len()));
+    parse(input, Source::File(file.clone()), &name)
+}
+
+/// Read a DICOM file held in memory. Bulk values are referenced, not copied.
+pub fn read_bytes(data: Arc<[u8]>, name: &str) -> Result<DicomFile> {
+    let cursor = io::Cursor::new(data.clone());
+    let input = Input::new(Stream::Seekable(Box::new(cursor)), Some(data.len() as u64));
+    parse(input, Source::Memory(data), name)
+}
+
+trait ReadSeek: Read + Seek {}
+impl<T: Read + Seek> ReadSeek for T {}
+
+enum Stream<'a> {
+    /// Random access: bulk values are skipped and referenced.
+    Seekable(Box<dyn ReadSeek + 'a>),
+    /// Forward only (inflated data): bulk values are read.
+    Forward(Box<dyn Read + 'a>),
+}
+
+/// A buffered reader that knows its position, can peek a few bytes and skip bulk values.
+struct Input<'a> {
+    stream: Stream<'a>,
+    buf: Vec<u8>,
+    lo: usize,
+    hi: usize,
+    /// Absolute position of `buf[lo]`.
+    pos: u64,
+    /// Total size, when known.
+    size: Option<u64>,
+}
+
+const BUF_SIZE: usize = 64 * 1024;
+
+impl<'a> Input<'a> {
+    fn new(stream: Stream<'a>, size: Option<u64>) -> Self {
+        Input {
+            stream,
+            buf: vec![0; BUF_SIZE],
+            lo: 0,
+            hi: 0,
+            pos: 0,
+            size,
+        }
+    }
+
+    fn inner(&mut self) -> &mut dyn Read {
+        match &mut self.stream {
+            Stream::Seekable(s) => s,
+            Stream::Forward(s) => s,
+        }
+    }
+
+    /// Make at least `n` bytes available (fewer at the end of the input); return them.
+    fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
+        if self.hi - self.lo < n {
+            self.buf.copy_within(self.lo..self.hi, 0);
+            self.hi -= self.lo;
+            self.lo = 0;
+            while self.hi < n {
+                let tail = &mut self.buf[self.hi..];
+                let read = match &mut self.stream {
+                    Stream::Seekable(s) => s.read(tail),
+                    Stream::Forward(s) => s.read(tail),
+                };
+                let got = match read {
+                    Ok(0) => break,
+                    Ok(k) => k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                self.hi += got;
+            }
+        }
+        Ok(&self.buf[self.lo..self.hi.min(self.lo + n)])
+    }
+
+    /// What `peek(n)` returned last, without reading.
+    fn buffered(&self, n: usize) -> &[u8] {
+        &self.buf[self.lo..self.hi.min(self.lo + n)]
+    }
+
+    fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.hi - self.lo);
+        self.lo += n;
+        self.pos += n as u64;
+    }
+
+    fn at_end(&mut self) -> io::Result<bool> {
+        Ok(self.peek(1)?.is_empty())
+    }
+
+    /// Bytes left, when the size is known.
+    fn remaining(&self) -> Option<u64> {
+        self.size.map(|s| s.saturating_sub(self.pos))
+    }
+
+    /// Read exactly `len` bytes into a new vector, growing it as data arrives.
+    fn read_vec(&mut self, len: u64) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(len.min(BUF_SIZE as u64 * 16) as usize);
+        let buffered = ((self.hi - self.lo) as u64).min(len) as usize;
+        out.extend_from_slice(&self.buf[self.lo..self.lo + buffered]);
+        self.consume(buffered);
+        let rest = len - buffered as u64;
+        if rest > 0 {
+            let got = self.inner().take(rest).read_to_end(&mut out)? as u64;
+            self.pos += got;
+            if got < rest {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Skip `len` bytes.
+    fn skip(&mut self, len: u64) -> io::Result<()> {
+        let buffered = ((self.hi - self.lo) as u64).min(len) as usize;
+        self.consume(buffered);
+        let rest = len - buffered as u64;
+        if rest == 0 {
+            return Ok(());
+        }
+        match &mut self.stream {
+            Stream::Seekable(s) => {
+                s.seek(SeekFrom::Current(rest as i64))?;
+                self.pos += rest;
+            }
+            Stream::Forward(s) => {
+                let got = io::copy(&mut s.take(rest), &mut io::sink())?;
+                self.pos += got;
+                if got < rest {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn can_reference(&self) -> bool {
+        matches!(self.stream, Stream::Seekable(_))
+    }
+}
+
+/// How a dataset (or a part of it) is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Encoding {
+    explicit_vr: bool,
+    big_endian: bool,
+}
+
+const IMPLICIT_LE: Encoding = Encoding {
+    explicit_vr: false,
+    big_endian: false,
+};
+const EXPLICIT_LE: Encoding = Encoding {
+    explicit_vr: true,
+    big_endian: false,
+};
+
+impl Encoding {
+    fn of(ts: &TransferSyntax) -> Self {
+        Encoding {
+            explicit_vr: ts.explicit_vr,
+            big_endian: ts.big_endian,
+        }
+    }
+
+    fn u16(self, b: &[u8]) -> u16 {
+        let a = [b[0], b[1]];
+        if self.big_endian {
+            u16::from_be_bytes(a)
+        } else {
+            u16::from_le_bytes(a)
+        }
+    }
+
+    fn tag(self, b: &[u8]) -> Tag {
+        Tag(self.u16(&b[0..2]), self.u16(&b[2..4]))
+    }
+}
+
+/// Where a dataset ends.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    /// At the end of the input (the top level).
+    Eof,
+    /// At this absolute position (an item of defined length).
+    At(u64),
+    /// At an item delimitation item.
+    Delimited,
+}
+
+struct Parser<'a> {
+    input: Input<'a>,
+    /// The file's own encoding: every value is stored in its byte order.
+    file_encoding: Encoding,
+    /// Tag path for messages.
+    path: Vec<String>,
+}
+
+/// Parse a whole file from the start of `input`.
+fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> {
+    let parser_err = |problem: String, offset: u64| Error::InvalidDicom {
+        name: name.to_string(),
+        problem,
+        location: Location {
+            offset,
+            path: String::new(),
+        },
+    };
+    let io_err = |e: io::Error| Error::Io {
+        name: name.to_string(),
+        op: "read",
+        source: e,
+    };
+    let head = input.peek(132).map_err(io_err)?.to_vec();
+    if head.is_empty() {
+        return Err(parser_err("the file is empty".into(), 0));
+    }
+    let has_meta = if head.len() >= 132 && &head[128..132] == b"DICM" {
+        input.consume(132);
+        true
+    } else if head.len() >= 4 && &head[0..4] == b"DICM" {
+        input.consume(4);
+        true
+    } else {
+        false
+    };
+
+    let mut parser = Parser {
+        input,
+        file_encoding: EXPLICIT_LE,
+        path: Vec::new(),
+    };
+    let mut meta = DataSet::new();
+    let ts = if has_meta {
+        let meta_encoding = parser.guess_encoding().map_err(|e| e.with_name(name))?;
+        meta = parser
+            .read_meta(meta_encoding)
+            .map_err(|e| e.with_name(name))?;
+        match meta.text(tags::TRANSFER_SYNTAX_UID) {
+            Some(uid) if !uid.is_empty() => {
+                let uid = String::from_utf8_lossy(uid).into_owned();
+                TransferSyntax::from_uid(&uid).ok_or_else(|| Error::UnsupportedTransferSyntax {
+                    name: name.to_string(),
+                    uid: printable(&uid),
+                })?
+            }
+            // no transfer syntax in the meta: take it from the dataset's first bytes
+            _ => parser
+                .guess_syntax()
+                .map_err(|e| e.with_name(name))?
+                .ok_or_else(|| {
+                    parser_err(
+                        "the meta group names no transfer syntax and the dataset's encoding \
+                         cannot be recognised"
+                            .into(),
+                        parser.input.pos,
+                    )
+                })?,
+        }
+    } else {
+        match parser.guess_syntax().map_err(|e| e.with_name(name))? {
+            Some(ts) => ts,
+            None => {
+                return Err(parser_err(
+                    "no DICM prefix and no recognisable dataset at the start".into(),
+                    0,
+                ))
+            }
+        }
+    };
+
+    parser.file_encoding = Encoding::of(&ts);
+    if ts.explicit_vr && !ts.big_endian && !ts.deflated {
+        // some writers declare explicit VR and write implicit VR (dicom-rs #521): read what is
+        // there; the output is written as declared
+        let head = parser.peek(8).map_err(|e| e.with_name(name))?;
+        if head.len() == 8 && !is_vr_bytes(&head[4..6]) {
+            parser.file_encoding = IMPLICIT_LE;
+        }
+    }
+    let dataset = if ts.deflated {
+        let start = parser.input.pos;
+        let rest: Box<dyn Read + '_> = match parser.input.stream {
+            Stream::Seekable(mut s) => {
+                s.seek(SeekFrom::Start(start)).map_err(io_err)?;
+                Box::new(flate2::read::DeflateDecoder::new(io::BufReader::new(s)))
+            }
+            Stream::Forward(_) => unreachable!("files are read from a seekable stream"),
+        };
+        let mut inflated = Parser {
+            input: Input::new(Stream::Forward(rest), None),
+            file_encoding: parser.file_encoding,
+            path: Vec::new(),
+        };
+        inflated
+            .read_dataset(parser.file_encoding, End::Eof, 0)
+            .map_err(|e| match e {
+                Error::Io { source, .. } if source.kind() == io::ErrorKind::InvalidInput => {
+                    parser_err(format!("the deflated dataset is corrupt: {source}"), start)
+                }
+                e => e,
+            })
+    } else {
+        parser.read_dataset(parser.file_encoding, End::Eof, 0)
+    }
+    .map_err(|e| e.with_name(name))?;
+
+    Ok(DicomFile {
+        meta,
+        transfer_syntax: ts,
+        dataset,
+        source,
+        name: name.to_string(),
+    })
+}
+
+fn printable(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect()
+}
+
+fn is_vr_bytes(b: &[u8]) -> bool {
+    b.len() >= 2 && b[0].is_ascii_uppercase() && b[1].is_ascii_uppercase()
+}
+
+impl Parser<'_> {
+    fn invalid(&self, problem: impl Into<String>) -> Error {
+        Error::InvalidDicom {
+            name: String::new(),
+            problem: problem.into(),
+            location: Location {
+                offset: self.input.pos,
+                path: self.path.join(" > "),
+            },
+        }
+    }
+
+    /// Peek `n` bytes (fewer at the end of the input).
+    fn peek(&mut self, n: usize) -> Result<&[u8]> {
+        if let Err(e) = self.input.peek(n) {
+            return Err(self.io(e));
+        }
+        Ok(self.input.buffered(n))
+    }
+
+    fn io(&self, e: io::Error) -> Error {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            self.invalid("the file is truncated")
+        } else {
+            Error::Io {
+                name: String::new(),
+                op: "read",
+                source: e,
+            }
+        }
+    }
+
+    /// Is the meta group encoded as it must be (explicit VR LE) or, as some old writers did, in
+    /// implicit VR?
+    fn guess_encoding(&mut self) -> Result<Encoding> {
+        let head = self.peek(8)?;
+        if head.len() < 8 {
+            return Err(self.invalid("the file ends inside the meta information"));
+        }
+        Ok(if is_vr_bytes(&head[4..6]) {
+            EXPLICIT_LE
+        } else {
+            IMPLICIT_LE
+        })
+    }
+
+    /// Recognise the encoding of a dataset that has no meta group (or whose meta names no
+    /// transfer syntax) from its first element; `None` if it does not look like DICOM.
+    fn guess_syntax(&mut self) -> Result<Option<TransferSyntax>> {
+        let head = self.peek(8)?.to_vec();
+        if head.len() < 8 {
+            return Ok(None);
+        }
+        let le = EXPLICIT_LE.tag(&head);
+        let be = Tag(
+            u16::from_be_bytes([head[0], head[1]]),
+            u16::from_be_bytes([head[2], head[3]]),
+        );
+        // a dataset without meta starts with a low even group, (0008,xxxx) nearly always
+        let plausible = |t: Tag| t.0 >= 0x0002 && t.0 <= 0x00FF && t.0 % 2 == 0;
+        let explicit = is_vr_bytes(&head[4..6]) && VR::from_binary([head[4], head[5]]).is_some();
+        let uid = if plausible(le) {
+            if explicit {
+                "1.2.840.10008.1.2.1"
+            } else {
+                let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as u64;
+                match self.input.remaining() {
+                    Some(rem) if len != UNDEFINED as u64 && len + 8 > rem => return Ok(None),
+                    _ => TransferSyntax::IMPLICIT_VR_LE,
+                }
+            }
+        } else if plausible(be) && explicit {
+            "1.2.840.10008.1.2.2"
+        } else {
+            return Ok(None);
+        };
+        Ok(TransferSyntax::from_uid(uid))
+    }
+
+    fn read_meta(&mut self, encoding: Encoding) -> Result<DataSet> {
+        let mut meta = DataSet::new();
+        loop {
+            let head = self.peek(4)?;
+            if head.len() < 4 {
+                break;
+            }
+            if encoding.tag(head).0 != 0x0002 {
+                break;
+            }
+            let (header, _) = self.read_header(encoding)?;
+            let len = header.len.0;
+            if len == UNDEFINED {
+                return Err(self.invalid(format!(
+                    "undefined length in the meta group at {}",
+                    tag_str(header.tag)
+                )));
+            }
+            let bytes = self.read_inline(len)?;
+            meta.push_sorted(Element::bytes(header.tag, header.vr, bytes));
+        }
+        if meta.elements.is_empty() {
+            return Err(self.invalid("the DICM prefix is not followed by a meta group"));
+        }
+        Ok(meta)
+    }
+
+    /// Decode an element or item header with dicom-rs's decoder for `encoding`.
+    fn read_header(&mut self, encoding: Encoding) -> Result<(DataElementHeader, usize)> {
+        let head = self.peek(12)?;
+        if head.len() < 8 {
+            return Err(self.invalid("the file ends inside an element header"));
+        }
+        if encoding.explicit_vr && encoding.tag(head).0 != 0xFFFE && !is_vr_bytes(&head[4..6]) {
+            let tag = encoding.tag(head);
+            return Err(self.invalid(format!(
+                "element {} has no valid VR in an explicit VR dataset",
+                tag_str(tag)
+            )));
+        }
+        let mut src: &[u8] = head;
+        let decoded = match (encoding.explicit_vr, encoding.big_endian) {
+            (true, false) => ExplicitVRLittleEndianDecoder::default().decode_header(&mut src),
+            (true, true) => ExplicitVRBigEndianDecoder::default().decode_header(&mut src),
+            (false, _) => ImplicitVRLittleEndianDecoder::<StandardDataDictionary>::default()
+                .decode_header(&mut src),
+        };
+        match decoded {
+            Ok((header, n)) => {
+                self.input.consume(n);
+                Ok((header, n))
+            }
+            Err(_) => Err(self.invalid("the file ends inside an element header")),
+        }
+    }
+
+    fn check_len(&self, len: u64) -> Result<()> {
+        if let Some(rem) = self.input.remaining() {
+            if len > rem {
+                return Err(self.invalid(format!(
+                    "a value of {len} bytes is announced but only {rem} bytes remain"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn read_inline(&mut self, len: u32) -> Result<Vec<u8>> {
+        self.check_len(len as u64)?;
+        self.input.read_vec(len as u64).map_err(|e| self.io(e))
+    }
+
+    /// A value's bytes: referenced in the source when large and bulk, otherwise read.
+    fn read_data(&mut self, len: u32, bulk: bool, swap_vr: Option<VR>) -> Result<Data> {
+        self.check_len(len as u64)?;
+        if bulk && swap_vr.is_none() && len >= BULK_THRESHOLD && self.input.can_reference() {
+            let offset = self.input.pos;
+            self.input.skip(len as u64).map_err(|e| self.io(e))?;
+            return Ok(Data::Source {
+                offset,
+                len: len as u64,
+            });
+        }
+        let mut bytes = self.read_inline(len)?;
+        if let Some(vr) = swap_vr {
+            swap_bytes(vr, &mut bytes);
+        }
+        Ok(Data::Inline(bytes))
+    }
+
+    fn read_dataset(&mut self, encoding: Encoding, end: End, depth: usize) -> Result<DataSet> {
+        if depth > MAX_DEPTH {
+            return Err(self.invalid(format!("sequences nested deeper than {MAX_DEPTH} levels")));
+        }
+        let mut ds = DataSet::new();
+        loop {
+            match end {
+                End::At(limit) if self.input.pos >= limit => {
+                    if self.input.pos > limit {
+                        return Err(self.invalid("an element runs past the end of its item"));
+                    }
+                    break;
+                }
+                End::Eof if self.input.at_end().map_err(|e| self.io(e))? => break,
+                _ => {}
+            }
+            let head = self.peek(4)?;
+            if head.len() < 4 {
+                return Err(self.invalid("the file ends inside an element header"));
+            }
+            let tag = encoding.tag(head);
+            if tag == tags::ITEM_DELIMITATION {
+                self.peek(8)?;
+                self.input.consume(8.min(self.input.hi - self.input.lo));
+                if matches!(end, End::Delimited) {
+                    break;
+                }
+                // a stray delimiter in a defined-length item: harmless, skip it
+                continue;
+            }
+            if tag == tags::SEQUENCE_DELIMITATION || tag == tags::ITEM {
+                return Err(
+                    self.invalid(format!("unexpected {} outside of a sequence", tag_str(tag)))
+                );
+            }
+            let element = self.read_element(encoding, depth)?;
+            ds.push_sorted(element);
+        }
+        Ok(ds)
+    }
+
+    fn read_element(&mut self, encoding: Encoding, depth: usize) -> Result<Element> {
+        let (header, _) = self.read_header(encoding)?;
+        let tag = header.tag;
+        let len = header.len.0;
+        let mut vr = header.vr;
+        // values stored in the file's byte order: swap those read in another (UN contents)
+        let swap = encoding.big_endian != self.file_encoding.big_endian;
+
+        let known_sq = vr == VR::UN && dictionary_vr(tag) == Some(VR::SQ);
+        let starts_with_item = |p: &mut Self| -> Result<bool> {
+            if len < 8 || vr != VR::UN {
+                return Ok(false);
+            }
+            let b = p.peek(4)?;
+            Ok(b.len() == 4 && IMPLICIT_LE.tag(b) == tags::ITEM)
+        };
+        let is_sequence = vr == VR::SQ
+            || (len == UNDEFINED && vr == VR::UN)
+            || (len == UNDEFINED && !encoding.explicit_vr && tag != tags::PIXEL_DATA)
+            || known_sq
+            || (!encoding.explicit_vr && starts_with_item(self)?);
+
+        self.path.push(tag_str(tag));
+        let value = if is_sequence {
+            // PS3.5 6.2.2: the content of a UN element is implicit VR little endian
+            let item_encoding = if vr == VR::UN || vr != VR::SQ && !encoding.explicit_vr {
+                IMPLICIT_LE
+            } else {
+                encoding
+            };
+            vr = VR::SQ;
+            Value::Sequence(self.read_items(item_encoding, len, depth)?)
+        } else if len == UNDEFINED {
+            if !matches!(vr, VR::OB | VR::OW) {
+                return Err(self.invalid(format!(
+                    "undefined length on an element of VR {}",
+                    vr.to_string()
+                )));
+            }
+            Value::Fragments(self.read_fragments(encoding)?)
+        } else {
+            let bulk = matches!(
+                vr,
+                VR::OB | VR::OW | VR::OF | VR::OD | VR::OL | VR::OV | VR::UN
+            );
+            Value::Primitive(self.read_data(len, bulk, swap.then_some(vr))?)
+        };
+        self.path.pop();
+        Ok(Element::new(tag, vr, value))
+    }
+
+    fn read_item_header(&mut self, encoding: Encoding) -> Result<(Tag, u32)> {
+        let head = self.peek(8)?;
+        if head.len() < 8 {
+            return Err(self.invalid("the file ends inside a sequence"));
+        }
+        let tag = encoding.tag(head);
+        let b = &head[4..8];
+        let len = if encoding.big_endian {
+            u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+        } else {
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        };
+        self.input.consume(8);
+        Ok((tag, len))
+    }
+
+    fn read_items(&mut self, encoding: Encoding, len: u32, depth: usize) -> Result<Vec<DataSet>> {
+        let end = if len == UNDEFINED {
+            None
+        } else {
+            self.check_len(len as u64)?;
+            Some(self.input.pos + len as u64)
+        };
+        let mut items = Vec::new();
+        loop {
+            if let Some(end) = end {
+                if self.input.pos >= end {
+                    if self.input.pos > end {
+                        return Err(self.invalid("an item runs past the end of its sequence"));
+                    }
+                    break;
+                }
+            }
+            let (tag, item_len) = self.read_item_header(encoding)?;
+            match tag {
+                tags::SEQUENCE_DELIMITATION if end.is_none() => break,
+                // tolerated: a delimiter closing a defined-length sequence
+                tags::SEQUENCE_DELIMITATION => break,
+                tags::ITEM => {}
+                other => {
+                    return Err(self.invalid(format!(
+                        "expected an item in the sequence, found {}",
+                        tag_str(other)
+                    )))
+                }
+            }
+            let index = items.len();
+            if let Some(last) = self.path.last_mut() {
+                last.push_str(&format!("[{index}]"));
+            }
+            let item_end = if item_len == UNDEFINED {
+                End::Delimited
+            } else {
+                self.check_len(item_len as u64)?;
+                End::At(self.input.pos + item_len as u64)
+            };
+            let item = self.read_dataset(encoding, item_end, depth + 1)?;
+            if let Some(last) = self.path.last_mut() {
+                if let Some(i) = last.rfind('[') {
+                    last.truncate(i);
+                }
+            }
+            items.push(item);
+        }
+        Ok(items)
+    }
+
+    fn read_fragments(&mut self, encoding: Encoding) -> Result<Vec<Data>> {
+        let mut fragments = Vec::new();
+        loop {
+            let (tag, len) = self.read_item_header(encoding)?;
+            match tag {
+                tags::SEQUENCE_DELIMITATION => break,
+                tags::ITEM if len != UNDEFINED => {
+                    fragments.push(self.read_data(len, true, None)?);
+                }
+                tags::ITEM => {
+                    return Err(self.invalid("a pixel data fragment has undefined length"));
+                }
+                other => {
+                    return Err(self.invalid(format!(
+                        "expected a pixel data fragment, found {}",
+                        tag_str(other)
+                    )))
+                }
+            }
+        }
+        Ok(fragments)
+    }
+}
+
+/// Reverse the byte order of each binary number in a value of this VR.
+pub(crate) fn swap_bytes(vr: VR, bytes: &mut [u8]) {
+    let width = match vr {
+        VR::US | VR::SS | VR::OW | VR::AT => 2,
+        VR::UL | VR::SL | VR::FL | VR::OF | VR::OL => 4,
+        VR::FD | VR::OD | VR::SV | VR::UV | VR::OV => 8,
+        _ => return,
+    };
+    for chunk in bytes.chunks_exact_mut(width) {
+        chunk.reverse();
+    }
+}
+
+/// Is this (trimmed) text value one of the DICOMDIR's SOP class?
+pub fn is_dicomdir(file: &DicomFile) -> bool {
+    const MEDIA_DIRECTORY: &[u8] = b"1.2.840.10008.1.3.10";
+    file.meta.text(tags::MEDIA_STORAGE_SOP_CLASS_UID) == Some(MEDIA_DIRECTORY)
+        || file.dataset.text(tags::SOP_CLASS_UID) == Some(MEDIA_DIRECTORY)
+        || file.dataset.get(Tag(0x0004, 0x1220)).is_some()
+}

@@ -1,0 +1,311 @@
+//! Write: a [`DicomFile`] tree out as a Part 10 file in its transfer syntax.
+//!
+//! Headers are encoded by dicom-rs's encoders; values are written as the raw bytes they are,
+//! bulk values copied from the source in chunks. Sequences and items are written with
+//! undefined length (valid in every transfer syntax, and no length to recompute after edits).
+//! The meta group is generated anew with a correct group length.
+
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use dicom_core::header::{DataElementHeader, Length};
+use dicom_core::{Tag, VR};
+use dicom_encoding::encode::explicit_be::ExplicitVRBigEndianEncoder;
+use dicom_encoding::encode::explicit_le::ExplicitVRLittleEndianEncoder;
+use dicom_encoding::encode::implicit_le::ImplicitVRLittleEndianEncoder;
+use dicom_encoding::encode::Encode;
+
+use crate::action::padding;
+use crate::dataset::{tags, Data, DataSet, DicomFile, Element, Source, Value};
+use crate::error::{Error, Result};
+
+/// Our implementation class UID (a 2.25 UID derived once from the project name) and version.
+pub const IMPLEMENTATION_CLASS_UID: &str = "2.25.255960418712391823598116440379541316187";
+pub const IMPLEMENTATION_VERSION_NAME: &str = concat!("DICOMVEIL_", env!("CARGO_PKG_VERSION"));
+
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+
+enum HeaderEncoder {
+    ImplicitLe(ImplicitVRLittleEndianEncoder),
+    ExplicitLe(ExplicitVRLittleEndianEncoder),
+    ExplicitBe(ExplicitVRBigEndianEncoder),
+}
+
+impl HeaderEncoder {
+    fn new(explicit_vr: bool, big_endian: bool) -> Self {
+        match (explicit_vr, big_endian) {
+            (false, _) => HeaderEncoder::ImplicitLe(Default::default()),
+            (true, false) => HeaderEncoder::ExplicitLe(Default::default()),
+            (true, true) => HeaderEncoder::ExplicitBe(Default::default()),
+        }
+    }
+
+    fn explicit(&self) -> bool {
+        !matches!(self, HeaderEncoder::ImplicitLe(_))
+    }
+
+    fn element(&self, out: &mut dyn Write, tag: Tag, vr: VR, len: u32) -> io::Result<()> {
+        let header = DataElementHeader::new(tag, vr, Length(len));
+        let r = match self {
+            HeaderEncoder::ImplicitLe(e) => e.encode_element_header(out, header).map(drop),
+            HeaderEncoder::ExplicitLe(e) => e.encode_element_header(out, header).map(drop),
+            HeaderEncoder::ExplicitBe(e) => e.encode_element_header(out, header).map(drop),
+        };
+        r.map_err(io::Error::other)
+    }
+
+    fn item(&self, out: &mut dyn Write, len: u32) -> io::Result<()> {
+        let r = match self {
+            HeaderEncoder::ImplicitLe(e) => e.encode_item_header(out, len),
+            HeaderEncoder::ExplicitLe(e) => e.encode_item_header(out, len),
+            HeaderEncoder::ExplicitBe(e) => e.encode_item_header(out, len),
+        };
+        r.map_err(io::Error::other)
+    }
+
+    fn item_end(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = match self {
+            HeaderEncoder::ImplicitLe(e) => e.encode_item_delimiter(out),
+            HeaderEncoder::ExplicitLe(e) => e.encode_item_delimiter(out),
+            HeaderEncoder::ExplicitBe(e) => e.encode_item_delimiter(out),
+        };
+        r.map_err(io::Error::other)
+    }
+
+    fn sequence_end(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = match self {
+            HeaderEncoder::ImplicitLe(e) => e.encode_sequence_delimiter(out),
+            HeaderEncoder::ExplicitLe(e) => e.encode_sequence_delimiter(out),
+            HeaderEncoder::ExplicitBe(e) => e.encode_sequence_delimiter(out),
+        };
+        r.map_err(io::Error::other)
+    }
+}
+
+/// VRs whose length field is 16 bits in explicit VR.
+fn short_length(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::AE
+            | VR::AS
+            | VR::AT
+            | VR::CS
+            | VR::DA
+            | VR::DS
+            | VR::DT
+            | VR::FL
+            | VR::FD
+            | VR::IS
+            | VR::LO
+            | VR::LT
+            | VR::PN
+            | VR::SH
+            | VR::SL
+            | VR::SS
+            | VR::ST
+            | VR::TM
+            | VR::UI
+            | VR::UL
+            | VR::US
+    )
+}
+
+struct Writer<'a> {
+    enc: HeaderEncoder,
+    source: &'a Source,
+}
+
+impl Writer<'_> {
+    fn dataset(&self, ds: &DataSet, out: &mut dyn Write) -> io::Result<()> {
+        for el in &ds.elements {
+            self.element(el, out)?;
+        }
+        Ok(())
+    }
+
+    fn element(&self, el: &Element, out: &mut dyn Write) -> io::Result<()> {
+        match &el.value {
+            Value::Primitive(data) => {
+                let len = data.len();
+                let padded = len + len % 2;
+                let padded32 = u32::try_from(padded)
+                    .ok()
+                    .filter(|&l| l != UNDEFINED)
+                    .ok_or_else(|| io::Error::other("a value is too long for DICOM"))?;
+                let mut vr = el.vr;
+                if self.enc.explicit() && short_length(vr) && padded > 0xFFFF {
+                    // too long for a 16-bit length: UN is the only faithful explicit encoding
+                    vr = VR::UN;
+                }
+                self.enc.element(out, el.tag, vr, padded32)?;
+                self.data(data, out)?;
+                if len % 2 == 1 {
+                    out.write_all(&[padding(vr)])?;
+                }
+            }
+            Value::Sequence(items) => {
+                self.enc.element(out, el.tag, VR::SQ, UNDEFINED)?;
+                for item in items {
+                    self.enc.item(out, UNDEFINED)?;
+                    self.dataset(item, out)?;
+                    self.enc.item_end(out)?;
+                }
+                self.enc.sequence_end(out)?;
+            }
+            Value::Fragments(fragments) => {
+                let vr = if el.vr == VR::OW { VR::OW } else { VR::OB };
+                self.enc.element(out, el.tag, vr, UNDEFINED)?;
+                for f in fragments {
+                    let len = f.len();
+                    let len32 = u32::try_from(len + len % 2)
+                        .map_err(|_| io::Error::other("a fragment is too long for DICOM"))?;
+                    self.enc.item(out, len32)?;
+                    self.data(f, out)?;
+                    if len % 2 == 1 {
+                        out.write_all(&[0])?;
+                    }
+                }
+                self.enc.sequence_end(out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn data(&self, data: &Data, out: &mut dyn Write) -> io::Result<()> {
+        match data {
+            Data::Inline(v) => out.write_all(v),
+            Data::Source { offset, len } => self.source.copy_to(*offset, *len, out),
+        }
+    }
+}
+
+/// The meta group as written: version, SOP class and instance (from the dataset when it has
+/// them), transfer syntax, and our implementation class and version.
+fn meta_group(file: &DicomFile) -> DataSet {
+    let uid_of = |ds_tag: Tag, meta_tag: Tag| -> Option<Vec<u8>> {
+        file.dataset
+            .text(ds_tag)
+            .filter(|v| !v.is_empty())
+            .or_else(|| file.meta.text(meta_tag))
+            .map(|v| v.to_vec())
+    };
+    let mut meta = DataSet::new();
+    meta.put(Element::bytes(Tag(0x0002, 0x0001), VR::OB, vec![0, 1]));
+    if let Some(v) = uid_of(tags::SOP_CLASS_UID, tags::MEDIA_STORAGE_SOP_CLASS_UID) {
+        meta.put(Element::bytes(tags::MEDIA_STORAGE_SOP_CLASS_UID, VR::UI, v));
+    }
+    if let Some(v) = uid_of(tags::SOP_INSTANCE_UID, tags::MEDIA_STORAGE_SOP_INSTANCE_UID) {
+        meta.put(Element::bytes(
+            tags::MEDIA_STORAGE_SOP_INSTANCE_UID,
+            VR::UI,
+            v,
+        ));
+    }
+    meta.put(Element::text(
+        tags::TRANSFER_SYNTAX_UID,
+        VR::UI,
+        &[&file.transfer_syntax.uid],
+    ));
+    meta.put(Element::text(
+        Tag(0x0002, 0x0012),
+        VR::UI,
+        &[IMPLEMENTATION_CLASS_UID],
+    ));
+    meta.put(Element::text(
+        Tag(0x0002, 0x0013),
+        VR::SH,
+        &[IMPLEMENTATION_VERSION_NAME],
+    ));
+    meta
+}
+
+/// Write a whole Part 10 file: preamble (zeros), `DICM`, meta group, dataset.
+pub fn write_file(file: &DicomFile, out: &mut dyn Write) -> io::Result<()> {
+    out.write_all(&[0u8; 128])?;
+    out.write_all(b"DICM")?;
+    let meta_writer = Writer {
+        enc: HeaderEncoder::new(true, false),
+        source: &Source::None,
+    };
+    let mut meta_bytes = Vec::with_capacity(256);
+    meta_writer.dataset(&meta_group(file), &mut meta_bytes)?;
+    let group_length = Element::bytes(
+        Tag(0x0002, 0x0000),
+        VR::UL,
+        (meta_bytes.len() as u32).to_le_bytes().to_vec(),
+    );
+    meta_writer.element(&group_length, out)?;
+    out.write_all(&meta_bytes)?;
+
+    let ts = &file.transfer_syntax;
+    let writer = Writer {
+        enc: HeaderEncoder::new(ts.explicit_vr, ts.big_endian),
+        source: &file.source,
+    };
+    if ts.deflated {
+        let mut z = flate2::write::DeflateEncoder::new(out, flate2::Compression::default());
+        writer.dataset(&file.dataset, &mut z)?;
+        z.finish()?;
+    } else {
+        writer.dataset(&file.dataset, out)?;
+    }
+    Ok(())
+}
+
+/// The whole Part 10 file as bytes.
+pub fn to_bytes(file: &DicomFile) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    write_file(file, &mut out).map_err(|e| write_error(file, "encode", e))?;
+    Ok(out)
+}
+
+fn write_error(file: &DicomFile, op: &'static str, source: io::Error) -> Error {
+    Error::Io {
+        name: file.name.clone(),
+        op,
+        source,
+    }
+}
+
+/// Save atomically: written to a temporary file beside `path`, renamed over it when complete.
+/// On any error nothing is left behind.
+pub fn save(file: &DicomFile, path: &Path) -> Result<()> {
+    let name = path.display().to_string();
+    let io_err = |op: &'static str| {
+        let name = name.clone();
+        move |source: io::Error| Error::Io { name, op, source }
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".dicomveil-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(io_err("create a temporary file in the folder of"))?;
+    {
+        let mut out = BufWriter::with_capacity(256 * 1024, tmp.as_file());
+        write_file(file, &mut out)
+            .and_then(|_| out.flush())
+            .map_err(|e| write_error(file, "write", e).with_name(&file.name))
+            .map_err(|e| match e {
+                Error::Io { op, source, .. } => Error::Io {
+                    name: name.clone(),
+                    op,
+                    source,
+                },
+                e => e,
+            })?;
+    }
+    tmp.persist(path)
+        .map_err(|e| io_err("rename the finished file to")(e.error))?;
+    // tempfile creates files 0600; give the output the usual 0644
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o644));
+    }
+    Ok(())
+}
