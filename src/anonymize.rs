@@ -21,7 +21,7 @@ enum Mode {
     Profile,
     /// Inside an X/Z/U* sequence: by the profile, and every UID no rule names is replaced.
     MapUids,
-    /// Inside a D sequence: every value replaced by a dummy (UIDs mapped), private removed.
+    /// Inside a D sequence: identifying values replaced by dummies (see `dummy_in_sequence`).
     Dummy,
 }
 
@@ -144,6 +144,39 @@ fn effective_vr(el: &Element) -> VR {
     }
 }
 
+/// Overlay Data (60xx,3000), for the even groups 6000-601E.
+fn is_overlay_data(tag: Tag) -> bool {
+    tag.0 & 0xFF01 == 0x6000 && tag.1 == 0x3000
+}
+
+/// Inside a sequence whose action is D, what happens to an element no rule names: values that
+/// can carry identity (text, names, dates, bytes) get dummies, UIDs are mapped, and what is
+/// structure or measurement (code strings, numbers, nested sequences) is kept, so the result
+/// stays conformant (e.g. an SR's value and relationship types survive, its text does not).
+fn dummy_in_sequence(vr: VR) -> Action {
+    match vr {
+        VR::UI => Action::ReplaceUid,
+        VR::SQ
+        | VR::CS
+        | VR::DS
+        | VR::IS
+        | VR::US
+        | VR::SS
+        | VR::UL
+        | VR::SL
+        | VR::FL
+        | VR::FD
+        | VR::SV
+        | VR::UV
+        | VR::AT
+        | VR::OF
+        | VR::OD
+        | VR::OL
+        | VR::OV => Action::Keep,
+        _ => Action::Dummy,
+    }
+}
+
 /// The private creators of a dataset's blocks: (group, block byte) -> creator (trimmed).
 fn private_creators(ds: &DataSet) -> HashMap<(u16, u8), Vec<u8>> {
     ds.elements
@@ -168,6 +201,7 @@ impl Walker<'_> {
         };
         let elements = std::mem::take(&mut ds.elements);
         let mut kept = Vec::with_capacity(elements.len());
+        let mut overlays_removed: Vec<u16> = Vec::new();
         for el in elements {
             let tag = el.tag;
             // group lengths are not written outside the meta; a stray meta element in the
@@ -193,13 +227,23 @@ impl Walker<'_> {
                     None => Action::Keep,
                 },
                 Mode::Dummy => match rule {
-                    Some(Action::Remove) => Action::Remove,
-                    _ => Action::Dummy,
+                    Some(Action::Keep) | None => dummy_in_sequence(vr),
+                    Some(a) => a,
                 },
             };
+            if action == Action::Remove && is_overlay_data(tag) {
+                overlays_removed.push(tag.0);
+            }
             if let Some(el) = self.apply(el, vr, action, mode)? {
                 kept.push(el);
             }
+        }
+        // an Overlay Plane without its Overlay Data (Type 1) is not conformant: the rest of
+        // the group goes with it
+        if !overlays_removed.is_empty() {
+            let before = kept.len();
+            kept.retain(|e| !overlays_removed.contains(&e.tag.0));
+            self.counts.removed += (before - kept.len()) as u64;
         }
         ds.elements = kept;
         let a = self.anonymizer;

@@ -255,3 +255,85 @@ fn pydicom_corpus_is_anonymized_or_refused_cleanly() {
     }
     assert!(refused.len() <= 8, "too many refused: {refused:#?}");
 }
+
+#[test]
+fn dummy_on_a_sequence_replaces_identity_and_keeps_structure() {
+    let t = |g, e, vr, v: &str| Element::text(Tag(g, e), vr, &[v]);
+    let code = DataSet {
+        elements: vec![
+            t(0x0008, 0x0100, VR::SH, "121071"),
+            t(0x0008, 0x0102, VR::SH, "DCM"),
+            t(0x0008, 0x0104, VR::LO, "Finding"),
+        ],
+    };
+    let content_item = DataSet {
+        elements: vec![
+            t(0x0040, 0xA010, VR::CS, "CONTAINS"),
+            t(0x0040, 0xA040, VR::CS, "TEXT"),
+            Element::new(Tag(0x0040, 0xA043), VR::SQ, Value::Sequence(vec![code])),
+            t(0x0040, 0xA123, VR::PN, "DOE^JOHN"),
+            t(0x0040, 0xA124, VR::UI, "1.2.3.99"),
+            t(0x0040, 0xA160, VR::UT, "Seen by Dr Who for John Doe"),
+            t(0x0040, 0xA30A, VR::DS, "12.5"),
+        ],
+    };
+    let mut ds = DataSet::new();
+    ds.put(t(0x0008, 0x0018, VR::UI, "1.2.3.1"));
+    ds.put(Element::new(
+        Tag(0x0040, 0xA730),
+        VR::SQ,
+        Value::Sequence(vec![content_item]),
+    ));
+    let mut file = DicomFile {
+        meta: DataSet::new(),
+        transfer_syntax: TransferSyntax::from_uid("1.2.840.10008.1.2.1").unwrap(),
+        dataset: ds,
+        source: Default::default(),
+        name: "sr".into(),
+    };
+    let anon = Anonymizer::new(basic(), UidMapper::new(b"k"));
+    anon.anonymize(&mut file).unwrap();
+    let Value::Sequence(items) = &file.dataset.get(Tag(0x0040, 0xA730)).unwrap().value else {
+        panic!()
+    };
+    let item = &items[0];
+    // structure kept
+    assert_eq!(text(item, 0x0040, 0xA010).as_deref(), Some("CONTAINS"));
+    assert_eq!(text(item, 0x0040, 0xA040).as_deref(), Some("TEXT"));
+    assert_eq!(text(item, 0x0040, 0xA30A).as_deref(), Some("12.5"));
+    // identity replaced
+    assert_eq!(text(item, 0x0040, 0xA160).as_deref(), Some("ANONYMIZED"));
+    assert_eq!(text(item, 0x0040, 0xA123).as_deref(), Some("ANONYMIZED"));
+    let uid = String::from_utf8(anon.uids.map(b"1.2.3.99")).unwrap();
+    assert_eq!(text(item, 0x0040, 0xA124).as_deref(), Some(uid.as_str()));
+    let Value::Sequence(codes) = &item.get(Tag(0x0040, 0xA043)).unwrap().value else {
+        panic!()
+    };
+    assert_eq!(
+        text(&codes[0], 0x0008, 0x0104).as_deref(),
+        Some("ANONYMIZED")
+    );
+}
+
+#[test]
+fn removing_overlay_data_removes_the_overlay_group() {
+    let mut ds = DataSet::new();
+    ds.put(Element::bytes(Tag(0x6000, 0x0010), VR::US, vec![8, 0]));
+    ds.put(Element::text(Tag(0x6000, 0x0040), VR::CS, &["G"]));
+    ds.put(Element::bytes(Tag(0x6000, 0x3000), VR::OW, vec![0; 8]));
+    ds.put(Element::bytes(Tag(0x6002, 0x0010), VR::US, vec![8, 0]));
+    let mut file = DicomFile {
+        meta: DataSet::new(),
+        transfer_syntax: TransferSyntax::from_uid("1.2.840.10008.1.2.1").unwrap(),
+        dataset: ds,
+        source: Default::default(),
+        name: "overlay".into(),
+    };
+    Anonymizer::new(basic(), UidMapper::new(b"k"))
+        .anonymize(&mut file)
+        .unwrap();
+    let groups: Vec<u16> = file.dataset.elements.iter().map(|e| e.tag.0).collect();
+    assert!(!groups.contains(&0x6000), "{groups:x?}");
+    // a group without overlay data is not touched
+    assert!(groups.contains(&0x6002));
+}
