@@ -44,6 +44,9 @@ pub enum Error {
         problem: String,
         location: Location,
     },
+    /// The input is not DICOM at all (no DICM prefix and no recognisable dataset).
+    #[error("{name}: not a DICOM file (no DICM prefix and no recognisable dataset at the start)")]
+    NotDicom { name: String },
     /// The transfer syntax is not one that can be read.
     #[error("{name}: unsupported transfer syntax {uid}")]
     UnsupportedTransferSyntax { name: String, uid: String },
@@ -70,6 +73,7 @@ impl Error {
         match &mut self {
             Error::Io { name, .. }
             | Error::InvalidDicom { name, .. }
+            | Error::NotDicom { name }
             | Error::UnsupportedTransferSyntax { name, .. }
             | Error::Unsupported { name, .. } => {
                 if name.is_empty() {

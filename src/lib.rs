@@ -11,7 +11,9 @@
 
 pub mod action;
 pub mod anonymize;
+pub mod batch;
 pub mod dataset;
+pub mod dump;
 pub mod error;
 pub mod profile;
 pub mod read;

@@ -18,6 +18,7 @@ use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, Py
 use pyo3::BoundObject;
 
 use crate::anonymize::Anonymizer;
+use crate::batch;
 use crate::dataset::{tag_str, DicomFile};
 use crate::error::Error;
 use crate::profile::{self, CompiledProfile, MethodCode};
@@ -29,6 +30,7 @@ fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
     let class = match &e {
         Error::Io { .. } => "FileAccessError",
         Error::InvalidDicom { .. } => "InvalidDicomError",
+        Error::NotDicom { .. } => "NotDicomError",
         Error::UnsupportedTransferSyntax { .. } => "UnsupportedTransferSyntaxError",
         Error::Unsupported { .. } => "UnsupportedDicomError",
         Error::Profile { .. } => "ProfileError",
@@ -286,6 +288,12 @@ impl PyDataset {
         Ok(())
     }
 
+    /// A readable listing of every element, nested, with VRs.
+    #[pyo3(signature = (max_len=64))]
+    fn dump(&self, max_len: usize) -> String {
+        crate::dump::dump(&self.inner, max_len)
+    }
+
     /// Remove a top-level element; True if it was there.
     fn delete(&mut self, tag: u32) -> bool {
         self.inner.dataset.remove(value::u32_tag(tag))
@@ -368,6 +376,93 @@ impl PyEngine {
             engine.anonymize(&mut file)?;
             crate::write::save(&file, &dst)
         })
+    }
+
+    /// Anonymize a tree (or one file) on a thread pool; returns the raw report.
+    #[pyo3(signature = (src, dst, workers=0, recursive=true, naming=None, stop_on_error=false, dry_run=false, progress=None, tick=0.2))]
+    #[allow(clippy::too_many_arguments)]
+    fn anonymize_tree<'py>(
+        &self,
+        py: Python<'py>,
+        src: PathBuf,
+        dst: PathBuf,
+        workers: usize,
+        recursive: bool,
+        naming: Option<String>,
+        stop_on_error: bool,
+        dry_run: bool,
+        progress: Option<Py<PyAny>>,
+        tick: f64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let opts = batch::TreeOptions {
+            workers,
+            recursive,
+            naming: naming.map_or(batch::Naming::Mirror, batch::Naming::Template),
+            stop_on_error,
+            dry_run,
+        };
+        let engine = &self.inner;
+        let callback_error: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
+        let tick = std::time::Duration::from_secs_f64(tick.clamp(0.01, 60.0));
+        let report = run(py, || {
+            let mut on_progress = |p: batch::Progress| -> bool {
+                Python::attach(|py| {
+                    let outcome = match &progress {
+                        Some(cb) => cb
+                            .call1(py, (p.finished, p.total, p.refused, p.bytes_in))
+                            .map(drop),
+                        None => Ok(()),
+                    }
+                    .and_then(|_| py.check_signals());
+                    match outcome {
+                        Ok(()) => true,
+                        Err(e) => {
+                            *callback_error.lock().expect("not poisoned") = Some(e);
+                            false
+                        }
+                    }
+                })
+            };
+            batch::anonymize_tree(engine, &src, &dst, &opts, tick, &mut on_progress)
+        })?;
+        if let Some(e) = callback_error.into_inner().expect("not poisoned") {
+            return Err(e);
+        }
+        let files = PyList::empty(py);
+        for f in &report.files {
+            let (status, reason) = match &f.status {
+                batch::Status::Done => ("done", None),
+                batch::Status::Refused(r) => ("refused", Some(r.as_str())),
+                batch::Status::Skipped(r) => ("skipped", Some(r.as_str())),
+            };
+            let counts = PyDict::new(py);
+            let c = &f.counts;
+            for (k, v) in [
+                ("removed", c.removed),
+                ("zeroed", c.zeroed),
+                ("dummied", c.dummied),
+                ("kept", c.kept),
+                ("cleaned", c.cleaned),
+                ("uids_replaced", c.uids_replaced),
+            ] {
+                counts.set_item(k, v)?;
+            }
+            files.append((
+                f.source.clone(),
+                f.destination.clone(),
+                status,
+                reason,
+                f.error_kind,
+                f.bytes_in,
+                f.bytes_out,
+                counts,
+            ))?;
+        }
+        let out = PyDict::new(py);
+        out.set_item("files", files)?;
+        out.set_item("elapsed", report.elapsed.as_secs_f64())?;
+        out.set_item("stopped", report.stopped)?;
+        Ok(out)
     }
 
     /// The new UID for an old one.

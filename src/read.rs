@@ -268,7 +268,9 @@ fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> 
     };
     let head = input.peek(132).map_err(io_err)?.to_vec();
     if head.is_empty() {
-        return Err(parser_err("the file is empty".into(), 0));
+        return Err(Error::NotDicom {
+            name: name.to_string(),
+        });
     }
     let has_meta = if head.len() >= 132 && &head[128..132] == b"DICM" {
         input.consume(132);
@@ -316,10 +318,9 @@ fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> 
         match parser.guess_syntax().map_err(|e| e.with_name(name))? {
             Some(ts) => ts,
             None => {
-                return Err(parser_err(
-                    "no DICM prefix and no recognisable dataset at the start".into(),
-                    0,
-                ))
+                return Err(Error::NotDicom {
+                    name: name.to_string(),
+                })
             }
         }
     };

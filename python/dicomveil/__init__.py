@@ -13,12 +13,14 @@ from .errors import (
     DicomveilError,
     FileAccessError,
     InvalidDicomError,
+    NotDicomError,
     ProfileError,
     UnsupportedDicomError,
     UnsupportedTransferSyntaxError,
 )
 from .file import DicomFile
 from .profile import EDITION, Action, ConfidentialityProfile, ConfidentialityProfileOptions
+from .report import FileResult, Progress, Report
 
 __all__ = [
     "Action",
@@ -31,7 +33,11 @@ __all__ = [
     "EDITION",
     "FileAccessError",
     "InvalidDicomError",
+    "NotDicomError",
+    "FileResult",
+    "Progress",
     "ProfileError",
+    "Report",
     "UnsupportedDicomError",
     "UnsupportedTransferSyntaxError",
     "__version__",

@@ -1,5 +1,6 @@
 """Type stubs of the Rust extension module (src/python.rs)."""
 
+from collections.abc import Callable
 from typing import Any
 
 __version__: str
@@ -24,6 +25,7 @@ class Dataset:
     def get(self, tag: int) -> Any: ...
     def set(self, tag: int, value: Any, vr: str | None = None) -> None: ...
     def delete(self, tag: int) -> bool: ...
+    def dump(self, max_len: int = 64) -> str: ...
 
 class CompiledProfile:
     def __init__(
@@ -46,6 +48,18 @@ class Engine:
     ) -> None: ...
     def anonymize(self, dataset: Dataset) -> None: ...
     def anonymize_file(self, src: str, dst: str) -> None: ...
+    def anonymize_tree(
+        self,
+        src: str,
+        dst: str,
+        workers: int = 0,
+        recursive: bool = True,
+        naming: str | None = None,
+        stop_on_error: bool = False,
+        dry_run: bool = False,
+        progress: Callable[[int, int, int, int], object] | None = None,
+        tick: float = 0.2,
+    ) -> dict[str, Any]: ...
     def map_uid(self, uid: str) -> str: ...
 
 def default_rules(options: int) -> list[tuple[str, str]]: ...

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import os
 import secrets
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import _core
 from .errors import ProfileError
 from .file import DicomFile
 from .profile import ConfidentialityProfile
+from .report import Progress, Report
 
 if TYPE_CHECKING:  # pydicom is optional
     from pydicom.dataset import Dataset
@@ -111,6 +113,75 @@ class Anonymizer:
         ``src`` is never modified (unless ``dst`` is the same path).
         """
         self._get_engine().anonymize_file(os.fspath(src), os.fspath(dst))
+
+    def anonymize_tree(
+        self,
+        src_dir: str | os.PathLike[str],
+        dst_dir: str | os.PathLike[str],
+        *,
+        workers: int | None = None,
+        recursive: bool = True,
+        progress: Callable[[Progress], object] | None = None,
+        on_error: Literal["continue", "stop", "raise"] = "continue",
+        naming: str | None = None,
+        dry_run: bool = False,
+        audit: str | os.PathLike[str] | None = None,
+        progress_interval: float = 0.2,
+    ) -> Report:
+        """De-identify every file under ``src_dir`` into ``dst_dir``, in parallel in Rust.
+
+        The output mirrors the input's relative paths, or follows ``naming``, a template of
+        ``{Keyword}`` fields filled from the de-identified dataset, e.g.
+        ``"{StudyInstanceUID}/{SeriesInstanceUID}/{SOPInstanceUID}.dcm"``. Files that are not
+        DICOM, and DICOMDIRs, are skipped and counted. Every output is written to a temporary
+        name and renamed when complete; a failed file leaves nothing behind. ``dst_dir`` equal
+        to ``src_dir`` works in place; a ``dst_dir`` inside ``src_dir`` is refused. ``src_dir``
+        may also be one file.
+
+        Args:
+            workers: threads; default: the available cores.
+            recursive: descend into sub-folders.
+            progress: called with a :class:`Progress` about every ``progress_interval``
+                seconds and once at the end (from the calling thread).
+            on_error: ``"continue"`` past refused files (default), ``"stop"`` at the first,
+                or ``"raise"``: stop and raise the first refused file's error.
+            dry_run: decide everything, write nothing.
+            audit: also write the audit log (JSON Lines) to this path.
+
+        Returns:
+            a :class:`Report`. The GIL is released for the whole run.
+        """
+        if on_error not in ("continue", "stop", "raise"):
+            raise ValueError("on_error must be 'continue', 'stop' or 'raise'")
+        if workers is not None and workers < 1:
+            raise ValueError("workers must be at least 1")
+        callback = None
+        if progress is not None:
+
+            def callback(finished: int, total: int, refused: int, bytes_in: int) -> None:
+                progress(Progress(finished, total, refused, bytes_in))
+
+        raw = self._get_engine().anonymize_tree(
+            os.fspath(src_dir),
+            os.fspath(dst_dir),
+            workers or 0,
+            recursive,
+            naming,
+            on_error != "continue",
+            dry_run,
+            callback,
+            progress_interval,
+        )
+        report = Report._from_core(raw)
+        if audit is not None:
+            report.write_audit(audit)
+        if on_error == "raise" and report.refused:
+            from . import errors
+
+            first = report.refused[0]
+            cls = getattr(errors, first.error or "", errors.DicomveilError)
+            raise cls(first.reason)
+        return report
 
     def map_uid(self, uid: str) -> str:
         """The UID this Anonymizer writes in place of ``uid``."""

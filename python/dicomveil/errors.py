@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "DicomveilError",
     "InvalidDicomError",
+    "NotDicomError",
     "UnsupportedTransferSyntaxError",
     "UnsupportedDicomError",
     "FileAccessError",
@@ -23,6 +24,11 @@ class DicomveilError(Exception):
 
 class InvalidDicomError(DicomveilError, ValueError):
     """The input is not DICOM, or is malformed (truncated, lengths past the end, bad items)."""
+
+
+class NotDicomError(InvalidDicomError):
+    """The input is not DICOM at all (no DICM prefix and no recognisable dataset); an empty
+    file is not DICOM either. Batch runs skip such files instead of refusing them."""
 
 
 class UnsupportedTransferSyntaxError(InvalidDicomError):

@@ -146,6 +146,10 @@ class DicomFile:
     def __len__(self) -> int:
         return len(self._ds)
 
+    def dump(self, max_len: int = 64) -> str:
+        """A readable listing of every element (nested, with VRs); shows values."""
+        return self._ds.dump(max_len)
+
     def keywords(self) -> list[str]:
         """Keywords (or ``(gggg,eeee)`` for unknown tags) of the top-level elements."""
         return [_core.tag_to_keyword(t) or _core.format_tag(t) for t in self._ds.tags()]

@@ -1,0 +1,119 @@
+"""Reports of batch runs: what happened to every file, and the audit log."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Literal, NamedTuple
+
+__all__ = ["FileResult", "Progress", "Report"]
+
+Status = Literal["done", "refused", "skipped"]
+
+
+class Progress(NamedTuple):
+    """Where a batch run is, as given to a progress callback."""
+
+    finished: int
+    total: int
+    refused: int
+    bytes_in: int
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The outcome for one input file. ``reason`` and ``error`` never hold patient data."""
+
+    source: str
+    destination: str | None
+    status: Status
+    reason: str | None = None
+    #: The error class for refused files (``InvalidDicomError``, ...).
+    error: str | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    #: Elements by action: removed, zeroed, dummied, kept, cleaned, uids_replaced.
+    counts: dict[str, int] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """The report of :meth:`Anonymizer.anonymize_tree`."""
+
+    files: tuple[FileResult, ...]
+    elapsed: float
+    #: True when the run stopped before every file was processed.
+    stopped: bool = False
+
+    @property
+    def done(self) -> list[FileResult]:
+        """Files de-identified and written."""
+        return [f for f in self.files if f.status == "done"]
+
+    @property
+    def refused(self) -> list[FileResult]:
+        """DICOM files that could not be de-identified, each with its reason."""
+        return [f for f in self.files if f.status == "refused"]
+
+    @property
+    def skipped(self) -> list[FileResult]:
+        """Files that are not DICOM, and DICOMDIRs: not written."""
+        return [f for f in self.files if f.status == "skipped"]
+
+    @property
+    def flagged(self) -> list[FileResult]:
+        """Files with flags (e.g. possible burned-in annotation)."""
+        return [f for f in self.files if f.flags]
+
+    @property
+    def bytes_in(self) -> int:
+        return sum(f.bytes_in for f in self.files)
+
+    @property
+    def bytes_out(self) -> int:
+        return sum(f.bytes_out for f in self.files)
+
+    @property
+    def ok(self) -> bool:
+        """True when no file was refused and the run was not stopped."""
+        return not self.refused and not self.stopped
+
+    def summary(self) -> str:
+        """One line: counts and throughput."""
+        mb = self.bytes_in / 1e6
+        rate = mb / self.elapsed if self.elapsed > 0 else 0.0
+        files_rate = len(self.files) / self.elapsed if self.elapsed > 0 else 0.0
+        text = (
+            f"{len(self.done)} done, {len(self.refused)} refused, {len(self.skipped)} skipped"
+            f" in {self.elapsed:.2f} s ({files_rate:.0f} files/s, {rate:.1f} MB/s)"
+        )
+        if self.stopped:
+            text += " - stopped early"
+        return text
+
+    def write_audit(self, path: str | os.PathLike[str]) -> None:
+        """Write the audit log: JSON Lines, one line per file (no patient data, no key)."""
+        with open(path, "w", encoding="utf-8") as f:
+            for r in self.files:
+                line = asdict(r)
+                line["flags"] = list(r.flags)
+                f.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def _from_core(cls, raw: dict) -> Report:
+        files = tuple(
+            FileResult(
+                source=str(src),
+                destination=None if dst is None else str(dst),
+                status=status,
+                reason=reason,
+                error=error,
+                bytes_in=bytes_in,
+                bytes_out=bytes_out,
+                counts=dict(counts),
+            )
+            for src, dst, status, reason, error, bytes_in, bytes_out, counts in raw["files"]
+        )
+        return cls(files=files, elapsed=raw["elapsed"], stopped=raw["stopped"])

@@ -1,0 +1,412 @@
+//! Batch: a whole tree of files, in parallel on a rayon pool, with a report.
+//!
+//! Every file is read, decided and written by its own worker with nothing shared but the
+//! compiled profile and the key (both immutable). A file that fails is reported and the run
+//! goes on; outputs are written atomically, so a failed file leaves nothing behind.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::anonymize::{Anonymizer, Counts};
+use crate::dataset::DicomFile;
+use crate::error::{Error, Result};
+use crate::read::{is_dicomdir, read_path};
+use crate::write::save;
+
+/// How output files are named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Naming {
+    /// The input's path relative to the source folder.
+    Mirror,
+    /// A template of `{Keyword}` fields filled from the de-identified dataset (new UIDs),
+    /// e.g. `{StudyInstanceUID}/{SeriesInstanceUID}/{SOPInstanceUID}.dcm`.
+    Template(String),
+}
+
+/// Options of a tree run.
+#[derive(Debug, Clone)]
+pub struct TreeOptions {
+    pub workers: usize,
+    pub recursive: bool,
+    pub naming: Naming,
+    /// Stop at the first refused file instead of going on.
+    pub stop_on_error: bool,
+    /// Decide everything, write nothing.
+    pub dry_run: bool,
+}
+
+impl Default for TreeOptions {
+    fn default() -> Self {
+        TreeOptions {
+            workers: 0,
+            recursive: true,
+            naming: Naming::Mirror,
+            stop_on_error: false,
+            dry_run: false,
+        }
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Done,
+    /// DICOM that could not be de-identified; the reason names the problem.
+    Refused(String),
+    /// Not DICOM, or a DICOMDIR; not written.
+    Skipped(String),
+}
+
+/// The outcome for one input file.
+#[derive(Debug, Clone)]
+pub struct FileOutcome {
+    pub source: PathBuf,
+    pub destination: Option<PathBuf>,
+    pub status: Status,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub counts: Counts,
+    /// Error class for refused files (`InvalidDicomError`, ...), for the Python side.
+    pub error_kind: Option<&'static str>,
+}
+
+/// The report of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub files: Vec<FileOutcome>,
+    pub elapsed: Duration,
+    /// True when the run stopped early (stop on error, or cancelled).
+    pub stopped: bool,
+}
+
+/// Progress, as seen by the callback.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub total: usize,
+    pub finished: usize,
+    pub refused: usize,
+    pub bytes_in: u64,
+}
+
+/// The error class name of an engine error (as in `dicomveil.errors`).
+pub fn error_kind(e: &Error) -> &'static str {
+    match e {
+        Error::Io { .. } => "FileAccessError",
+        Error::InvalidDicom { .. } => "InvalidDicomError",
+        Error::NotDicom { .. } => "NotDicomError",
+        Error::UnsupportedTransferSyntax { .. } => "UnsupportedTransferSyntaxError",
+        Error::Unsupported { .. } => "UnsupportedDicomError",
+        Error::Profile { .. } => "ProfileError",
+        Error::Value { .. } => "DicomValueError",
+    }
+}
+
+/// Files under `src`, sorted; our own temporary files are passed over.
+pub fn list_files(src: &Path, recursive: bool) -> Result<Vec<PathBuf>> {
+    let walker = walkdir::WalkDir::new(src)
+        .max_depth(if recursive { usize::MAX } else { 1 })
+        .sort_by_file_name();
+    let mut files = Vec::new();
+    for entry in walker {
+        let entry = entry.map_err(|e| Error::Io {
+            name: e
+                .path()
+                .map_or_else(|| src.display().to_string(), |p| p.display().to_string()),
+            op: "list",
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("loop")),
+        })?;
+        if entry.file_type().is_file() {
+            let name = entry.file_name().to_string_lossy();
+            if name.starts_with(".dicomveil-") && name.ends_with(".part") {
+                continue;
+            }
+            files.push(entry.into_path());
+        }
+    }
+    Ok(files)
+}
+
+/// Characters allowed in a path component made from a template field.
+fn safe_component(value: &str) -> String {
+    let cleaned: String = value
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match cleaned.as_str() {
+        "" | "." | ".." => "_".to_string(),
+        _ => cleaned,
+    }
+}
+
+/// Fill a naming template from a de-identified dataset.
+pub fn fill_template(template: &str, file: &DicomFile) -> Result<PathBuf> {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    use dicom_dictionary_std::StandardDataDictionary;
+    let bad = |problem: String| Error::Value {
+        tag: "naming".into(),
+        problem,
+    };
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find('}')
+            .ok_or_else(|| bad(format!("unclosed {{ in {template:?}")))?
+            + start;
+        let keyword = &rest[start + 1..end];
+        let tag = StandardDataDictionary
+            .by_name(keyword)
+            .map(|e| e.tag())
+            .ok_or_else(|| {
+                bad(format!(
+                    "unknown keyword {keyword:?} in the naming template"
+                ))
+            })?;
+        let value = file
+            .dataset
+            .text(tag)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "unknown".into());
+        out.push_str(&safe_component(&value));
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    let path = PathBuf::from(out);
+    if path.is_absolute()
+        || path
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        return Err(bad(format!(
+            "the naming template {template:?} must give a relative path"
+        )));
+    }
+    Ok(path)
+}
+
+/// Anonymize one file to `dst` (or, with `naming`, below `dst_root`). Returns the outcome.
+fn process(
+    anon: &Anonymizer,
+    src: &Path,
+    rel: &Path,
+    dst_root: &Path,
+    opts: &TreeOptions,
+) -> FileOutcome {
+    let bytes_in = std::fs::metadata(src).map(|m| m.len()).unwrap_or(0);
+    let mut outcome = FileOutcome {
+        source: src.to_path_buf(),
+        destination: None,
+        status: Status::Done,
+        bytes_in,
+        bytes_out: 0,
+        counts: Counts::default(),
+        error_kind: None,
+    };
+    let result = (|| -> Result<Option<PathBuf>> {
+        let mut file = read_path(src)?;
+        if is_dicomdir(&file) {
+            return Ok(None);
+        }
+        outcome.counts = anon.anonymize(&mut file)?;
+        let dst = match &opts.naming {
+            Naming::Mirror => dst_root.join(rel),
+            Naming::Template(t) => dst_root.join(fill_template(t, &file)?),
+        };
+        if !opts.dry_run {
+            if let Some(parent) = dst.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::Io {
+                    name: parent.display().to_string(),
+                    op: "create the folder",
+                    source: e,
+                })?;
+            }
+            save(&file, &dst)?;
+            outcome.bytes_out = std::fs::metadata(&dst).map(|m| m.len()).unwrap_or(0);
+        }
+        Ok(Some(dst))
+    })();
+    match result {
+        Ok(Some(dst)) => outcome.destination = Some(dst),
+        Ok(None) => {
+            outcome.status = Status::Skipped(
+                "DICOMDIR: not rewritten (its records point at the original files)".into(),
+            )
+        }
+        Err(Error::NotDicom { .. }) => outcome.status = Status::Skipped("not DICOM".into()),
+        Err(e) => {
+            outcome.error_kind = Some(error_kind(&e));
+            outcome.status = Status::Refused(e.to_string());
+        }
+    }
+    outcome
+}
+
+/// Is `inner` equal to or below `outer` (after resolving both)?
+fn is_within(inner: &Path, outer: &Path) -> bool {
+    let canon = |p: &Path| -> PathBuf {
+        // the destination may not exist yet: resolve its longest existing ancestor
+        let mut existing = p.to_path_buf();
+        let mut tail = Vec::new();
+        while !existing.exists() {
+            match (existing.file_name(), existing.parent()) {
+                (Some(name), Some(parent)) => {
+                    tail.push(name.to_os_string());
+                    existing = parent.to_path_buf();
+                }
+                _ => break,
+            }
+        }
+        let mut resolved = existing.canonicalize().unwrap_or(existing);
+        for part in tail.into_iter().rev() {
+            resolved.push(part);
+        }
+        resolved
+    };
+    canon(inner).starts_with(canon(outer))
+}
+
+/// Anonymize every file under `src` into `dst`.
+///
+/// `src` may be one file (then `dst` is the output file, or a folder that exists). `dst` equal
+/// to `src` means in place; a `dst` inside `src` is refused. `progress` is called from the
+/// calling thread about every `tick`, and once at the end; it returns false to cancel.
+pub fn anonymize_tree(
+    anon: &Anonymizer,
+    src: &Path,
+    dst: &Path,
+    opts: &TreeOptions,
+    tick: Duration,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<Report> {
+    let started = Instant::now();
+    let src_meta = std::fs::metadata(src).map_err(|e| Error::Io {
+        name: src.display().to_string(),
+        op: "read",
+        source: e,
+    })?;
+    let (files, dst_root) = if src_meta.is_file() {
+        let (rel, dst_root) = if dst.is_dir() {
+            (
+                PathBuf::from(src.file_name().unwrap_or_default()),
+                dst.to_path_buf(),
+            )
+        } else {
+            (
+                PathBuf::from(dst.file_name().unwrap_or_default()),
+                dst.parent().map(Path::to_path_buf).unwrap_or_default(),
+            )
+        };
+        (vec![(src.to_path_buf(), rel)], dst_root)
+    } else {
+        let in_place = is_within(dst, src) && is_within(src, dst);
+        if !in_place && is_within(dst, src) {
+            return Err(Error::Value {
+                tag: "destination".into(),
+                problem: format!(
+                    "{} is inside the source folder {}: choose a destination outside it (or \
+                     the source itself, for in place)",
+                    dst.display(),
+                    src.display()
+                ),
+            });
+        }
+        let files = list_files(src, opts.recursive)?
+            .into_iter()
+            .map(|p| {
+                let rel = p.strip_prefix(src).unwrap_or(&p).to_path_buf();
+                (p, rel)
+            })
+            .collect();
+        (files, dst.to_path_buf())
+    };
+
+    let total = files.len();
+    let finished = AtomicUsize::new(0);
+    let refused = AtomicUsize::new(0);
+    let bytes_in = AtomicU64::new(0);
+    let cancel = AtomicBool::new(false);
+    let results: Mutex<Vec<(usize, FileOutcome)>> = Mutex::new(Vec::with_capacity(total));
+    let workers = if opts.workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        opts.workers
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("dicomveil-{i}"))
+        .build()
+        .map_err(|e| Error::Io {
+            name: "thread pool".into(),
+            op: "start",
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let snapshot = || Progress {
+        total,
+        finished: finished.load(Ordering::Relaxed),
+        refused: refused.load(Ordering::Relaxed),
+        bytes_in: bytes_in.load(Ordering::Relaxed),
+    };
+
+    std::thread::scope(|scope| {
+        let work = scope.spawn(|| {
+            pool.install(|| {
+                files.par_iter().enumerate().for_each(|(i, (src, rel))| {
+                    if cancel.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let outcome = process(anon, src, rel, &dst_root, opts);
+                    if matches!(outcome.status, Status::Refused(_)) {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        if opts.stop_on_error {
+                            cancel.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    bytes_in.fetch_add(outcome.bytes_in, Ordering::Relaxed);
+                    results
+                        .lock()
+                        .expect("no worker panics holding it")
+                        .push((i, outcome));
+                    finished.fetch_add(1, Ordering::Relaxed);
+                })
+            })
+        });
+        let mut last = Instant::now();
+        while !work.is_finished() {
+            std::thread::sleep(Duration::from_millis(10));
+            if last.elapsed() >= tick {
+                last = Instant::now();
+                if !progress(snapshot()) {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        if let Err(panic) = work.join() {
+            std::panic::resume_unwind(panic);
+        }
+    });
+    progress(snapshot());
+
+    let mut outcomes = results.into_inner().expect("workers are done");
+    outcomes.sort_by_key(|(i, _)| *i);
+    let stopped = outcomes.len() < total;
+    Ok(Report {
+        files: outcomes.into_iter().map(|(_, o)| o).collect(),
+        elapsed: started.elapsed(),
+        stopped,
+    })
+}
