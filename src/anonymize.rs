@@ -178,7 +178,7 @@ fn dummy_in_sequence(vr: VR) -> Action {
 }
 
 /// The private creators of a dataset's blocks: (group, block byte) -> creator (trimmed).
-fn private_creators(ds: &DataSet) -> HashMap<(u16, u8), Vec<u8>> {
+pub(crate) fn private_creators(ds: &DataSet) -> HashMap<(u16, u8), Vec<u8>> {
     ds.elements
         .iter()
         .filter(|e| e.tag.0 % 2 == 1 && (0x0010..=0x00FF).contains(&e.tag.1))

@@ -19,6 +19,7 @@ pub mod profile;
 pub mod read;
 pub mod uid;
 pub mod value;
+pub mod verify;
 pub mod write;
 
 #[cfg(feature = "python")]

@@ -471,6 +471,26 @@ impl PyEngine {
     }
 }
 
+/// Leak scan of de-identified output: [(file, tag path, kind)], never values.
+#[pyfunction]
+#[pyo3(signature = (out, original, profile, workers=0))]
+fn verify(
+    py: Python<'_>,
+    out: PathBuf,
+    original: Option<PathBuf>,
+    profile: &PyCompiledProfile,
+    workers: usize,
+) -> PyResult<Vec<(PathBuf, String, &'static str)>> {
+    let compiled = profile.inner.clone();
+    let (findings, _) = run(py, || {
+        crate::verify::verify(&out, original.as_deref(), &compiled, workers)
+    })?;
+    Ok(findings
+        .into_iter()
+        .map(|f| (f.file, f.path, f.kind.name()))
+        .collect())
+}
+
 /// The default profile's rules for a set of option flags: [(pattern, action code)].
 #[pyfunction]
 fn default_rules(options: u32) -> Vec<(String, String)> {
@@ -539,6 +559,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyCompiledProfile>()?;
     m.add_class::<PyEngine>()?;
     m.add_function(wrap_pyfunction!(default_rules, m)?)?;
+    m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(table_rows, m)?)?;
     m.add_function(wrap_pyfunction!(check_pattern, m)?)?;
     m.add_function(wrap_pyfunction!(keyword_to_tag, m)?)?;
