@@ -6,6 +6,7 @@ use std::sync::Arc;
 use dicom_core::{Tag, VR};
 
 use crate::action::dummy;
+use crate::clean::{clean_text, safe_private, shift_da, shift_dt, Charset, Identity, Keyed};
 use crate::dataset::{
     dictionary_vr, tags, trim_padding, Data, DataSet, DicomFile, Element, Source, Value,
 };
@@ -23,6 +24,8 @@ enum Mode {
     MapUids,
     /// Inside a D sequence: identifying values replaced by dummies (see `dummy_in_sequence`).
     Dummy,
+    /// Inside a C sequence: identifying values cleaned (see `clean_in_sequence`).
+    Clean,
 }
 
 /// Counts of what was done, by action.
@@ -36,32 +39,101 @@ pub struct Counts {
     pub uids_replaced: u64,
 }
 
-/// Applies a compiled profile with a keyed UID mapping. Cheap to clone; share across threads.
+/// What happened to one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub counts: Counts,
+    /// Flags raised (e.g. `burned-in-annotation`).
+    pub flags: Vec<&'static str>,
+}
+
+/// What to do with a file that may carry burned-in annotation (text in its pixels, which no
+/// profile of attributes can remove).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BurnedIn {
+    /// Process it and flag it.
+    #[default]
+    Warn,
+    /// Refuse it.
+    Refuse,
+    /// Process it without a flag.
+    Allow,
+}
+
+/// The flag of a file that may carry burned-in annotation.
+pub const FLAG_BURNED_IN: &str = "burned-in-annotation";
+
+/// A replacement for PatientName or PatientID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replacement {
+    /// This value.
+    Value(Vec<u8>),
+    /// A keyed pseudonym of the original value: one patient keeps one pseudonym.
+    Pseudonym,
+}
+
+/// Applies a compiled profile with keyed replacements. Cheap to clone; share across threads.
 #[derive(Debug, Clone)]
 pub struct Anonymizer {
     pub profile: Arc<CompiledProfile>,
     pub uids: UidMapper,
+    pub keyed: Keyed,
     /// When set, replaces PatientName at every level after the profile is applied.
-    pub patient_name: Option<Vec<u8>>,
+    pub patient_name: Option<Replacement>,
     /// When set, replaces PatientID at every level after the profile is applied.
-    pub patient_id: Option<Vec<u8>>,
+    pub patient_id: Option<Replacement>,
+    pub burned_in: BurnedIn,
 }
 
 const PATIENT_NAME: Tag = Tag(0x0010, 0x0010);
 const PATIENT_ID: Tag = Tag(0x0010, 0x0020);
+const BURNED_IN_ANNOTATION: Tag = Tag(0x0028, 0x0301);
+
+/// SOP classes whose images commonly carry burned-in text: secondary capture, ultrasound,
+/// visible light (photographs, video, screen captures).
+const BURNED_IN_CLASSES: [&[u8]; 13] = [
+    b"1.2.840.10008.5.1.4.1.1.7",
+    b"1.2.840.10008.5.1.4.1.1.7.1",
+    b"1.2.840.10008.5.1.4.1.1.7.2",
+    b"1.2.840.10008.5.1.4.1.1.7.3",
+    b"1.2.840.10008.5.1.4.1.1.7.4",
+    b"1.2.840.10008.5.1.4.1.1.6.1",
+    b"1.2.840.10008.5.1.4.1.1.6.2",
+    b"1.2.840.10008.5.1.4.1.1.3.1",
+    b"1.2.840.10008.5.1.4.1.1.77.1.1.1",
+    b"1.2.840.10008.5.1.4.1.1.77.1.2.1",
+    b"1.2.840.10008.5.1.4.1.1.77.1.4",
+    b"1.2.840.10008.5.1.4.1.1.77.1.4.1",
+    b"1.2.840.10008.5.1.4.1.1.77.1.1",
+];
+
+/// Might this file carry burned-in annotation?
+pub fn may_have_burned_in_annotation(ds: &DataSet) -> bool {
+    let burned = ds.text(BURNED_IN_ANNOTATION);
+    if burned.is_some_and(|v| v.eq_ignore_ascii_case(b"YES")) {
+        return true;
+    }
+    let risky_class = ds
+        .text(tags::SOP_CLASS_UID)
+        .is_some_and(|c| BURNED_IN_CLASSES.contains(&c));
+    risky_class && !burned.is_some_and(|v| v.eq_ignore_ascii_case(b"NO"))
+}
 
 impl Anonymizer {
-    pub fn new(profile: Arc<CompiledProfile>, uids: UidMapper) -> Self {
+    /// An anonymizer for a profile and a secret key.
+    pub fn new(profile: Arc<CompiledProfile>, key: &[u8]) -> Self {
         Anonymizer {
             profile,
-            uids,
+            uids: UidMapper::new(key),
+            keyed: Keyed::new(key),
             patient_name: None,
             patient_id: None,
+            burned_in: BurnedIn::default(),
         }
     }
 
     /// De-identify a file in place.
-    pub fn anonymize(&self, file: &mut DicomFile) -> Result<Counts> {
+    pub fn anonymize(&self, file: &mut DicomFile) -> Result<Outcome> {
         if is_dicomdir(file) {
             return Err(Error::Unsupported {
                 name: file.name.clone(),
@@ -70,10 +142,60 @@ impl Anonymizer {
                     .into(),
             });
         }
+        let mut flags = Vec::new();
+        if self.burned_in != BurnedIn::Allow && may_have_burned_in_annotation(&file.dataset) {
+            if self.burned_in == BurnedIn::Refuse {
+                return Err(Error::BurnedIn {
+                    name: file.name.clone(),
+                });
+            }
+            flags.push(FLAG_BURNED_IN);
+        }
+        let ds = &file.dataset;
+        let original_id = ds.text(PATIENT_ID).unwrap_or_default().to_vec();
+        let original_name = ds.text(PATIENT_NAME).unwrap_or_default().to_vec();
+        // the patient's date offset: by PatientID, or PatientName when there is no ID
+        let patient_key = if original_id.is_empty() {
+            &original_name
+        } else {
+            &original_id
+        };
+        let replacement = |r: &Option<Replacement>, purpose: &[u8], original: &[u8], name: bool| {
+            r.as_ref().map(|r| match r {
+                Replacement::Value(v) => v.clone(),
+                Replacement::Pseudonym => {
+                    let p = self.keyed.pseudonym(purpose, original);
+                    if name {
+                        format!("ANONYMOUS^{p}").into_bytes()
+                    } else {
+                        p.into_bytes()
+                    }
+                }
+            })
+        };
         let mut walker = Walker {
             anonymizer: self,
             source: &file.source,
             counts: Counts::default(),
+            identity: if self.profile.uses_clean() {
+                Identity::gather(ds)
+            } else {
+                Identity::default()
+            },
+            charset: Charset::of(ds),
+            date_offset: self.keyed.date_offset_days(patient_key),
+            new_name: replacement(
+                &self.patient_name,
+                b"dicomveil/patient-name",
+                &original_name,
+                true,
+            ),
+            new_id: replacement(
+                &self.patient_id,
+                b"dicomveil/patient-id",
+                &original_id,
+                false,
+            ),
         };
         let mut dataset = std::mem::take(&mut file.dataset);
         let result = walker.walk(&mut dataset, Mode::Profile, true);
@@ -85,7 +207,7 @@ impl Anonymizer {
             .elements
             .retain(|e| e.tag == tags::MEDIA_STORAGE_SOP_CLASS_UID);
         self.add_markers(&mut file.dataset);
-        Ok(counts)
+        Ok(Outcome { counts, flags })
     }
 
     fn add_markers(&self, ds: &mut DataSet) {
@@ -133,6 +255,13 @@ struct Walker<'a> {
     anonymizer: &'a Anonymizer,
     source: &'a Source,
     counts: Counts,
+    /// The file's identifying values, for C on text.
+    identity: Identity,
+    charset: Charset,
+    /// Days this patient's dates move back, for C on dates.
+    date_offset: u64,
+    new_name: Option<Vec<u8>>,
+    new_id: Option<Vec<u8>>,
 }
 
 /// The VR that decides what a value is: the dictionary's when the element's is UN.
@@ -147,6 +276,15 @@ fn effective_vr(el: &Element) -> VR {
 /// Overlay Data (60xx,3000), for the even groups 6000-601E.
 fn is_overlay_data(tag: Tag) -> bool {
     tag.0 & 0xFF01 == 0x6000 && tag.1 == 0x3000
+}
+
+/// Curve (50xx) and overlay (60xx) groups: their binary data is graphics, kept by C.
+fn is_graphics_group(tag: Tag) -> bool {
+    matches!(tag.0 & 0xFF01, 0x5000 | 0x6000)
+}
+
+fn is_private_creator(tag: Tag) -> bool {
+    tag.0 % 2 == 1 && (0x0010..=0x00FF).contains(&tag.1)
 }
 
 /// Inside a sequence whose action is D, what happens to an element no rule names: values that
@@ -177,11 +315,22 @@ fn dummy_in_sequence(vr: VR) -> Action {
     }
 }
 
+/// Inside a sequence whose action is C, what happens to an element no rule names: text is
+/// cleaned, dates shifted, UIDs mapped, person names replaced; the rest kept.
+fn clean_in_sequence(vr: VR) -> Action {
+    match vr {
+        VR::UI => Action::ReplaceUid,
+        VR::PN => Action::Dummy,
+        VR::DA | VR::DT | VR::LO | VR::LT | VR::SH | VR::ST | VR::UT | VR::UC => Action::Clean,
+        _ => Action::Keep,
+    }
+}
+
 /// The private creators of a dataset's blocks: (group, block byte) -> creator (trimmed).
 pub(crate) fn private_creators(ds: &DataSet) -> HashMap<(u16, u8), Vec<u8>> {
     ds.elements
         .iter()
-        .filter(|e| e.tag.0 % 2 == 1 && (0x0010..=0x00FF).contains(&e.tag.1))
+        .filter(|e| is_private_creator(e.tag))
         .filter_map(|e| {
             let v = e.inline_bytes()?;
             Some(((e.tag.0, e.tag.1 as u8), trim_padding(v).to_vec()))
@@ -194,11 +343,7 @@ impl Walker<'_> {
         let profile = &*self.anonymizer.profile;
         let had_name = top || ds.get(PATIENT_NAME).is_some();
         let had_id = top || ds.get(PATIENT_ID).is_some();
-        let creators = if profile.has_private_rules() {
-            private_creators(ds)
-        } else {
-            HashMap::new()
-        };
+        let creators = private_creators(ds);
         let elements = std::mem::take(&mut ds.elements);
         let mut kept = Vec::with_capacity(elements.len());
         let mut overlays_removed: Vec<u16> = Vec::new();
@@ -219,7 +364,7 @@ impl Walker<'_> {
             };
             let rule = profile.decide(tag, creator);
             let vr = effective_vr(&el);
-            let action = match mode {
+            let mut action = match mode {
                 Mode::Profile => rule.unwrap_or(Action::Keep),
                 Mode::MapUids => match rule {
                     Some(a) => a,
@@ -230,7 +375,25 @@ impl Walker<'_> {
                     Some(Action::Keep) | None => dummy_in_sequence(vr),
                     Some(a) => a,
                 },
+                Mode::Clean => match rule {
+                    Some(Action::Keep) | None => clean_in_sequence(vr),
+                    Some(a) => a,
+                },
             };
+            // C on a private attribute (Retain Safe Private): kept when PS3.15 Table E.3.10-1
+            // lists it with its creator, whatever block the file uses; removed otherwise
+            if action == Action::Clean && tag.0 % 2 == 1 {
+                action = if is_private_creator(tag) {
+                    Action::Keep
+                } else {
+                    match creator {
+                        Some(c) if safe_private().contains(&(tag.0, c.to_vec(), tag.1 as u8)) => {
+                            Action::Keep
+                        }
+                        _ => Action::Remove,
+                    }
+                };
+            }
             if action == Action::Remove && is_overlay_data(tag) {
                 overlays_removed.push(tag.0);
             }
@@ -245,14 +408,22 @@ impl Walker<'_> {
             kept.retain(|e| !overlays_removed.contains(&e.tag.0));
             self.counts.removed += (before - kept.len()) as u64;
         }
+        // a private creator stays only while its block keeps something
+        let used: std::collections::HashSet<(u16, u8)> = kept
+            .iter()
+            .filter(|e| e.tag.0 % 2 == 1 && e.tag.1 >= 0x1000)
+            .map(|e| (e.tag.0, (e.tag.1 >> 8) as u8))
+            .collect();
+        let before = kept.len();
+        kept.retain(|e| !is_private_creator(e.tag) || used.contains(&(e.tag.0, e.tag.1 as u8)));
+        self.counts.removed += (before - kept.len()) as u64;
         ds.elements = kept;
-        let a = self.anonymizer;
         // PatientName and PatientID set on the profile replace whatever the profile did, at
         // the top level and wherever the input had them
-        if let (Some(name), true) = (&a.patient_name, had_name) {
+        if let (Some(name), true) = (&self.new_name, had_name) {
             ds.put(Element::bytes(PATIENT_NAME, VR::PN, name.clone()));
         }
-        if let (Some(id), true) = (&a.patient_id, had_id) {
+        if let (Some(id), true) = (&self.new_id, had_id) {
             ds.put(Element::bytes(PATIENT_ID, VR::LO, id.clone()));
         }
         Ok(())
@@ -285,23 +456,20 @@ impl Walker<'_> {
                     }
                 }
             }
-            Action::Dummy | Action::Clean => {
-                if action == Action::Clean {
-                    self.counts.cleaned += 1;
-                } else {
-                    self.counts.dummied += 1;
-                }
+            Action::Dummy => {
+                self.counts.dummied += 1;
                 match &mut el.value {
                     Value::Sequence(items) => {
                         for item in items {
                             self.walk(item, Mode::Dummy, false)?;
                         }
                     }
-                    _ => match dummy(vr) {
-                        Some(d) => el.value = Value::Primitive(Data::Inline(d.to_vec())),
-                        None => self.map_uids(&mut el)?,
-                    },
+                    _ => self.set_dummy(&mut el, vr)?,
                 }
+            }
+            Action::Clean => {
+                self.counts.cleaned += 1;
+                self.clean(&mut el, vr)?;
             }
             Action::ReplaceUid | Action::KeepReplaceUids => match &mut el.value {
                 Value::Sequence(items) => {
@@ -317,18 +485,83 @@ impl Walker<'_> {
         Ok(Some(el))
     }
 
-    fn map_uids(&mut self, el: &mut Element) -> Result<()> {
-        self.counts.uids_replaced += 1;
-        let new = match &el.value {
-            Value::Primitive(data) => {
-                let bytes = data.bytes(self.source).map_err(|e| Error::Io {
+    fn set_dummy(&mut self, el: &mut Element, vr: VR) -> Result<()> {
+        match dummy(vr) {
+            Some(d) => el.value = Value::Primitive(Data::Inline(d.to_vec())),
+            None => self.map_uids(el)?,
+        }
+        Ok(())
+    }
+
+    fn value_bytes(&self, el: &Element) -> Result<Option<Vec<u8>>> {
+        match &el.value {
+            Value::Primitive(data) => data
+                .bytes(self.source)
+                .map(|b| Some(b.into_owned()))
+                .map_err(|e| Error::Io {
                     name: String::new(),
                     op: "read a value",
                     source: e,
-                })?;
-                self.anonymizer.uids.map_value(&bytes)
+                }),
+            _ => Ok(None),
+        }
+    }
+
+    /// C: what "clean" means for each kind of value.
+    fn clean(&mut self, el: &mut Element, vr: VR) -> Result<()> {
+        if let Value::Sequence(items) = &mut el.value {
+            for item in items {
+                self.walk(item, Mode::Clean, false)?;
             }
-            _ => Vec::new(),
+            return Ok(());
+        }
+        if matches!(el.value, Value::Fragments(_)) {
+            return Ok(());
+        }
+        let Some(bytes) = self.value_bytes(el)? else {
+            return Ok(());
+        };
+        let new = match vr {
+            VR::DA => shift_da(&bytes, self.date_offset),
+            VR::DT => shift_dt(&bytes, self.date_offset),
+            // dates move by whole days: times stay true
+            VR::TM => return Ok(()),
+            VR::UI => return self.map_uids(el),
+            VR::AE => {
+                let v = trim_padding(&bytes);
+                if v.is_empty() {
+                    return Ok(());
+                }
+                Some(
+                    self.anonymizer
+                        .keyed
+                        .pseudonym(b"dicomveil/ae", v)
+                        .into_bytes(),
+                )
+            }
+            VR::CS | VR::LO | VR::LT | VR::PN | VR::SH | VR::ST | VR::UC | VR::UT | VR::UR => {
+                match clean_text(&self.identity, &self.charset, vr, &bytes) {
+                    None => return Ok(()),
+                    some => some,
+                }
+            }
+            VR::OB | VR::OW | VR::UN if is_graphics_group(el.tag) => return Ok(()),
+            VR::OB | VR::OW | VR::UN | VR::AS => None,
+            // numbers identify no one
+            _ => return Ok(()),
+        };
+        match new {
+            Some(v) => el.value = Value::Primitive(Data::Inline(v)),
+            None => self.set_dummy(el, vr)?,
+        }
+        Ok(())
+    }
+
+    fn map_uids(&mut self, el: &mut Element) -> Result<()> {
+        self.counts.uids_replaced += 1;
+        let new = match self.value_bytes(el)? {
+            Some(bytes) => self.anonymizer.uids.map_value(&bytes),
+            None => Vec::new(),
         };
         el.value = Value::Primitive(Data::Inline(new));
         Ok(())

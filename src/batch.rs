@@ -70,6 +70,7 @@ pub struct FileOutcome {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub counts: Counts,
+    pub flags: Vec<&'static str>,
     /// Error class for refused files (`InvalidDicomError`, ...), for the Python side.
     pub error_kind: Option<&'static str>,
 }
@@ -100,6 +101,7 @@ pub fn error_kind(e: &Error) -> &'static str {
         Error::NotDicom { .. } => "NotDicomError",
         Error::UnsupportedTransferSyntax { .. } => "UnsupportedTransferSyntaxError",
         Error::Unsupported { .. } => "UnsupportedDicomError",
+        Error::BurnedIn { .. } => "BurnedInAnnotationError",
         Error::Profile { .. } => "ProfileError",
         Error::Value { .. } => "DicomValueError",
     }
@@ -215,6 +217,7 @@ fn process(
         bytes_in,
         bytes_out: 0,
         counts: Counts::default(),
+        flags: Vec::new(),
         error_kind: None,
     };
     let result = (|| -> Result<Option<PathBuf>> {
@@ -222,7 +225,9 @@ fn process(
         if is_dicomdir(&file) {
             return Ok(None);
         }
-        outcome.counts = anon.anonymize(&mut file)?;
+        let done = anon.anonymize(&mut file)?;
+        outcome.counts = done.counts;
+        outcome.flags = done.flags;
         let dst = match &opts.naming {
             Naming::Mirror => dst_root.join(rel),
             Naming::Template(t) => dst_root.join(fill_template(t, &file)?),

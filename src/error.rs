@@ -53,6 +53,12 @@ pub enum Error {
     /// A valid file that dicomveil refuses to process (e.g. a DICOMDIR).
     #[error("{name}: {what}")]
     Unsupported { name: String, what: String },
+    /// The file may carry burned-in annotation and the anonymizer refuses such files.
+    #[error(
+        "{name}: may carry burned-in annotation (BurnedInAnnotation is YES, or its SOP class \
+             often has text in the pixels and BurnedInAnnotation is not NO): refused"
+    )]
+    BurnedIn { name: String },
     /// A profile could not be compiled.
     #[error("{source_name}: {location}: {problem}")]
     Profile {
@@ -74,6 +80,7 @@ impl Error {
             Error::Io { name, .. }
             | Error::InvalidDicom { name, .. }
             | Error::NotDicom { name }
+            | Error::BurnedIn { name }
             | Error::UnsupportedTransferSyntax { name, .. }
             | Error::Unsupported { name, .. } => {
                 if name.is_empty() {

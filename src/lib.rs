@@ -12,6 +12,7 @@
 pub mod action;
 pub mod anonymize;
 pub mod batch;
+pub mod clean;
 pub mod dataset;
 pub mod dump;
 pub mod error;
@@ -25,7 +26,7 @@ pub mod write;
 #[cfg(feature = "python")]
 mod python;
 
-pub use anonymize::{Anonymizer, Counts};
+pub use anonymize::{Anonymizer, Counts, Outcome};
 pub use dataset::{DataSet, DicomFile, Element, Value};
 pub use error::{Error, Result};
 pub use profile::{Action, CompiledProfile};

@@ -327,6 +327,15 @@ impl CompiledProfile {
         None
     }
 
+    /// Does any rule clean (so the identifying values of each file must be gathered)?
+    pub fn uses_clean(&self) -> bool {
+        self.exact.values().any(|&a| a == Action::Clean)
+            || self.masked.iter().any(|&(_, _, a)| a == Action::Clean)
+            || self.private.values().any(|&a| a == Action::Clean)
+            || self.all_private == Some(Action::Clean)
+        // D on sequences is never cleaning; C inside them is
+    }
+
     /// Does any rule key on private creators (so callers must track them)?
     pub fn has_private_rules(&self) -> bool {
         !self.private.is_empty()

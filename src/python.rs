@@ -17,25 +17,16 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use pyo3::BoundObject;
 
-use crate::anonymize::Anonymizer;
+use crate::anonymize::{Anonymizer, BurnedIn, Replacement};
 use crate::batch;
 use crate::dataset::{tag_str, DicomFile};
 use crate::error::Error;
 use crate::profile::{self, CompiledProfile, MethodCode};
-use crate::uid::UidMapper;
 use crate::value::{self, Plain};
 
 /// Map an engine error to its `dicomveil.errors` class.
 fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
-    let class = match &e {
-        Error::Io { .. } => "FileAccessError",
-        Error::InvalidDicom { .. } => "InvalidDicomError",
-        Error::NotDicom { .. } => "NotDicomError",
-        Error::UnsupportedTransferSyntax { .. } => "UnsupportedTransferSyntaxError",
-        Error::Unsupported { .. } => "UnsupportedDicomError",
-        Error::Profile { .. } => "ProfileError",
-        Error::Value { .. } => "DicomValueError",
-    };
+    let class = batch::error_kind(&e);
     let message = e.to_string();
     match py
         .import("dicomveil.errors")
@@ -344,37 +335,79 @@ struct PyEngine {
 #[pymethods]
 impl PyEngine {
     #[new]
-    #[pyo3(signature = (profile, key=None, patient_name=None, patient_id=None))]
+    #[pyo3(signature = (profile, key, patient_name=None, patient_id=None, pseudonymize_name=false, pseudonymize_id=false, burned_in="warn", record_uids=true))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         profile: &PyCompiledProfile,
-        key: Option<Vec<u8>>,
+        key: Vec<u8>,
         patient_name: Option<Vec<u8>>,
         patient_id: Option<Vec<u8>>,
-    ) -> Self {
-        let uids = match key {
-            Some(k) => UidMapper::new(&k),
-            None => UidMapper::random(),
+        pseudonymize_name: bool,
+        pseudonymize_id: bool,
+        burned_in: &str,
+        record_uids: bool,
+    ) -> PyResult<Self> {
+        let mut inner = Anonymizer::new(profile.inner.clone(), &key);
+        if record_uids {
+            inner.uids = inner.uids.recording();
+        }
+        let replacement = |value: Option<Vec<u8>>, pseudonym: bool| {
+            if pseudonym {
+                Some(Replacement::Pseudonym)
+            } else {
+                value.map(Replacement::Value)
+            }
         };
-        let mut inner = Anonymizer::new(profile.inner.clone(), uids);
-        inner.patient_name = patient_name;
-        inner.patient_id = patient_id;
-        PyEngine { inner }
+        inner.patient_name = replacement(patient_name, pseudonymize_name);
+        inner.patient_id = replacement(patient_id, pseudonymize_id);
+        inner.burned_in = match burned_in {
+            "warn" => BurnedIn::Warn,
+            "refuse" => BurnedIn::Refuse,
+            "allow" => BurnedIn::Allow,
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "burned_in must be 'warn', 'refuse' or 'allow', not {other:?}"
+                )))
+            }
+        };
+        Ok(PyEngine { inner })
     }
 
-    /// De-identify a dataset in place.
-    fn anonymize(&self, py: Python<'_>, dataset: &mut PyDataset) -> PyResult<()> {
+    /// The UIDs mapped so far: {old: new}.
+    fn uid_map(&self) -> Vec<(String, String)> {
+        self.inner
+            .uids
+            .recorded()
+            .into_iter()
+            .map(|(a, b)| {
+                (
+                    String::from_utf8_lossy(&a).into_owned(),
+                    String::from_utf8_lossy(&b).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// De-identify a dataset in place; returns its flags.
+    fn anonymize(&self, py: Python<'_>, dataset: &mut PyDataset) -> PyResult<Vec<&'static str>> {
         let file = &mut dataset.inner;
         let engine = &self.inner;
-        run(py, || engine.anonymize(file).map(drop))
+        run(py, || engine.anonymize(file).map(|o| o.flags))
     }
 
-    /// Read `src`, de-identify, write `dst` atomically; all in Rust.
-    fn anonymize_file(&self, py: Python<'_>, src: PathBuf, dst: PathBuf) -> PyResult<()> {
+    /// Read `src`, de-identify, write `dst` atomically; all in Rust. Returns the flags.
+    fn anonymize_file(
+        &self,
+        py: Python<'_>,
+        src: PathBuf,
+        dst: PathBuf,
+    ) -> PyResult<Vec<&'static str>> {
         let engine = &self.inner;
         run(py, || {
             let mut file = crate::read::read_path(&src)?;
-            engine.anonymize(&mut file)?;
-            crate::write::save(&file, &dst)
+            let outcome = engine.anonymize(&mut file)?;
+            crate::write::save(&file, &dst)?;
+            Ok(outcome.flags)
         })
     }
 
@@ -456,6 +489,7 @@ impl PyEngine {
                 f.bytes_in,
                 f.bytes_out,
                 counts,
+                f.flags.clone(),
             ))?;
         }
         let out = PyDict::new(py);

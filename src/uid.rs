@@ -4,12 +4,17 @@
 //! The same key gives the same new UID for the same old UID in every file, process and machine,
 //! with no shared state; without the key the mapping can neither be recomputed nor reversed.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::dataset::trim_padding;
 
 type HmacSha256 = Hmac<Sha256>;
+/// Old UID -> new UID, shared by the clones of a recording mapper.
+type Record = Arc<Mutex<BTreeMap<Vec<u8>, Vec<u8>>>>;
 
 /// UIDs under this root are defined by the standard (SOP classes, transfer syntaxes, coding
 /// schemes...) and identify nobody: they are never mapped.
@@ -19,6 +24,8 @@ pub const DICOM_ROOT: &[u8] = b"1.2.840.10008.";
 #[derive(Clone)]
 pub struct UidMapper {
     keyed: HmacSha256,
+    /// What was mapped, when asked to remember (for audit).
+    record: Option<Record>,
 }
 
 impl std::fmt::Debug for UidMapper {
@@ -32,6 +39,26 @@ impl UidMapper {
     pub fn new(key: &[u8]) -> Self {
         UidMapper {
             keyed: HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length"),
+            record: None,
+        }
+    }
+
+    /// Remember every mapping made from now on (shared by clones of this mapper).
+    pub fn recording(mut self) -> Self {
+        self.record = Some(Arc::default());
+        self
+    }
+
+    /// The mappings remembered so far (old UID, new UID), sorted by old UID.
+    pub fn recorded(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        match &self.record {
+            Some(r) => r
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .map(|(a, b)| (a.clone(), b.clone()))
+                .collect(),
+            None => Vec::new(),
         }
     }
 
@@ -54,7 +81,14 @@ impl UidMapper {
         let digest = mac.finalize().into_bytes();
         let mut first = [0u8; 16];
         first.copy_from_slice(&digest[..16]);
-        format!("2.25.{}", u128::from_be_bytes(first)).into_bytes()
+        let new = format!("2.25.{}", u128::from_be_bytes(first)).into_bytes();
+        if let Some(r) = &self.record {
+            r.lock()
+                .expect("not poisoned")
+                .entry(old.to_vec())
+                .or_insert_with(|| new.clone());
+        }
+        new
     }
 
     /// Map a (possibly multi-valued) UI value, value by value, padded to even length with NUL.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use dicom_core::{Tag, VR};
 use dicomveil::dataset::{Data, TransferSyntax, Value};
 use dicomveil::profile::{default_rules, CompiledProfile, MethodCode};
-use dicomveil::{read_bytes, to_bytes, Anonymizer, DataSet, DicomFile, Element, UidMapper};
+use dicomveil::{read_bytes, to_bytes, Anonymizer, DataSet, DicomFile, Element};
 
 fn basic() -> Arc<CompiledProfile> {
     Arc::new(
@@ -135,7 +135,7 @@ fn assert_same(a: &DataSet, b: &DataSet, source: &dicomveil::dataset::Source, wh
 
 #[test]
 fn synthetic_anonymized_in_every_syntax() {
-    let anon = Anonymizer::new(basic(), UidMapper::new(b"k"));
+    let anon = Anonymizer::new(basic(), b"k");
     for uid in SYNTAXES {
         let bytes = to_bytes(&synthetic(uid)).unwrap();
         let mut file = read_bytes(bytes.into(), "mem").unwrap();
@@ -218,7 +218,7 @@ fn pydicom_corpus_is_anonymized_or_refused_cleanly() {
         eprintln!("pydicom not found: corpus test skipped");
         return;
     };
-    let anon = Anonymizer::new(basic(), UidMapper::new(b"k"));
+    let anon = Anonymizer::new(basic(), b"k");
     let mut files = Vec::new();
     for sub in ["test_files", "charset_files"] {
         for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
@@ -291,7 +291,7 @@ fn dummy_on_a_sequence_replaces_identity_and_keeps_structure() {
         source: Default::default(),
         name: "sr".into(),
     };
-    let anon = Anonymizer::new(basic(), UidMapper::new(b"k"));
+    let anon = Anonymizer::new(basic(), b"k");
     anon.anonymize(&mut file).unwrap();
     let Value::Sequence(items) = &file.dataset.get(Tag(0x0040, 0xA730)).unwrap().value else {
         panic!()
@@ -329,9 +329,7 @@ fn removing_overlay_data_removes_the_overlay_group() {
         source: Default::default(),
         name: "overlay".into(),
     };
-    Anonymizer::new(basic(), UidMapper::new(b"k"))
-        .anonymize(&mut file)
-        .unwrap();
+    Anonymizer::new(basic(), b"k").anonymize(&mut file).unwrap();
     let groups: Vec<u16> = file.dataset.elements.iter().map(|e| e.tag.0).collect();
     assert!(!groups.contains(&0x6000), "{groups:x?}");
     // a group without overlay data is not touched

@@ -9,6 +9,8 @@
 from ._core import __version__
 from .anonymizer import Anonymizer
 from .errors import (
+    BurnedInAnnotationError,
+    BurnedInAnnotationWarning,
     DicomValueError,
     DicomveilError,
     FileAccessError,
@@ -20,9 +22,14 @@ from .errors import (
 )
 from .file import DicomFile
 from .profile import EDITION, Action, ConfidentialityProfile, ConfidentialityProfileOptions
+from .pseudonym import Pseudonym
 from .report import FileResult, Progress, Report
+from .verify import Finding, VerifyReport, verify
 
 __all__ = [
+    "BurnedInAnnotationError",
+    "BurnedInAnnotationWarning",
+    "Pseudonym",
     "Action",
     "Anonymizer",
     "ConfidentialityProfile",
@@ -35,10 +42,13 @@ __all__ = [
     "InvalidDicomError",
     "NotDicomError",
     "FileResult",
+    "Finding",
     "Progress",
     "ProfileError",
     "Report",
     "UnsupportedDicomError",
     "UnsupportedTransferSyntaxError",
+    "VerifyReport",
     "__version__",
+    "verify",
 ]

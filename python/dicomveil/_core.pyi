@@ -42,12 +42,17 @@ class Engine:
     def __init__(
         self,
         profile: CompiledProfile,
-        key: bytes | None = None,
+        key: bytes,
         patient_name: bytes | None = None,
         patient_id: bytes | None = None,
+        pseudonymize_name: bool = False,
+        pseudonymize_id: bool = False,
+        burned_in: str = "warn",
+        record_uids: bool = True,
     ) -> None: ...
-    def anonymize(self, dataset: Dataset) -> None: ...
-    def anonymize_file(self, src: str, dst: str) -> None: ...
+    def uid_map(self) -> list[tuple[str, str]]: ...
+    def anonymize(self, dataset: Dataset) -> list[str]: ...
+    def anonymize_file(self, src: str, dst: str) -> list[str]: ...
     def anonymize_tree(
         self,
         src: str,

@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import _core
-from .errors import ProfileError
+from .errors import BurnedInAnnotationWarning, ProfileError
 from .file import DicomFile
 from .profile import ConfidentialityProfile
+from .pseudonym import Pseudonym
 from .report import Progress, Report
 
 if TYPE_CHECKING:  # pydicom is optional
@@ -32,8 +34,8 @@ def _key_bytes(key: bytes | str | None) -> bytes:
     raise TypeError("key must be bytes or str")
 
 
-def _ascii(value: str | None, what: str) -> bytes | None:
-    if value is None:
+def _ascii(value: str | Pseudonym | None, what: str) -> bytes | None:
+    if value is None or isinstance(value, Pseudonym):
         return None
     try:
         return value.encode("ascii")
@@ -49,20 +51,48 @@ class Anonymizer:
     Args:
         profile: the rules to apply; default: PS3.15 Table E.1-1, Basic profile.
         key: secret for the keyed replacements (bytes, or str as UTF-8). New UIDs are
-            ``2.25.<first 128 bits of HMAC-SHA256(key, old UID)>``: the same key gives the same
-            results in every run, process and machine, and nobody without it can compute or
-            reverse them. Without a key, a random one is drawn for this Anonymizer (consistent
-            within the instance only).
+            ``2.25.<first 128 bits of HMAC-SHA256(key, old UID)>``; date offsets and
+            pseudonyms are derived likewise. The same key gives the same results in every run,
+            process and machine, and nobody without it can compute or reverse them. Without a
+            key, a random one is drawn for this Anonymizer (consistent within the instance).
+        key_file: read the key from this file instead (its bytes, one trailing newline
+            removed).
+        burned_in: files that may carry burned-in annotation (BurnedInAnnotation YES, or a
+            secondary capture, ultrasound or visible-light image without BurnedInAnnotation NO):
+            ``"warn"`` (default) processes them, flags them in reports and warns with
+            :class:`BurnedInAnnotationWarning`; ``"refuse"`` raises
+            :class:`BurnedInAnnotationError`; ``"allow"`` processes them silently.
+        keep_uid_map: remember every UID mapping for :meth:`uid_map` (about 150 bytes each).
     """
 
     def __init__(
         self,
         profile: ConfidentialityProfile | None = None,
         key: bytes | str | None = None,
+        *,
+        key_file: str | os.PathLike[str] | None = None,
+        burned_in: Literal["warn", "refuse", "allow"] = "warn",
+        keep_uid_map: bool = True,
     ) -> None:
+        if burned_in not in ("warn", "refuse", "allow"):
+            raise ValueError("burned_in must be 'warn', 'refuse' or 'allow'")
+        if key is not None and key_file is not None:
+            raise ValueError("give key or key_file, not both")
+        if key_file is not None:
+            with open(key_file, "rb") as f:
+                key = f.read()
+            if key.endswith(b"\r\n"):
+                key = key[:-2]
+            elif key.endswith(b"\n"):
+                key = key[:-1]
+            if not key:
+                raise ValueError(f"{os.fspath(key_file)}: the key file is empty")
         self._profile = profile if profile is not None else ConfidentialityProfile.create_default()
         self._key = _key_bytes(key)
+        self._burned_in = burned_in
+        self._keep_uid_map = keep_uid_map
         self._engine: _core.Engine | None = None
+        self._uid_map_before: dict[str, str] = {}
         self._engine_for: tuple[Any, ...] | None = None
 
     def __repr__(self) -> str:
@@ -83,12 +113,19 @@ class Anonymizer:
             or self._engine_for is None
             or any(a is not b for a, b in zip(state, self._engine_for, strict=True))
         ):
+            previous = self._engine
             self._engine = _core.Engine(
                 compiled,
                 self._key,
                 _ascii(p.patient_name, "patient_name"),
                 _ascii(p.patient_id, "patient_id"),
+                isinstance(p.patient_name, Pseudonym),
+                isinstance(p.patient_id, Pseudonym),
+                self._burned_in,
+                self._keep_uid_map,
             )
+            if previous is not None:
+                self._uid_map_before.update(previous.uid_map())
             self._engine_for = state
         return self._engine
 
@@ -96,23 +133,32 @@ class Anonymizer:
         """A de-identified copy of ``x`` (a :class:`DicomFile` or a pydicom ``Dataset``)."""
         if isinstance(x, DicomFile):
             out = x.copy()
-            self._get_engine().anonymize(out._ds)
+            self._warn(self._get_engine().anonymize(out._ds), out.name)
             return out
         return self._pydicom(x, in_place=False)
 
     def anonymize_in_place(self, x: DicomFile | Dataset) -> None:
         """De-identify ``x`` itself (a :class:`DicomFile` or a pydicom ``Dataset``)."""
         if isinstance(x, DicomFile):
-            self._get_engine().anonymize(x._ds)
+            self._warn(self._get_engine().anonymize(x._ds), x.name)
             return
         self._pydicom(x, in_place=True)
+
+    def _warn(self, flags: list[str], name: str) -> None:
+        if "burned-in-annotation" in flags:
+            warnings.warn(
+                f"{name}: may carry burned-in annotation; review its pixels",
+                BurnedInAnnotationWarning,
+                stacklevel=3,
+            )
 
     def anonymize_file(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
         """Read ``src``, de-identify it and write ``dst`` atomically, all in the Rust engine.
 
         ``src`` is never modified (unless ``dst`` is the same path).
         """
-        self._get_engine().anonymize_file(os.fspath(src), os.fspath(dst))
+        flags = self._get_engine().anonymize_file(os.fspath(src), os.fspath(dst))
+        self._warn(flags, os.fspath(src))
 
     def anonymize_tree(
         self,
@@ -183,6 +229,16 @@ class Anonymizer:
             raise cls(first.reason)
         return report
 
+    def uid_map(self) -> dict[str, str]:
+        """Every UID this Anonymizer has mapped so far, ``{old: new}`` (for audit).
+
+        Empty when created with ``keep_uid_map=False``. The key is never part of it.
+        """
+        mapping = dict(self._uid_map_before)
+        if self._engine is not None:
+            mapping.update(self._engine.uid_map())
+        return mapping
+
     def map_uid(self, uid: str) -> str:
         """The UID this Anonymizer writes in place of ``uid``."""
         return self._get_engine().map_uid(uid)
@@ -206,7 +262,7 @@ class Anonymizer:
         else:
             pydicom.dcmwrite(buf, ds, implicit_vr=True, little_endian=True)
         f = DicomFile.open(buf.getvalue())
-        self._get_engine().anonymize(f._ds)
+        self._warn(self._get_engine().anonymize(f._ds), "<pydicom Dataset>")
         new = pydicom.dcmread(io.BytesIO(f.to_bytes()))
         if not in_place:
             return new

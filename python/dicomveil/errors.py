@@ -13,6 +13,8 @@ __all__ = [
     "UnsupportedTransferSyntaxError",
     "UnsupportedDicomError",
     "FileAccessError",
+    "BurnedInAnnotationError",
+    "BurnedInAnnotationWarning",
     "ProfileError",
     "DicomValueError",
 ]
@@ -37,6 +39,15 @@ class UnsupportedTransferSyntaxError(InvalidDicomError):
 
 class UnsupportedDicomError(DicomveilError):
     """A valid file that dicomveil does not process (for example a DICOMDIR)."""
+
+
+class BurnedInAnnotationError(DicomveilError):
+    """The file may carry burned-in annotation (text in its pixels) and the Anonymizer was
+    created with ``burned_in="refuse"``."""
+
+
+class BurnedInAnnotationWarning(UserWarning):
+    """A de-identified file may carry burned-in annotation: its pixels need review."""
 
 
 class FileAccessError(DicomveilError, OSError):

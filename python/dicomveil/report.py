@@ -113,7 +113,8 @@ class Report:
                 bytes_in=bytes_in,
                 bytes_out=bytes_out,
                 counts=dict(counts),
+                flags=tuple(flags),
             )
-            for src, dst, status, reason, error, bytes_in, bytes_out, counts in raw["files"]
+            for src, dst, status, reason, error, bytes_in, bytes_out, counts, flags in raw["files"]
         )
         return cls(files=files, elapsed=raw["elapsed"], stopped=raw["stopped"])

@@ -1,0 +1,559 @@
+//! What the C (clean) action does: remove a dataset's own identifying values from text, shift
+//! dates by a keyed per-patient offset, and the keyed pseudonyms.
+//!
+//! Cleaning keeps what is useful and removes who it is about: a description that contains none
+//! of the dataset's identifying values is kept byte for byte; one that does has each occurrence
+//! replaced by [`REMOVED`]. Matching is case- and accent-insensitive, on whole words, on text
+//! decoded in the character set the file declares.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use chrono::{Days, NaiveDate};
+use dicom_core::{Tag, VR};
+use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::dataset::{dictionary_vr, tags, trim_padding, DataSet, Element, Value};
+
+/// What an identifying value is replaced with in cleaned text.
+pub const REMOVED: &str = "[REMOVED]";
+
+/// The range of the per-patient date offset: whole days back, 1 to this many.
+pub const MAX_DATE_OFFSET_DAYS: u64 = 3650;
+
+/// Attributes whose values identify, besides every person name (PN) at any depth.
+pub const IDENTIFYING: [Tag; 17] = [
+    Tag(0x0010, 0x0020), // PatientID
+    Tag(0x0010, 0x1000), // OtherPatientIDs
+    Tag(0x0010, 0x0030), // PatientBirthDate
+    Tag(0x0008, 0x0050), // AccessionNumber
+    Tag(0x0008, 0x0080), // InstitutionName
+    Tag(0x0008, 0x0081), // InstitutionAddress
+    Tag(0x0008, 0x1040), // InstitutionalDepartmentName
+    Tag(0x0010, 0x1040), // PatientAddress
+    Tag(0x0010, 0x2154), // PatientTelephoneNumbers
+    Tag(0x0010, 0x0021), // IssuerOfPatientID
+    Tag(0x0038, 0x0010), // AdmissionID
+    Tag(0x0040, 0x2016), // PlacerOrderNumberImagingServiceRequest
+    Tag(0x0040, 0x2017), // FillerOrderNumberImagingServiceRequest
+    Tag(0x0020, 0x0010), // StudyID
+    Tag(0x0010, 0x1090), // MedicalRecordLocator
+    Tag(0x0040, 0x1001), // RequestedProcedureID
+    Tag(0x0008, 0x0092), // ReferringPhysicianAddress
+];
+
+/// Our own dummy values: never identifying.
+const DUMMIES: [&str; 3] = ["anonymized", "19000101", "000000"];
+
+/// Normalize for matching: decompose, drop combining marks (accents), lowercase. Returns the
+/// normalized characters and, for each, the index of the original character it came from.
+fn normalize(text: &str) -> (Vec<char>, Vec<usize>) {
+    let mut norm = Vec::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len());
+    for (i, c) in text.chars().enumerate() {
+        for d in std::iter::once(c).nfd() {
+            if is_combining_mark(d) {
+                continue;
+            }
+            for l in d.to_lowercase() {
+                norm.push(l);
+                map.push(i);
+            }
+        }
+    }
+    (norm, map)
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// The identifying values of a dataset, normalized, as words to look for.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    tokens: Vec<Vec<char>>,
+}
+
+impl Identity {
+    /// Gather the identifying values of `ds` (the top-level dataset of a file), at any depth.
+    pub fn gather(ds: &DataSet) -> Identity {
+        let charset = Charset::of(ds);
+        let mut set = BTreeSet::new();
+        gather_into(ds, &charset, &mut set);
+        let mut tokens: Vec<Vec<char>> = set.into_iter().collect();
+        // longest first, so "JOHN SMITH" is removed whole before "JOHN"
+        tokens.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        Identity { tokens }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// Remove every identifying value from `text`; `None` when there was none.
+    pub fn clean(&self, text: &str) -> Option<String> {
+        let (norm, map) = normalize(text);
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for token in &self.tokens {
+            let n = token.len();
+            if n == 0 || n > norm.len() {
+                continue;
+            }
+            let mut i = 0;
+            while i + n <= norm.len() {
+                if norm[i..i + n] == token[..]
+                    && (i == 0 || !is_word(norm[i - 1]) || !is_word(token[0]))
+                    && (i + n == norm.len() || !is_word(norm[i + n]) || !is_word(token[n - 1]))
+                    && !spans.iter().any(|&(s, e)| i < e && s < i + n)
+                {
+                    spans.push((i, i + n));
+                    i += n;
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        if spans.is_empty() {
+            return None;
+        }
+        spans.sort();
+        let chars: Vec<char> = text.chars().collect();
+        let mut out = String::with_capacity(text.len());
+        let mut pos = 0;
+        for (s, e) in spans {
+            let (start, end) = (map[s], map[e - 1] + 1);
+            if start < pos {
+                continue;
+            }
+            out.extend(&chars[pos..start]);
+            out.push_str(REMOVED);
+            pos = end;
+        }
+        out.extend(&chars[pos..]);
+        Some(out)
+    }
+}
+
+fn gather_into(ds: &DataSet, charset: &Charset, out: &mut BTreeSet<Vec<char>>) {
+    for el in &ds.elements {
+        match &el.value {
+            Value::Sequence(items) => items.iter().for_each(|i| gather_into(i, charset, out)),
+            Value::Primitive(_) => {
+                let vr = value_vr(el);
+                if vr == VR::PN || IDENTIFYING.contains(&el.tag) {
+                    if let Some(v) = el.inline_bytes() {
+                        let text = charset.decode(trim_padding(v));
+                        tokens(vr, &text, out);
+                    }
+                }
+            }
+            Value::Fragments(_) => {}
+        }
+    }
+}
+
+/// The words of a value: the whole value, and for names each component and each word.
+fn tokens(vr: VR, value: &str, out: &mut BTreeSet<Vec<char>>) {
+    let mut push = |t: &str| {
+        let t = t.trim();
+        let (norm, _) = normalize(t);
+        let s: String = norm.iter().collect();
+        let alpha = norm.iter().any(|c| c.is_alphabetic());
+        let long_enough = if alpha {
+            norm.len() >= 2
+        } else {
+            norm.len() >= 4
+        };
+        if long_enough && !DUMMIES.contains(&s.as_str()) {
+            out.insert(norm);
+        }
+    };
+    for v in value.split('\\') {
+        push(v);
+        match vr {
+            VR::PN => {
+                for group in v.split('=') {
+                    let parts: Vec<&str> = group.split('^').map(str::trim).collect();
+                    // "Given Family" as people write it
+                    if parts.len() >= 2 && !parts[0].is_empty() && !parts[1].is_empty() {
+                        push(&format!("{} {}", parts[1], parts[0]));
+                        push(&format!("{} {}", parts[0], parts[1]));
+                    }
+                    for part in parts {
+                        push(part);
+                        for word in part.split([' ', '-']) {
+                            push(word);
+                        }
+                    }
+                }
+            }
+            VR::DA => {
+                if let Some(d) = parse_date(v.trim()) {
+                    for f in [
+                        "%Y-%m-%d",
+                        "%d/%m/%Y",
+                        "%m/%d/%Y",
+                        "%d.%m.%Y",
+                        "%Y/%m/%d",
+                        "%d-%m-%Y",
+                        "%-d %B %Y",
+                        "%B %-d, %Y",
+                        "%-d %b %Y",
+                        "%b %-d, %Y",
+                        "%Y%m%d",
+                    ] {
+                        push(&d.format(f).to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn value_vr(el: &Element) -> VR {
+    if el.vr == VR::UN {
+        dictionary_vr(el.tag).unwrap_or(VR::UN)
+    } else {
+        el.vr
+    }
+}
+
+/// The character set a dataset declares: text decoded and encoded with it.
+#[derive(Debug, Clone, Default)]
+pub struct Charset {
+    codec: Option<SpecificCharacterSet>,
+    /// Declared with code extensions (ISO 2022) that dicom-rs does not decode (dicom-rs #443).
+    undecodable: bool,
+}
+
+impl Charset {
+    pub fn of(ds: &DataSet) -> Charset {
+        let Some(v) = ds.text(tags::SPECIFIC_CHARACTER_SET) else {
+            return Charset::default();
+        };
+        let codes: Vec<String> = v
+            .split(|&b| b == b'\\')
+            .map(|c| String::from_utf8_lossy(trim_padding(c)).into_owned())
+            .collect();
+        let first = codes.first().cloned().unwrap_or_default();
+        let codec = if first.is_empty() {
+            None
+        } else {
+            SpecificCharacterSet::from_code(&first)
+        };
+        let undecodable = (first.is_empty() && codes.len() > 1)
+            || codes.len() > 1
+            || (!first.is_empty() && codec.is_none());
+        Charset { codec, undecodable }
+    }
+
+    /// Decode text; bytes that cannot be decoded become U+FFFD (never fails).
+    pub fn decode(&self, bytes: &[u8]) -> String {
+        if bytes.is_ascii() {
+            return String::from_utf8_lossy(bytes).into_owned();
+        }
+        match &self.codec {
+            Some(c) if !self.undecodable => c
+                .decode(bytes)
+                .unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned()),
+            _ => String::from_utf8_lossy(bytes).into_owned(),
+        }
+    }
+
+    /// Can this text be decoded and encoded again faithfully?
+    pub fn round_trips(&self, bytes: &[u8]) -> bool {
+        bytes.is_ascii()
+            || (!self.undecodable
+                && match &self.codec {
+                    Some(c) => c
+                        .decode(bytes)
+                        .ok()
+                        .and_then(|s| c.encode(&s).ok())
+                        .is_some_and(|b| b == bytes),
+                    None => false,
+                })
+    }
+
+    pub fn encode(&self, text: &str) -> Option<Vec<u8>> {
+        if text.is_ascii() {
+            return Some(text.as_bytes().to_vec());
+        }
+        match &self.codec {
+            Some(c) if !self.undecodable => c.encode(text).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// The maximum length in characters of a text VR (PS3.5 6.2), if it has one.
+pub fn max_chars(vr: VR) -> Option<usize> {
+    Some(match vr {
+        VR::AE | VR::CS | VR::SH | VR::AS => 16,
+        VR::LO => 64,
+        VR::ST => 1024,
+        VR::LT => 10240,
+        _ => return None,
+    })
+}
+
+/// Clean one text value. Returns `None` when it holds no identifying value (keep it as it is),
+/// `Some(bytes)` with the cleaned value, or `Some(dummy)` when the text cannot be re-encoded.
+pub fn clean_text(identity: &Identity, charset: &Charset, vr: VR, bytes: &[u8]) -> Option<Vec<u8>> {
+    if identity.is_empty() {
+        return None;
+    }
+    let fits = |s: &str| -> String {
+        match max_chars(vr) {
+            Some(n) if s.chars().count() > n => s.chars().take(n).collect(),
+            _ => s.to_string(),
+        }
+    };
+    if !charset.round_trips(bytes) {
+        // text we cannot decode faithfully cannot be cleaned: replace it whole
+        let text = charset.decode(bytes);
+        return match identity.clean(&text) {
+            None if !text.contains('\u{FFFD}') => None,
+            _ => Some(REMOVED.as_bytes().to_vec()),
+        };
+    }
+    let text = charset.decode(bytes);
+    let values: Vec<&str> = if matches!(vr, VR::LT | VR::ST | VR::UT | VR::UR) {
+        vec![text.as_str()]
+    } else {
+        text.split('\\').collect()
+    };
+    let mut changed = false;
+    let cleaned: Vec<String> = values
+        .iter()
+        .map(|v| match identity.clean(v) {
+            Some(c) => {
+                changed = true;
+                fits(&c)
+            }
+            None => v.to_string(),
+        })
+        .collect();
+    if !changed {
+        return None;
+    }
+    let joined = cleaned.join("\\");
+    Some(
+        charset
+            .encode(&joined)
+            .unwrap_or_else(|| REMOVED.as_bytes().to_vec()),
+    )
+}
+
+/// Keyed values derived from the originals: date offsets and pseudonyms.
+#[derive(Clone)]
+pub struct Keyed {
+    mac: Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for Keyed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keyed { .. }")
+    }
+}
+
+impl Keyed {
+    pub fn new(key: &[u8]) -> Self {
+        Keyed {
+            mac: Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length"),
+        }
+    }
+
+    fn digest(&self, purpose: &[u8], value: &[u8]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(purpose);
+        mac.update(&[0]);
+        mac.update(value);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Days to move a patient's dates back: 1 to [`MAX_DATE_OFFSET_DAYS`].
+    pub fn date_offset_days(&self, patient_id: &[u8]) -> u64 {
+        let d = self.digest(b"dicomveil/date-offset", trim_padding(patient_id));
+        1 + u64::from_be_bytes(d[..8].try_into().expect("8 bytes")) % MAX_DATE_OFFSET_DAYS
+    }
+
+    /// A pseudonym for an identifier: 16 upper-case hex digits (fits LO and SH).
+    pub fn pseudonym(&self, purpose: &[u8], value: &[u8]) -> String {
+        let d = self.digest(purpose, trim_padding(value));
+        d[..8].iter().map(|b| format!("{b:02X}")).collect()
+    }
+}
+
+fn parse_date(v: &str) -> Option<NaiveDate> {
+    if v.len() == 8 && v.bytes().all(|b| b.is_ascii_digit()) {
+        NaiveDate::parse_from_str(v, "%Y%m%d").ok()
+    } else if v.len() == 10 && v.as_bytes()[4] == b'.' && v.as_bytes()[7] == b'.' {
+        // ACR-NEMA style YYYY.MM.DD
+        NaiveDate::parse_from_str(v, "%Y.%m.%d").ok()
+    } else {
+        None
+    }
+}
+
+/// Shift a DA value (possibly multi-valued or a range) back by `days`. `None` when it cannot
+/// be read as dates (the caller then uses a dummy).
+pub fn shift_da(value: &[u8], days: u64) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(trim_padding(value)).ok()?;
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut out = Vec::new();
+    for (i, v) in text.split('\\').enumerate() {
+        if i > 0 {
+            out.push(b'\\');
+        }
+        let parts: Vec<&str> = v.split('-').collect();
+        if parts.len() > 2 {
+            return None;
+        }
+        for (j, p) in parts.iter().enumerate() {
+            if j > 0 {
+                out.push(b'-');
+            }
+            let p = p.trim();
+            if p.is_empty() {
+                continue;
+            }
+            let d = parse_date(p)?.checked_sub_days(Days::new(days))?;
+            out.extend_from_slice(d.format("%Y%m%d").to_string().as_bytes());
+        }
+    }
+    Some(out)
+}
+
+/// Shift a DT value back by `days`: the date part moves, the time and offset stay.
+pub fn shift_dt(value: &[u8], days: u64) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(trim_padding(value)).ok()?;
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut out = Vec::new();
+    for (i, v) in text.split('\\').enumerate() {
+        if i > 0 {
+            out.push(b'\\');
+        }
+        let v = v.trim();
+        if v.len() < 4 || !v[..4].bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // complete a partial date to shift it, then keep the original precision
+        let digits = v.bytes().take_while(u8::is_ascii_digit).count().min(8);
+        let (date_part, rest) = v.split_at(digits);
+        let full = match date_part.len() {
+            4 => format!("{date_part}0101"),
+            6 => format!("{date_part}01"),
+            n if n >= 8 => date_part[..8].to_string(),
+            _ => return None,
+        };
+        let d = parse_date(&full)?.checked_sub_days(Days::new(days))?;
+        let shifted = d.format("%Y%m%d").to_string();
+        out.extend_from_slice(&shifted.as_bytes()[..date_part.len().min(8)]);
+        out.extend_from_slice(rest.as_bytes());
+    }
+    Some(out)
+}
+
+/// PS3.15 Table E.3.10-1 as shipped in the package.
+pub const TABLE_E3_10_1: &str = include_str!("../python/dicomveil/data/table_e3_10_1_2024c.csv");
+
+/// The safe private attributes: (group, creator, element byte).
+pub fn safe_private() -> &'static std::collections::HashSet<(u16, Vec<u8>, u8)> {
+    static SET: OnceLock<std::collections::HashSet<(u16, Vec<u8>, u8)>> = OnceLock::new();
+    SET.get_or_init(|| {
+        TABLE_E3_10_1
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .skip(1)
+            .filter_map(|l| {
+                let mut c = l.split(';');
+                let tag = c.next()?;
+                let creator = c.next()?.trim();
+                let group = u16::from_str_radix(tag.get(0..4)?, 16).ok()?;
+                let element = u8::from_str_radix(tag.get(7..9)?, 16).ok()?;
+                Some((group, creator.as_bytes().to_vec(), element))
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity_of(name: &str, id: &str) -> Identity {
+        let mut ds = DataSet::new();
+        ds.put(Element::text(Tag(0x0010, 0x0010), VR::PN, &[name]));
+        ds.put(Element::text(Tag(0x0010, 0x0020), VR::LO, &[id]));
+        ds.put(Element::text(Tag(0x0010, 0x0030), VR::DA, &["19700215"]));
+        Identity::gather(&ds)
+    }
+
+    #[test]
+    fn cleaning_removes_names_and_keeps_the_rest() {
+        let id = identity_of("Müller^José", "PID42424");
+        assert_eq!(
+            id.clean("CT chest for JOSE MULLER, id PID42424").as_deref(),
+            Some("CT chest for [REMOVED], id [REMOVED]")
+        );
+        assert_eq!(id.clean("CT chest w/o contrast"), None);
+        // whole words only
+        assert_eq!(id.clean("Josefine"), None);
+        assert_eq!(
+            id.clean("born 15/02/1970").as_deref(),
+            Some("born [REMOVED]")
+        );
+        assert_eq!(
+            id.clean("born 1970-02-15.").as_deref(),
+            Some("born [REMOVED].")
+        );
+    }
+
+    #[test]
+    fn dates_shift_by_whole_days() {
+        assert_eq!(shift_da(b"20200301", 1).unwrap(), b"20200229");
+        assert_eq!(
+            shift_da(b"20200301\\20200302", 2).unwrap(),
+            b"20200228\\20200229"
+        );
+        assert_eq!(
+            shift_da(b"20200101-20200131", 31).unwrap(),
+            b"20191201-20191231"
+        );
+        assert!(shift_da(b"garbage", 1).is_none());
+        assert_eq!(
+            shift_dt(b"20200301123000.5+0100", 1).unwrap(),
+            b"20200229123000.5+0100"
+        );
+        assert_eq!(shift_dt(b"2020", 1).unwrap(), b"2019");
+    }
+
+    #[test]
+    fn keyed_offsets_are_per_patient_and_in_range() {
+        let k = Keyed::new(b"key");
+        let a = k.date_offset_days(b"PATIENT-A");
+        assert_eq!(a, Keyed::new(b"key").date_offset_days(b"PATIENT-A "));
+        assert!((1..=MAX_DATE_OFFSET_DAYS).contains(&a));
+        let spread: BTreeSet<u64> = (0..50)
+            .map(|i| k.date_offset_days(format!("P{i}").as_bytes()))
+            .collect();
+        assert!(spread.len() > 40);
+        assert_ne!(a, Keyed::new(b"other").date_offset_days(b"PATIENT-A"));
+    }
+
+    #[test]
+    fn safe_private_table_loads() {
+        let s = safe_private();
+        assert!(s.len() > 400);
+        assert!(s.contains(&(0x7053, b"Philips PET Private Group".to_vec(), 0x00)));
+    }
+}
