@@ -326,6 +326,15 @@ fn clean_in_sequence(vr: VR) -> Action {
     }
 }
 
+/// The private blocks (group, block byte) that hold at least one element.
+fn private_blocks(elements: &[Element]) -> std::collections::HashSet<(u16, u8)> {
+    elements
+        .iter()
+        .filter(|e| e.tag.0 % 2 == 1 && e.tag.1 >= 0x1000)
+        .map(|e| (e.tag.0, (e.tag.1 >> 8) as u8))
+        .collect()
+}
+
 /// The private creators of a dataset's blocks: (group, block byte) -> creator (trimmed).
 pub(crate) fn private_creators(ds: &DataSet) -> HashMap<(u16, u8), Vec<u8>> {
     ds.elements
@@ -344,6 +353,7 @@ impl Walker<'_> {
         let had_name = top || ds.get(PATIENT_NAME).is_some();
         let had_id = top || ds.get(PATIENT_ID).is_some();
         let creators = private_creators(ds);
+        let blocks_in = private_blocks(&ds.elements);
         let elements = std::mem::take(&mut ds.elements);
         let mut kept = Vec::with_capacity(elements.len());
         let mut overlays_removed: Vec<u16> = Vec::new();
@@ -408,14 +418,13 @@ impl Walker<'_> {
             kept.retain(|e| !overlays_removed.contains(&e.tag.0));
             self.counts.removed += (before - kept.len()) as u64;
         }
-        // a private creator stays only while its block keeps something
-        let used: std::collections::HashSet<(u16, u8)> = kept
-            .iter()
-            .filter(|e| e.tag.0 % 2 == 1 && e.tag.1 >= 0x1000)
-            .map(|e| (e.tag.0, (e.tag.1 >> 8) as u8))
-            .collect();
+        // a private creator whose block lost every element goes with them
+        let blocks_out = private_blocks(&kept);
         let before = kept.len();
-        kept.retain(|e| !is_private_creator(e.tag) || used.contains(&(e.tag.0, e.tag.1 as u8)));
+        kept.retain(|e| {
+            let block = (e.tag.0, e.tag.1 as u8);
+            !is_private_creator(e.tag) || !blocks_in.contains(&block) || blocks_out.contains(&block)
+        });
         self.counts.removed += (before - kept.len()) as u64;
         ds.elements = kept;
         // PatientName and PatientID set on the profile replace whatever the profile did, at

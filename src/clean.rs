@@ -81,10 +81,10 @@ pub struct Identity {
 impl Identity {
     /// Gather the identifying values of `ds` (the top-level dataset of a file), at any depth.
     pub fn gather(ds: &DataSet) -> Identity {
-        let charset = Charset::of(ds);
-        let mut set = BTreeSet::new();
-        gather_into(ds, &charset, &mut set);
-        let mut tokens: Vec<Vec<char>> = set.into_iter().collect();
+        let mut tokens: Vec<Vec<char>> = identifying_words(ds)
+            .into_iter()
+            .map(|w| w.chars().collect())
+            .collect();
         // longest first, so "JOHN SMITH" is removed whole before "JOHN"
         tokens.sort_by_key(|t| std::cmp::Reverse(t.len()));
         Identity { tokens }
@@ -138,7 +138,20 @@ impl Identity {
     }
 }
 
-fn gather_into(ds: &DataSet, charset: &Charset, out: &mut BTreeSet<Vec<char>>) {
+/// The identifying values of a dataset (the top level of a file), at any depth, normalized as
+/// [`normalize_str`] does: whole values, name components and written forms of dates.
+pub fn identifying_words(ds: &DataSet) -> BTreeSet<String> {
+    let mut set = BTreeSet::new();
+    gather_into(ds, &Charset::of(ds), &mut set);
+    set
+}
+
+/// Lower-case, accents removed: the form identifying values are compared in.
+pub fn normalize_str(text: &str) -> String {
+    normalize(text).0.into_iter().collect()
+}
+
+fn gather_into(ds: &DataSet, charset: &Charset, out: &mut BTreeSet<String>) {
     for el in &ds.elements {
         match &el.value {
             Value::Sequence(items) => items.iter().for_each(|i| gather_into(i, charset, out)),
@@ -157,19 +170,14 @@ fn gather_into(ds: &DataSet, charset: &Charset, out: &mut BTreeSet<Vec<char>>) {
 }
 
 /// The words of a value: the whole value, and for names each component and each word.
-fn tokens(vr: VR, value: &str, out: &mut BTreeSet<Vec<char>>) {
+fn tokens(vr: VR, value: &str, out: &mut BTreeSet<String>) {
     let mut push = |t: &str| {
-        let t = t.trim();
-        let (norm, _) = normalize(t);
-        let s: String = norm.iter().collect();
-        let alpha = norm.iter().any(|c| c.is_alphabetic());
-        let long_enough = if alpha {
-            norm.len() >= 2
-        } else {
-            norm.len() >= 4
-        };
+        let s = normalize_str(t.trim());
+        let alpha = s.chars().any(char::is_alphabetic);
+        let n = s.chars().count();
+        let long_enough = if alpha { n >= 2 } else { n >= 4 };
         if long_enough && !DUMMIES.contains(&s.as_str()) {
-            out.insert(norm);
+            out.insert(s);
         }
     };
     for v in value.split('\\') {

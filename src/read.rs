@@ -301,18 +301,26 @@ fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> 
                     uid: printable(&uid),
                 })?
             }
-            // no transfer syntax in the meta: take it from the dataset's first bytes
-            _ => parser
-                .guess_syntax()
-                .map_err(|e| e.with_name(name))?
-                .ok_or_else(|| {
-                    parser_err(
-                        "the meta group names no transfer syntax and the dataset's encoding \
-                         cannot be recognised"
-                            .into(),
-                        parser.input.pos,
-                    )
-                })?,
+            // no transfer syntax in the meta: take it from the dataset's first bytes, as other
+            // readers do (explicit VR when a VR is there, implicit VR little endian otherwise)
+            _ => match parser.guess_syntax().map_err(|e| e.with_name(name))? {
+                Some(ts) => ts,
+                None => {
+                    let head = parser.peek(8).map_err(|e| e.with_name(name))?;
+                    if head.len() < 8 {
+                        return Err(parser_err(
+                            "the meta group names no transfer syntax and no dataset follows".into(),
+                            parser.input.pos,
+                        ));
+                    }
+                    let uid = if is_vr_bytes(&head[4..6]) {
+                        "1.2.840.10008.1.2.1"
+                    } else {
+                        TransferSyntax::IMPLICIT_VR_LE
+                    };
+                    TransferSyntax::from_uid(uid).expect("registered")
+                }
+            },
         }
     } else {
         match parser.guess_syntax().map_err(|e| e.with_name(name))? {
@@ -359,7 +367,19 @@ fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> 
     } else {
         parser.read_dataset(parser.file_encoding, End::Eof, 0)
     }
-    .map_err(|e| e.with_name(name))?;
+    .map_err(|e| e.with_name(name));
+    // a DICOMDIR that cannot be read is reported as what it is, not as a broken image
+    let dataset = match dataset {
+        Err(Error::InvalidDicom { problem, .. })
+            if meta.text(tags::MEDIA_STORAGE_SOP_CLASS_UID) == Some(MEDIA_DIRECTORY) =>
+        {
+            return Err(Error::Unsupported {
+                name: name.to_string(),
+                what: format!("is a DICOMDIR (a media directory, not an instance), and a malformed one: {problem}"),
+            })
+        }
+        other => other?,
+    };
 
     Ok(DicomFile {
         meta,
@@ -746,9 +766,11 @@ pub(crate) fn swap_bytes(vr: VR, bytes: &mut [u8]) {
     }
 }
 
-/// Is this (trimmed) text value one of the DICOMDIR's SOP class?
+/// The SOP class of a DICOMDIR (Media Storage Directory Storage).
+const MEDIA_DIRECTORY: &[u8] = b"1.2.840.10008.1.3.10";
+
+/// Is this file a DICOMDIR?
 pub fn is_dicomdir(file: &DicomFile) -> bool {
-    const MEDIA_DIRECTORY: &[u8] = b"1.2.840.10008.1.3.10";
     file.meta.text(tags::MEDIA_STORAGE_SOP_CLASS_UID) == Some(MEDIA_DIRECTORY)
         || file.dataset.text(tags::SOP_CLASS_UID) == Some(MEDIA_DIRECTORY)
         || file.dataset.get(Tag(0x0004, 0x1220)).is_some()

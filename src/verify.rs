@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use dicom_core::{Tag, VR};
 use rayon::prelude::*;
 
 use crate::anonymize::private_creators;
 use crate::batch::list_files;
-use crate::dataset::{tag_str, tags, trim_padding, DataSet, DicomFile, Source, Value};
+use crate::clean::{identifying_words, normalize_str, Charset};
+use crate::dataset::{tag_str, tags, DataSet, DicomFile, Source, Value};
 use crate::error::{Error, Result};
 use crate::profile::{Action, CompiledProfile};
 use crate::read::{is_dicomdir, read_path};
@@ -58,92 +58,31 @@ pub struct Finding {
     pub kind: FindingKind,
 }
 
-/// Attributes whose values identify (besides every PN at any depth).
-const IDENTIFYING: [Tag; 14] = [
-    Tag(0x0010, 0x0020), // PatientID
-    Tag(0x0010, 0x1000), // OtherPatientIDs
-    Tag(0x0010, 0x0030), // PatientBirthDate
-    Tag(0x0008, 0x0050), // AccessionNumber
-    Tag(0x0008, 0x0080), // InstitutionName
-    Tag(0x0008, 0x0081), // InstitutionAddress
-    Tag(0x0010, 0x1040), // PatientAddress
-    Tag(0x0010, 0x2154), // PatientTelephoneNumbers
-    Tag(0x0010, 0x1002), // OtherPatientIDsSequence (its IDs come through PatientID)
-    Tag(0x0038, 0x0010), // AdmissionID
-    Tag(0x0040, 0x2016), // PlacerOrderNumberImagingServiceRequest
-    Tag(0x0040, 0x2017), // FillerOrderNumberImagingServiceRequest
-    Tag(0x0020, 0x0010), // StudyID
-    Tag(0x0010, 0x0021), // IssuerOfPatientID
-];
-
-/// Our own dummy values: never a leak.
-const DUMMIES: [&[u8]; 3] = [b"anonymized", b"19000101", b"000000"];
-
-/// Split a value into the tokens that identify: the whole value and, for names, each component.
-fn tokens(vr: VR, value: &[u8], out: &mut BTreeSet<Vec<u8>>) {
-    let value = trim_padding(value);
-    for v in value.split(|&b| b == b'\\') {
-        let v = trim_padding(v);
-        let mut push = |t: &[u8]| {
-            let t = trim_padding(t);
-            let lower = t.to_ascii_lowercase();
-            let digits = t.iter().all(|b| !b.is_ascii_alphabetic());
-            let long_enough = if digits { t.len() >= 5 } else { t.len() >= 3 };
-            if long_enough && !DUMMIES.contains(&lower.as_slice()) {
-                out.insert(lower);
-            }
-        };
-        push(v);
-        match vr {
-            VR::PN => {
-                for group in v.split(|&b| b == b'=') {
-                    for part in group.split(|&b| b == b'^' || b == b' ') {
-                        push(part);
-                    }
-                }
-            }
-            VR::DA if v.len() == 8 && v.iter().all(u8::is_ascii_digit) => {
-                let (y, m, d) = (&v[0..4], &v[4..6], &v[6..8]);
-                for sep in [b"-", b"/", b"."] {
-                    push(&[y, &sep[..], m, &sep[..], d].concat());
-                    push(&[d, &sep[..], m, &sep[..], y].concat());
-                    push(&[m, &sep[..], d, &sep[..], y].concat());
-                }
-            }
-            _ => {}
+/// Is there a match in `text` (normalized) that stands as a whole word?
+fn has_word_match(ac: &AhoCorasick, text: &str) -> bool {
+    let word_before = |i: usize| {
+        text[..i]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric)
+    };
+    let word_after = |i: usize| text[i..].chars().next().is_some_and(char::is_alphanumeric);
+    ac.find_overlapping_iter(text.as_bytes()).any(|m| {
+        let (s, e) = (m.start(), m.end());
+        if !text.is_char_boundary(s) || !text.is_char_boundary(e) {
+            return false;
         }
-    }
-}
-
-fn effective_vr(el: &crate::dataset::Element) -> VR {
-    if el.vr == VR::UN {
-        crate::dataset::dictionary_vr(el.tag).unwrap_or(VR::UN)
-    } else {
-        el.vr
-    }
-}
-
-/// Gather the identifying values of a dataset, at any depth.
-fn gather(ds: &DataSet, out: &mut BTreeSet<Vec<u8>>) {
-    for el in &ds.elements {
-        match &el.value {
-            Value::Sequence(items) => items.iter().for_each(|i| gather(i, out)),
-            Value::Primitive(_) => {
-                let vr = effective_vr(el);
-                if vr == VR::PN || IDENTIFYING.contains(&el.tag) {
-                    if let Some(v) = el.inline_bytes() {
-                        tokens(vr, v, out);
-                    }
-                }
-            }
-            Value::Fragments(_) => {}
-        }
-    }
+        let token = &text[s..e];
+        let starts_word = token.chars().next().is_some_and(char::is_alphanumeric);
+        let ends_word = token.chars().next_back().is_some_and(char::is_alphanumeric);
+        (!starts_word || !word_before(s)) && (!ends_word || !word_after(e))
+    })
 }
 
 struct Scan<'a> {
     file: &'a Path,
     source: &'a Source,
+    charset: Charset,
     profile: &'a CompiledProfile,
     needles: Option<&'a AhoCorasick>,
     findings: Vec<Finding>,
@@ -192,7 +131,8 @@ impl Scan<'_> {
                 Value::Primitive(data) if el.tag != tags::PIXEL_DATA => {
                     if let Some(ac) = self.needles {
                         if let Ok(bytes) = data.bytes(self.source) {
-                            if ac.is_match(bytes.as_ref()) {
+                            let text = normalize_str(&self.charset.decode(&bytes));
+                            if has_word_match(ac, &text) {
                                 self.find(path, FindingKind::Leak);
                             }
                         }
@@ -227,6 +167,7 @@ fn verify_file(
     let mut scan = Scan {
         file: path,
         source: &file.source,
+        charset: Charset::of(&file.dataset),
         profile,
         needles,
         findings: Vec::new(),
@@ -269,13 +210,12 @@ pub fn verify(
         None => None,
         Some(orig) => {
             let originals = list(orig)?;
-            let found: Mutex<BTreeSet<Vec<u8>>> = Mutex::new(BTreeSet::new());
+            let found: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
             pool.install(|| {
                 originals.par_iter().for_each(|p| {
                     if let Ok(f) = read_path(p) {
-                        let mut local = BTreeSet::new();
-                        gather(&f.dataset, &mut local);
-                        found.lock().expect("not poisoned").extend(local);
+                        let words = identifying_words(&f.dataset);
+                        found.lock().expect("not poisoned").extend(words);
                     }
                 })
             });
@@ -285,8 +225,7 @@ pub fn verify(
             } else {
                 Some(
                     AhoCorasickBuilder::new()
-                        .ascii_case_insensitive(true)
-                        .match_kind(MatchKind::LeftmostFirst)
+                        .match_kind(MatchKind::Standard)
                         .build(&patterns)
                         .map_err(|e| Error::Value {
                             tag: "verify".into(),

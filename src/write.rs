@@ -154,8 +154,8 @@ impl Writer<'_> {
                 self.enc.sequence_end(out)?;
             }
             Value::Fragments(fragments) => {
-                let vr = if el.vr == VR::OW { VR::OW } else { VR::OB };
-                self.enc.element(out, el.tag, vr, UNDEFINED)?;
+                // encapsulated pixel data is OB (PS3.5 A.4), whatever an implicit reader guessed
+                self.enc.element(out, el.tag, VR::OB, UNDEFINED)?;
                 for f in fragments {
                     let len = f.len();
                     let len32 = u32::try_from(len + len % 2)
