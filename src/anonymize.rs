@@ -357,6 +357,7 @@ impl Walker<'_> {
         let elements = std::mem::take(&mut ds.elements);
         let mut kept = Vec::with_capacity(elements.len());
         let mut overlays_removed: Vec<u16> = Vec::new();
+        let mut pending_creators: Vec<(Element, Action)> = Vec::new();
         for el in elements {
             let tag = el.tag;
             // group lengths are not written outside the meta; a stray meta element in the
@@ -407,6 +408,11 @@ impl Walker<'_> {
             if action == Action::Remove && is_overlay_data(tag) {
                 overlays_removed.push(tag.0);
             }
+            // a private creator is decided with its block, below
+            if is_private_creator(tag) {
+                pending_creators.push((el, action));
+                continue;
+            }
             if let Some(el) = self.apply(el, vr, action, mode)? {
                 kept.push(el);
             }
@@ -418,14 +424,26 @@ impl Walker<'_> {
             kept.retain(|e| !overlays_removed.contains(&e.tag.0));
             self.counts.removed += (before - kept.len()) as u64;
         }
-        // a private creator whose block lost every element goes with them
+        // a private creator stays exactly while its block keeps an element (PS3.5 7.8.1: a kept
+        // private attribute needs its creator, an emptied block does not); the creator of a
+        // block that was empty in the input follows its own rule
         let blocks_out = private_blocks(&kept);
-        let before = kept.len();
-        kept.retain(|e| {
-            let block = (e.tag.0, e.tag.1 as u8);
-            !is_private_creator(e.tag) || !blocks_in.contains(&block) || blocks_out.contains(&block)
-        });
-        self.counts.removed += (before - kept.len()) as u64;
+        let mut creators_kept = false;
+        for (el, action) in pending_creators {
+            let block = (el.tag.0, el.tag.1 as u8);
+            let keep = blocks_out.contains(&block)
+                || (!blocks_in.contains(&block) && action != Action::Remove);
+            if keep {
+                self.counts.kept += 1;
+                kept.push(el);
+                creators_kept = true;
+            } else {
+                self.counts.removed += 1;
+            }
+        }
+        if creators_kept {
+            kept.sort_by_key(|e| e.tag);
+        }
         ds.elements = kept;
         // PatientName and PatientID set on the profile replace whatever the profile did, at
         // the top level and wherever the input had them

@@ -1,0 +1,5 @@
+"""``python -m dicomveil``: the ``dicomveil`` command."""
+
+from .cli import main
+
+main(prog_name="dicomveil")

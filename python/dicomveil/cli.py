@@ -1,0 +1,624 @@
+"""The ``dicomveil`` command: de-identify a tree, show or export a profile, dump, verify.
+
+Exit codes: 0 when all went well, 1 when some files were refused (or a check found something,
+or a command failed), 2 on a usage error. Nothing printed holds patient data or the key, except
+``dicomveil dump``, whose purpose is to show a file's values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast
+
+import click
+
+from . import _core
+from .anonymizer import Anonymizer
+from .errors import DicomveilError
+from .file import DicomFile
+from .profile import (
+    ALL_PRIVATE,
+    EDITION,
+    ConfidentialityProfile,
+    ConfidentialityProfileOptions,
+    canonical_pattern,
+)
+from .report import FileResult, Progress, Report
+from .verify import verify as run_verify
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+Options = ConfidentialityProfileOptions
+
+#: Option names accepted by --option (ALL included).
+_OPTION_NAMES = [o.name for o in Options if o.name]
+
+_ACTIONS_LEGEND = (
+    "X remove, Z empty value, D dummy value, K keep, C clean, U new UID; "
+    "X/Z -> Z, X/D X/Z/D Z/D -> D, X/Z/U* keeps the sequence and replaces its UIDs"
+)
+
+BURNED_IN_FLAG = "burned-in-annotation"
+BurnedIn = Literal["warn", "refuse", "allow"]
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+class _Group(click.Group):
+    """A group that ends quietly when its output pipe is closed (``dicomveil ... | head``)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # the reader has gone: no traceback, no second error when Python flushes at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, sys.stdout.fileno())
+            except (OSError, ValueError):  # pragma: no cover - stdout without a descriptor
+                pass
+            ctx.exit(1)
+
+
+def _err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _parse_options(values: Iterable[str]) -> Options:
+    """Option names, case-insensitive, ``-`` or ``_``, repeated or comma-separated."""
+    flags = Options.BASIC_PROFILE
+    for value in values:
+        for part in value.split(","):
+            name = part.strip().upper().replace("-", "_")
+            if not name:
+                continue
+            if name not in _OPTION_NAMES:
+                raise click.BadParameter(
+                    f"unknown option {part.strip()!r}; known: {', '.join(_OPTION_NAMES)}",
+                    param_hint="'--option'",
+                )
+            flags |= Options.__members__[name]
+    return flags
+
+
+def _load_profile(path: Path, options: Options | None) -> ConfidentialityProfile:
+    loaders = {
+        ".csv": ConfidentialityProfile.load_from_csv_file,
+        ".json": ConfidentialityProfile.load_from_json_file,
+        ".xml": ConfidentialityProfile.load_from_xml_file,
+    }
+    loader = loaders.get(path.suffix.lower())
+    if loader is None:
+        raise click.BadParameter(
+            f"{path}: a profile file ends in .csv, .json or .xml", param_hint="'--profile'"
+        )
+    try:
+        return loader(path, options)
+    except (DicomveilError, OSError, UnicodeDecodeError) as e:
+        raise click.BadParameter(str(e), param_hint="'--profile'") from None
+
+
+def _build_profile(profile_file: Path | None, options: Sequence[str]) -> ConfidentialityProfile:
+    """The profile of ``--profile FILE`` or of the default table, with the ``--option``s."""
+    flags = _parse_options(options)
+    if profile_file is not None:
+        # options select the columns of a profile file in the option form (Table E.1-1's)
+        return _load_profile(profile_file, flags if options else None)
+    try:
+        return ConfidentialityProfile.create_default(flags)
+    except (NotImplementedError, DicomveilError) as e:
+        raise click.BadParameter(str(e), param_hint="'--option'") from None
+
+
+def _profile_options(f: F) -> F:
+    """``--profile FILE`` and ``--option NAME`` (repeatable)."""
+    f = click.option(
+        "--option",
+        "options",
+        multiple=True,
+        metavar="NAME",
+        help=(
+            "An option of the PS3.15 profile, repeatable or comma-separated, case-insensitive: "
+            + ", ".join(n for n in _OPTION_NAMES if n != "BASIC_PROFILE")
+            + " (also written retain-uids). With --profile: selects the option columns of a "
+            "profile file in the form of Table E.1-1."
+        ),
+    )(f)
+    f = click.option(
+        "--profile",
+        "profile_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="A profile file (.csv, .json or .xml) instead of the PS3.15 default; "
+        "'dicomveil profile export' writes one to start from.",
+    )(f)
+    return f
+
+
+def _resolve(p: Path) -> Path:
+    return Path(os.path.realpath(p))
+
+
+def _within(inner: Path, outer: Path) -> bool:
+    """Is ``inner`` equal to or below ``outer``, after resolving links?"""
+    a, b = _resolve(inner), _resolve(outer)
+    return a == b or b in a.parents
+
+
+def _ascii_param(value: str | None, hint: str) -> str | None:
+    if value is not None and not value.isascii():
+        raise click.BadParameter(
+            "must be ASCII (it is written into every character set)", param_hint=hint
+        )
+    return value
+
+
+_FIELD = re.compile(r"\{([^{}]*)\}")
+
+
+def _check_naming(template: str) -> str:
+    """Check a naming template before any file is touched."""
+    hint = "'--naming'"
+    if _FIELD.sub("", template).count("{") or _FIELD.sub("", template).count("}"):
+        raise click.BadParameter(f"unbalanced braces in {template!r}", param_hint=hint)
+    fields = _FIELD.findall(template)
+    for keyword in fields:
+        if _core.keyword_to_tag(keyword) is None:
+            raise click.BadParameter(
+                f"{{{keyword}}} is not a DICOM keyword (e.g. {{SOPInstanceUID}})", param_hint=hint
+            )
+    literal = _FIELD.sub("x", template)
+    parts = literal.replace("\\", "/").split("/")
+    if literal.startswith(("/", "\\")) or any(p in ("", ".", "..") for p in parts):
+        raise click.BadParameter(
+            f"{template!r} must give a relative path without empty, '.' or '..' parts",
+            param_hint=hint,
+        )
+    if not fields:
+        raise click.BadParameter(
+            f"{template!r} has no {{Keyword}} field: every file would get the same name",
+            param_hint=hint,
+        )
+    return template
+
+
+class _Bar:
+    """A tqdm progress bar on stderr, fed by the engine's progress callback."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        try:
+            columns = os.get_terminal_size(sys.stderr.fileno()).columns
+        except (OSError, ValueError):
+            columns = 0
+        # a terminal that does not tell its size (0 x 0) would get no bar at all
+        width: dict[str, Any] = {"dynamic_ncols": True} if columns else {"ncols": 80, "nrows": 24}
+        self._bar = tqdm(
+            total=None, unit="file", file=sys.stderr, leave=False, desc="anonymizing", **width
+        )
+
+    def __call__(self, p: Progress) -> None:
+        bar = self._bar
+        if bar.total != p.total:
+            bar.total = p.total
+        bar.set_postfix_str(f"{p.refused} refused, {p.bytes_in / 1e6:.0f} MB read", refresh=False)
+        bar.update(max(0, p.finished - bar.n))  # redraws at most every 0.1 s
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _reason(r: FileResult) -> str:
+    """The reason without the file name it starts with (the line names the file)."""
+    reason = r.reason or r.error or "unknown"
+    prefix = f"{r.source}: "
+    return reason[len(prefix) :] if reason.startswith(prefix) else reason
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _print_report(report: Report, dry_run: bool, quiet: bool, audit: Path | None) -> int:
+    """Print refused and flagged files, notes and the summary on stderr; return the exit code."""
+    for r in report.refused:
+        _err(f"refused: {r.source}: {_reason(r)}")
+    for r in report.flagged:
+        if BURNED_IN_FLAG in r.flags:
+            _err(f"flagged: {r.source}: may carry burned-in annotation; review its pixels")
+        else:
+            _err(f"flagged: {r.source}: {', '.join(r.flags)}")
+    names = Counter(r.destination for r in report.done if r.destination is not None)
+    clashes = sorted((d, n) for d, n in names.items() if n > 1)
+    for dst, n in clashes:
+        _err(
+            f"error: {n} files got the same output name {dst}, so only one of them is kept: "
+            "make the naming template unique per file (e.g. with {SOPInstanceUID})"
+        )
+    if report.stopped:
+        _err("error: the run stopped before every file was processed")
+    if not quiet:
+        not_dicom = 0
+        for r in report.skipped:
+            if r.reason and r.reason.startswith("DICOMDIR"):
+                _err(f"note: skipped {r.source}: {r.reason}")
+            else:
+                not_dicom += 1
+        if not_dicom:
+            where = f"listed in {audit}" if audit else "--audit FILE lists them"
+            _err(f"note: skipped {_plural(not_dicom, 'file')} that are not DICOM ({where})")
+        summary = report.summary()
+        if report.flagged:
+            summary += f"; {len(report.flagged)} flagged for review"
+        prefix = "dry run, nothing written: " if dry_run else ""
+        _err(f"dicomveil: {prefix}{summary}")
+    return 0 if report.ok and not clashes else 1
+
+
+# -- the command group ------------------------------------------------------------------------
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    _core.__version__,
+    "--version",
+    prog_name="dicomveil",
+    message=f"%(prog)s %(version)s (PS3.15 {EDITION})",
+)
+def main() -> None:
+    """De-identify DICOM files by the PS3.15 confidentiality profiles.
+
+    \b
+    Exit codes: 0 all went well; 1 some files were refused, a check found
+    something or a command failed; 2 usage error.
+    """
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+# a str: a trailing slash (DST is a folder) must survive
+@click.argument("dst", required=False, type=click.Path())
+@_profile_options
+@click.option(
+    "--key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Secret for new UIDs, date shifts and pseudonyms (the file's bytes, one trailing "
+    "newline ignored): the same key gives the same results in every run. Without it, a random "
+    "key is used for this run only.",
+)
+@click.option("--patient-name", metavar="TEXT", help="PatientName to write (ASCII).")
+@click.option("--patient-id", metavar="TEXT", help="PatientID to write (ASCII).")
+@click.option(
+    "--burned-in",
+    type=click.Choice(["warn", "refuse", "allow"]),
+    default="warn",
+    show_default=True,
+    help="Files that may carry burned-in annotation (text in the pixels): de-identify and "
+    "flag them for review, refuse them, or de-identify them without a flag.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), metavar="N", help="Threads [default: all cores]."
+)
+@click.option("--in-place", is_flag=True, help="Overwrite SRC (then give no DST, or DST = SRC).")
+@click.option("--dry-run", is_flag=True, help="Decide everything, write no output file.")
+@click.option(
+    "--audit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write the audit log, JSON Lines, one line per file (no patient data, no key).",
+)
+@click.option(
+    "--naming",
+    metavar="TEMPLATE",
+    help="Name outputs from the de-identified dataset instead of mirroring SRC, e.g. "
+    "'{StudyInstanceUID}/{SeriesInstanceUID}/{SOPInstanceUID}.dcm'.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar, notes or summary.")
+def anonymize(
+    src: Path,
+    dst: str | None,
+    profile_file: Path | None,
+    options: tuple[str, ...],
+    key_file: Path | None,
+    patient_name: str | None,
+    patient_id: str | None,
+    burned_in: str,
+    workers: int | None,
+    in_place: bool,
+    dry_run: bool,
+    audit: Path | None,
+    naming: str | None,
+    quiet: bool,
+) -> None:
+    """De-identify SRC (a file or a folder) into DST.
+
+    A folder's output mirrors its relative paths (or follows --naming). Files
+    that are not DICOM, and DICOMDIRs, are skipped; a file that cannot be
+    de-identified is refused and nothing is written for it. Every output is
+    written to a temporary name and renamed when complete. SRC is never
+    written to, unless --in-place.
+
+    With a file SRC, DST is the output file, or a folder when it exists, ends
+    with a slash or --naming is given.
+
+    Exit code 0 when every DICOM file was done, 1 when some were refused.
+    """
+    target = _check_paths(src, dst, in_place, naming)
+    if naming is not None:
+        _check_naming(naming)
+    if audit is not None:
+        _check_audit(audit, src, in_place)
+
+    profile = _build_profile(profile_file, options)
+    profile.patient_name = _ascii_param(patient_name, "'--patient-name'")
+    profile.patient_id = _ascii_param(patient_id, "'--patient-id'")
+    try:
+        anonymizer = Anonymizer(profile, key_file=key_file, burned_in=cast(BurnedIn, burned_in))
+    except (ValueError, OSError) as e:
+        raise click.BadParameter(str(e), param_hint="'--key-file'") from None
+    if key_file is None:
+        _err(
+            "warning: no --key-file: a random key is used, so new UIDs (and date shifts and "
+            "pseudonyms) will not match those of other runs (give --key-file to make them "
+            "reproducible)"
+        )
+
+    bar = _Bar() if not quiet and sys.stderr.isatty() else None
+    try:
+        report = anonymizer.anonymize_tree(
+            src,
+            target,
+            workers=workers,
+            naming=naming,
+            dry_run=dry_run,
+            audit=audit,
+            progress=bar,
+            progress_interval=0.1,
+        )
+    except KeyboardInterrupt:
+        _err("interrupted: the files finished so far are complete; no partial file is left")
+        sys.exit(130)
+    except (DicomveilError, OSError) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    sys.exit(_print_report(report, dry_run, quiet, audit))
+
+
+def _check_paths(src: Path, dst_arg: str | None, in_place: bool, naming: str | None) -> Path:
+    """Check SRC and DST; return the destination to give the engine."""
+    dst = None if dst_arg is None else Path(dst_arg)
+    if in_place:
+        if dst is not None and _resolve(dst) != _resolve(src):
+            raise click.UsageError("--in-place overwrites SRC: give no DST, or DST equal to SRC")
+        if naming is not None:
+            raise click.UsageError("--naming cannot be combined with --in-place")
+        return src
+    if dst is None or dst_arg is None:
+        raise click.UsageError("missing DST (or --in-place to overwrite SRC)")
+    if _resolve(dst) == _resolve(src):
+        raise click.UsageError("DST is SRC: add --in-place to overwrite the input")
+    if src.is_dir():
+        if dst.exists() and not dst.is_dir():
+            raise click.UsageError(f"SRC is a folder but DST {dst} is a file")
+        if _within(dst, src):
+            raise click.UsageError(
+                f"DST {dst} is inside SRC {src}: choose a destination outside the source"
+            )
+        if _within(src, dst):
+            raise click.UsageError(
+                f"SRC {src} is inside DST {dst}: outputs could overwrite inputs; "
+                "choose a destination that does not contain the source"
+            )
+        return dst
+    # SRC is one file: DST is a folder when it is one, ends with a slash, or names are made
+    as_folder = dst.is_dir() or dst_arg.endswith(("/", os.sep)) or naming is not None
+    if not as_folder:
+        return dst
+    if dst.exists() and not dst.is_dir():
+        raise click.UsageError(f"DST {dst} is a file, not a folder")
+    if naming is None and _resolve(dst / src.name) == _resolve(src):
+        raise click.UsageError(
+            f"the output would be SRC itself ({dst / src.name}): add --in-place to overwrite it"
+        )
+    # the engine writes a one-file SRC into DST's parent when DST is not an existing folder
+    return dst if dst.is_dir() else dst / src.name
+
+
+def _check_audit(audit: Path, src: Path, in_place: bool) -> None:
+    hint = "'--audit'"
+    if audit.is_dir():
+        raise click.BadParameter(f"{audit} is a folder", param_hint=hint)
+    if not audit.absolute().parent.is_dir():
+        raise click.BadParameter(f"the folder of {audit} does not exist", param_hint=hint)
+    if src.is_dir() and not in_place and _within(audit, src):
+        raise click.BadParameter(
+            "the audit log would be written into SRC; put it elsewhere", param_hint=hint
+        )
+
+
+# -- profile ----------------------------------------------------------------------------------
+@main.group()
+def profile() -> None:
+    """Show or export a confidentiality profile."""
+
+
+def _table_names() -> dict[str, tuple[str, str]]:
+    """Table E.1-1: tag pattern (canonical) -> (keyword, name)."""
+    return {
+        tag.lower(): (keyword, name) for tag, keyword, name, _vr, _actions in _core.table_rows()
+    }
+
+
+def _show_pattern(pattern: str, names: dict[str, tuple[str, str]]) -> tuple[str, str, str]:
+    """(pattern as shown, keyword, name) of a rule's pattern."""
+    canon = canonical_pattern(pattern)
+    if canon == ALL_PRIVATE:
+        return canon, "-", "every private attribute without a more specific rule"
+    tag, _, creator = canon.partition(":")
+    shown = "(" + tag.upper().replace("X", "x") + ")"
+    if creator:
+        return f"{shown}:{creator}", "-", f"private attribute of creator {creator!r}"
+    keyword, name = names.get(tag, ("", ""))
+    if not keyword and "x" not in tag:
+        keyword = _core.tag_to_keyword(int(tag.replace(",", ""), 16)) or ""
+    return shown, keyword or "-", name
+
+
+def _describe(prof: ConfidentialityProfile, profile_file: Path | None) -> str:
+    source = f" (from {profile_file})" if profile_file is not None else ""
+    if prof.options is None:
+        return f"custom profile{source}"
+    names = [o.name or "" for o in Options if o in prof.options and o.name != "ALL"]
+    return f"PS3.15 {EDITION} Table E.1-1, {' + '.join(names)}{source}"
+
+
+@profile.command("show")
+@_profile_options
+def profile_show(profile_file: Path | None, options: tuple[str, ...]) -> None:
+    """Print the effective rule table: tag pattern, keyword, action, name."""
+    prof = _build_profile(profile_file, options)
+    names = _table_names()
+    rows = sorted(
+        (*_show_pattern(pattern, names), action.value) for pattern, action in prof.items()
+    )
+    wp = max([len("TAG")] + [len(r[0]) for r in rows])
+    # a few keywords are very long: they push their line rather than widen every line
+    wk = min(36, max([len("KEYWORD")] + [len(r[1]) for r in rows]))
+    wa = max([len("ACTION")] + [len(r[3]) for r in rows])
+    lines = [
+        f"# {_describe(prof, profile_file)}: {_plural(len(rows), 'rule')}",
+        f"# actions: {_ACTIONS_LEGEND}",
+        "# an attribute that no rule names is kept",
+        f"{'TAG':<{wp}}  {'KEYWORD':<{wk}}  {'ACTION':<{wa}}  NAME",
+    ]
+    lines += [
+        f"{shown:<{wp}}  {keyword:<{wk}}  {action:<{wa}}  {name}".rstrip()
+        for shown, keyword, name, action in rows
+    ]
+    click.echo("\n".join(lines))
+
+
+@profile.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json", "xml"], case_sensitive=False),
+    help="Output format [default: the -o file's extension].",
+)
+@_profile_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write to FILE instead of standard output.",
+)
+def profile_export(
+    fmt: str | None, profile_file: Path | None, options: tuple[str, ...], output: Path | None
+) -> None:
+    """Export the effective profile as CSV, JSON or XML (read back by --profile)."""
+    if fmt is None:
+        suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+        if suffix not in ("csv", "json", "xml"):
+            raise click.UsageError("give --format csv, json or xml")
+        fmt = suffix
+    prof = _build_profile(profile_file, options)
+    export = getattr(prof, f"to_{fmt.lower()}")
+    if output is None:
+        text = export()
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        export(output)
+    except (DicomveilError, OSError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+# -- dump -------------------------------------------------------------------------------------
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--max-len",
+    type=click.IntRange(min=8),
+    default=64,
+    show_default=True,
+    metavar="N",
+    help="Cut text values at N characters.",
+)
+def dump(file: Path, max_len: int) -> None:
+    """List FILE's elements, nested, with VRs and values (to check results).
+
+    This shows values: use it on de-identified files.
+    """
+    try:
+        text = DicomFile.open(file).dump(max_len)
+    except (DicomveilError, OSError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(text, nl=not text.endswith("\n"))
+
+
+# -- verify -----------------------------------------------------------------------------------
+_LAST_TAG = re.compile(r"\(([0-9A-Fa-f]{4}),([0-9A-Fa-f]{4})\)(?:\[\d+\])?$")
+
+
+def _keyword_of_path(path: str) -> str:
+    m = _LAST_TAG.search(path)
+    if m is None:
+        return "-"
+    return _core.tag_to_keyword(int(m[1] + m[2], 16)) or "-"
+
+
+@main.command("verify")
+@click.argument("out_dir", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--original",
+    type=click.Path(exists=True, path_type=Path),
+    metavar="SRC",
+    help="The inputs: search the output for every identifying value they hold.",
+)
+@_profile_options
+@click.option(
+    "--workers", type=click.IntRange(min=1), metavar="N", help="Threads [default: all cores]."
+)
+def verify_cmd(
+    out_dir: Path,
+    original: Path | None,
+    profile_file: Path | None,
+    options: tuple[str, ...],
+    workers: int | None,
+) -> None:
+    """Scan de-identified output for leaks; exit 1 on any finding.
+
+    \b
+    Checks every DICOM file under OUT_DIR (or OUT_DIR itself):
+      identity-not-removed  PatientIdentityRemoved is not YES
+      private-attribute     a private attribute the profile removes is present
+      not-removed           an attribute the profile removes is present
+      leak                  an identifying value of an original (--original) is
+                            in this element (any VR, private and nested included)
+      unreadable            the file is DICOM but cannot be read
+
+    Give the --profile or --option the output was made with. Each finding is
+    printed on standard output as FILE, TAG PATH, KIND and KEYWORD separated by
+    tabs; values are never printed. The summary goes to standard error.
+    """
+    prof = _build_profile(profile_file, options)
+    try:
+        report = run_verify(out_dir, original=original, profile=prof, workers=workers)
+    except (DicomveilError, OSError) as e:
+        raise click.ClickException(str(e)) from None
+    lines = [
+        f"{f.file}\t{f.path or '-'}\t{f.kind}\t{_keyword_of_path(f.path)}" for f in report.findings
+    ]
+    if lines:
+        click.echo("\n".join(lines))
+    _err(f"dicomveil: {report.summary()}")
+    sys.exit(0 if report.ok else 1)
