@@ -107,6 +107,24 @@ pub fn error_kind(e: &Error) -> &'static str {
     }
 }
 
+/// A rayon pool of `workers` threads (0: one per available core).
+pub fn thread_pool(workers: usize) -> Result<rayon::ThreadPool> {
+    let workers = if workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        workers
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("dicomveil-{i}"))
+        .build()
+        .map_err(|e| Error::Io {
+            name: "thread pool".into(),
+            op: "start",
+            source: std::io::Error::other(e.to_string()),
+        })
+}
+
 /// Files under `src`, sorted; our own temporary files are passed over.
 pub fn list_files(src: &Path, recursive: bool) -> Result<Vec<PathBuf>> {
     let walker = walkdir::WalkDir::new(src)
@@ -346,20 +364,7 @@ pub fn anonymize_tree(
     let bytes_in = AtomicU64::new(0);
     let cancel = AtomicBool::new(false);
     let results: Mutex<Vec<(usize, FileOutcome)>> = Mutex::new(Vec::with_capacity(total));
-    let workers = if opts.workers == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        opts.workers
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .thread_name(|i| format!("dicomveil-{i}"))
-        .build()
-        .map_err(|e| Error::Io {
-            name: "thread pool".into(),
-            op: "start",
-            source: std::io::Error::other(e.to_string()),
-        })?;
+    let pool = thread_pool(opts.workers)?;
     let snapshot = || Progress {
         total,
         finished: finished.load(Ordering::Relaxed),

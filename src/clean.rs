@@ -408,49 +408,44 @@ fn parse_date(v: &str) -> Option<NaiveDate> {
     }
 }
 
-/// Shift a DA value (possibly multi-valued or a range) back by `days`. `None` when it cannot
-/// be read as dates (the caller then uses a dummy).
-pub fn shift_da(value: &[u8], days: u64) -> Option<Vec<u8>> {
+/// Apply `shift` to each value of a multi-valued text value; `None` if any value fails.
+fn map_values(value: &[u8], shift: impl Fn(&str) -> Option<String>) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(trim_padding(value)).ok()?;
     if text.is_empty() {
         return Some(Vec::new());
     }
-    let mut out = Vec::new();
-    for (i, v) in text.split('\\').enumerate() {
-        if i > 0 {
-            out.push(b'\\');
-        }
+    let values = text
+        .split('\\')
+        .map(|v| shift(v.trim()))
+        .collect::<Option<Vec<String>>>()?;
+    Some(values.join("\\").into_bytes())
+}
+
+/// Shift a DA value (possibly multi-valued or a range) back by `days`. `None` when it cannot
+/// be read as dates (the caller then uses a dummy).
+pub fn shift_da(value: &[u8], days: u64) -> Option<Vec<u8>> {
+    map_values(value, |v| {
         let parts: Vec<&str> = v.split('-').collect();
         if parts.len() > 2 {
             return None;
         }
-        for (j, p) in parts.iter().enumerate() {
-            if j > 0 {
-                out.push(b'-');
-            }
-            let p = p.trim();
-            if p.is_empty() {
-                continue;
-            }
-            let d = parse_date(p)?.checked_sub_days(Days::new(days))?;
-            out.extend_from_slice(d.format("%Y%m%d").to_string().as_bytes());
-        }
-    }
-    Some(out)
+        let shifted = parts
+            .iter()
+            .map(|p| match p.trim() {
+                "" => Some(String::new()),
+                p => {
+                    let d = parse_date(p)?.checked_sub_days(Days::new(days))?;
+                    Some(d.format("%Y%m%d").to_string())
+                }
+            })
+            .collect::<Option<Vec<String>>>()?;
+        Some(shifted.join("-"))
+    })
 }
 
 /// Shift a DT value back by `days`: the date part moves, the time and offset stay.
 pub fn shift_dt(value: &[u8], days: u64) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(trim_padding(value)).ok()?;
-    if text.is_empty() {
-        return Some(Vec::new());
-    }
-    let mut out = Vec::new();
-    for (i, v) in text.split('\\').enumerate() {
-        if i > 0 {
-            out.push(b'\\');
-        }
-        let v = v.trim();
+    map_values(value, |v| {
         if v.len() < 4 || !v[..4].bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -460,15 +455,13 @@ pub fn shift_dt(value: &[u8], days: u64) -> Option<Vec<u8>> {
         let full = match date_part.len() {
             4 => format!("{date_part}0101"),
             6 => format!("{date_part}01"),
-            n if n >= 8 => date_part[..8].to_string(),
+            8 => date_part.to_string(),
             _ => return None,
         };
         let d = parse_date(&full)?.checked_sub_days(Days::new(days))?;
         let shifted = d.format("%Y%m%d").to_string();
-        out.extend_from_slice(&shifted.as_bytes()[..date_part.len().min(8)]);
-        out.extend_from_slice(rest.as_bytes());
-    }
-    Some(out)
+        Some(format!("{}{rest}", &shifted[..date_part.len()]))
+    })
 }
 
 /// PS3.15 Table E.3.10-1 as shipped in the package.

@@ -16,7 +16,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use rayon::prelude::*;
 
 use crate::anonymize::private_creators;
-use crate::batch::list_files;
+use crate::batch::{list_files, thread_pool};
 use crate::clean::{identifying_words, normalize_str, Charset};
 use crate::dataset::{tag_str, tags, DataSet, DicomFile, Source, Value};
 use crate::error::{Error, Result};
@@ -197,14 +197,7 @@ pub fn verify(
             list_files(p, true)
         }
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .build()
-        .map_err(|e| Error::Io {
-            name: "thread pool".into(),
-            op: "start",
-            source: std::io::Error::other(e.to_string()),
-        })?;
+    let pool = thread_pool(workers)?;
     let outputs = list(out)?;
     let needles = match original {
         None => None,

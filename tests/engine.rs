@@ -335,3 +335,123 @@ fn removing_overlay_data_removes_the_overlay_group() {
     // a group without overlay data is not touched
     assert!(groups.contains(&0x6002));
 }
+
+/// Bytes of a Part 10 file in explicit VR little endian with `dataset` as its dataset.
+fn part10_explicit_le(dataset: &[u8]) -> Vec<u8> {
+    let mut meta = Vec::new();
+    let ts = b"1.2.840.10008.1.2.1\0";
+    meta.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I']);
+    meta.extend_from_slice(&(ts.len() as u16).to_le_bytes());
+    meta.extend_from_slice(ts);
+    let mut out = vec![0u8; 128];
+    out.extend_from_slice(b"DICM");
+    out.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
+    out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+    out.extend_from_slice(&meta);
+    out.extend_from_slice(dataset);
+    out
+}
+
+fn short(tag: (u16, u16), vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&tag.0.to_le_bytes());
+    v.extend_from_slice(&tag.1.to_le_bytes());
+    v.extend_from_slice(vr);
+    v.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    v.extend_from_slice(value);
+    v
+}
+
+fn long(tag: (u16, u16), vr: &[u8; 2], len: u32, value: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&tag.0.to_le_bytes());
+    v.extend_from_slice(&tag.1.to_le_bytes());
+    v.extend_from_slice(vr);
+    v.extend_from_slice(&[0, 0]);
+    v.extend_from_slice(&len.to_le_bytes());
+    v.extend_from_slice(value);
+    v
+}
+
+/// An implicit VR LE element (as inside UN sequences).
+fn implicit(tag: (u16, u16), value: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&tag.0.to_le_bytes());
+    v.extend_from_slice(&tag.1.to_le_bytes());
+    v.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    v.extend_from_slice(value);
+    v
+}
+
+const ITEM_UNDEFINED: [u8; 8] = [0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF];
+const ITEM_END: [u8; 8] = [0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0];
+const SEQ_END: [u8; 8] = [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0];
+
+#[test]
+fn undefined_length_un_is_read_as_an_implicit_sequence_and_cleaned() {
+    // CP-246: (0040,0275) RequestAttributesSequence sent as UN with undefined length
+    let mut ds = short((0x0008, 0x0018), b"UI", b"1.2.3.4\0");
+    let mut content = ITEM_UNDEFINED.to_vec();
+    content.extend(implicit((0x0010, 0x0010), b"DOE^HIDDEN"));
+    content.extend(implicit((0x0040, 0x0009), b"SPS-ID"));
+    content.extend_from_slice(&ITEM_END);
+    content.extend_from_slice(&SEQ_END);
+    ds.extend(long((0x0040, 0x0275), b"UN", 0xFFFF_FFFF, &content));
+    // the same as UN with a defined length, on a tag the dictionary knows as SQ
+    let mut defined = Vec::new();
+    let item = implicit((0x0010, 0x0010), b"DOE^AGAIN ");
+    defined.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+    defined.extend_from_slice(&(item.len() as u32).to_le_bytes());
+    defined.extend(item);
+    ds.extend(long((0x0040, 0xA730), b"UN", defined.len() as u32, &defined));
+    let mut file = read_bytes(part10_explicit_le(&ds).into(), "cp246").unwrap();
+    let seq = file.dataset.get(Tag(0x0040, 0x0275)).unwrap();
+    assert_eq!(seq.vr, VR::SQ);
+    Anonymizer::new(basic(), b"k").anonymize(&mut file).unwrap();
+    let out = to_bytes(&file).unwrap();
+    assert!(!out.windows(6).any(|w| w == b"HIDDEN"));
+    assert!(!out.windows(5).any(|w| w == b"AGAIN"));
+    let back = read_bytes(out.into(), "out").unwrap();
+    assert!(back.dataset.get(Tag(0x0040, 0x0275)).is_none()); // X in the Basic profile
+    assert_eq!(back.dataset.get(Tag(0x0040, 0xA730)).unwrap().vr, VR::SQ);
+}
+
+#[test]
+fn malformed_inputs_give_errors_not_panics() {
+    let good = {
+        let mut ds = short((0x0008, 0x0018), b"UI", b"1.2.3.4\0");
+        let mut content = ITEM_UNDEFINED.to_vec();
+        content.extend(short((0x0010, 0x0010), b"PN", b"DOE^JOHN"));
+        content.extend_from_slice(&ITEM_END);
+        content.extend_from_slice(&SEQ_END);
+        ds.extend(long((0x0008, 0x1140), b"SQ", 0xFFFF_FFFF, &content));
+        ds.extend(long((0x7FE0, 0x0010), b"OW", 8, &[1, 2, 3, 4, 5, 6, 7, 8]));
+        part10_explicit_le(&ds)
+    };
+    assert!(read_bytes(good.clone().into(), "good").is_ok());
+    // every truncation is an error naming the input, never a panic
+    for cut in 0..good.len() {
+        let r = read_bytes(good[..cut].to_vec().into(), "cut.dcm");
+        if let Err(e) = r {
+            assert!(e.to_string().starts_with("cut.dcm"), "{e}");
+        }
+    }
+    // a huge length claim is refused before anything is allocated
+    let mut huge = short((0x0008, 0x0018), b"UI", b"1.2.3.4\0");
+    huge.extend(long((0x7FE0, 0x0010), b"OB", 0xFFFF_FFF0, &[0; 16]));
+    let e = read_bytes(part10_explicit_le(&huge).into(), "huge.dcm").unwrap_err();
+    assert!(e.to_string().contains("announced"), "{e}");
+    // an odd length is read and written padded
+    let odd = short((0x0010, 0x0010), b"PN", b"ODD");
+    let f = read_bytes(part10_explicit_le(&odd).into(), "odd").unwrap();
+    let back = read_bytes(to_bytes(&f).unwrap().into(), "back").unwrap();
+    assert_eq!(back.dataset.text(Tag(0x0010, 0x0010)), Some(&b"ODD"[..]));
+    // nesting deeper than the limit is refused
+    let mut deep = Vec::new();
+    for _ in 0..100 {
+        deep.extend(long((0x0008, 0x1140), b"SQ", 0xFFFF_FFFF, &[]));
+        deep.extend_from_slice(&ITEM_UNDEFINED);
+    }
+    let e = read_bytes(part10_explicit_le(&deep).into(), "deep").unwrap_err();
+    assert!(e.to_string().contains("nested deeper"), "{e}");
+}
