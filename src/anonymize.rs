@@ -193,7 +193,7 @@ impl Anonymizer {
             new_id: replacement(
                 &self.patient_id,
                 b"dicomveil/patient-id",
-                &original_id,
+                patient_key,
                 false,
             ),
         };

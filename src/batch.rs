@@ -127,10 +127,23 @@ pub fn thread_pool(workers: usize) -> Result<rayon::ThreadPool> {
 
 /// Files under `src`, sorted; our own temporary files are passed over.
 pub fn list_files(src: &Path, recursive: bool) -> Result<Vec<PathBuf>> {
+    Ok(list_tree(src, recursive)?.files)
+}
+
+/// What a folder holds: regular files, and symbolic links (not followed: a link could lead
+/// out of the tree, or to a file twice).
+pub struct Listing {
+    pub files: Vec<PathBuf>,
+    pub links: Vec<PathBuf>,
+}
+
+/// Files and links under `src`, sorted; our own temporary files are passed over.
+pub fn list_tree(src: &Path, recursive: bool) -> Result<Listing> {
     let walker = walkdir::WalkDir::new(src)
         .max_depth(if recursive { usize::MAX } else { 1 })
         .sort_by_file_name();
     let mut files = Vec::new();
+    let mut links = Vec::new();
     for entry in walker {
         let entry = entry.map_err(|e| Error::Io {
             name: e
@@ -147,9 +160,11 @@ pub fn list_files(src: &Path, recursive: bool) -> Result<Vec<PathBuf>> {
                 continue;
             }
             files.push(entry.into_path());
+        } else if entry.path_is_symlink() && entry.depth() > 0 {
+            links.push(entry.into_path());
         }
     }
-    Ok(files)
+    Ok(Listing { files, links })
 }
 
 /// Characters allowed in a path component made from a template field.
@@ -220,12 +235,17 @@ pub fn fill_template(template: &str, file: &DicomFile) -> Result<PathBuf> {
 }
 
 /// Anonymize one file to `dst` (or, with `naming`, below `dst_root`). Returns the outcome.
+/// Output paths claimed so far in a run (with the source that claimed each), so that two
+/// inputs never write the same output.
+type Claims = Mutex<std::collections::HashMap<PathBuf, PathBuf>>;
+
 fn process(
     anon: &Anonymizer,
     src: &Path,
     rel: &Path,
     dst_root: &Path,
     opts: &TreeOptions,
+    claims: &Claims,
 ) -> FileOutcome {
     let bytes_in = std::fs::metadata(src).map(|m| m.len()).unwrap_or(0);
     let mut outcome = FileOutcome {
@@ -250,6 +270,20 @@ fn process(
             Naming::Mirror => dst_root.join(rel),
             Naming::Template(t) => dst_root.join(fill_template(t, &file)?),
         };
+        if let Naming::Template(_) = opts.naming {
+            let mut claimed = claims.lock().expect("not poisoned");
+            if let Some(other) = claimed.get(&dst) {
+                return Err(Error::Value {
+                    tag: "naming".into(),
+                    problem: format!(
+                        "its output name {} is already taken by {} (the same instance twice?)",
+                        dst.display(),
+                        other.display()
+                    ),
+                });
+            }
+            claimed.insert(dst.clone(), src.to_path_buf());
+        }
         if !opts.dry_run {
             if let Some(parent) = dst.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| Error::Io {
@@ -322,6 +356,7 @@ pub fn anonymize_tree(
         op: "read",
         source: e,
     })?;
+    let mut links = Vec::new();
     let (files, dst_root) = if src_meta.is_file() {
         let (rel, dst_root) = if dst.is_dir() {
             (
@@ -337,18 +372,30 @@ pub fn anonymize_tree(
         (vec![(src.to_path_buf(), rel)], dst_root)
     } else {
         let in_place = is_within(dst, src) && is_within(src, dst);
-        if !in_place && is_within(dst, src) {
+        if !in_place && (is_within(dst, src) || is_within(src, dst)) {
             return Err(Error::Value {
                 tag: "destination".into(),
-                problem: format!(
-                    "{} is inside the source folder {}: choose a destination outside it (or \
-                     the source itself, for in place)",
-                    dst.display(),
-                    src.display()
-                ),
+                problem: if is_within(dst, src) {
+                    format!(
+                        "{} is inside the source folder {}: choose a destination outside it \
+                         (or the source itself, for in place)",
+                        dst.display(),
+                        src.display()
+                    )
+                } else {
+                    format!(
+                        "the source folder {} is inside the destination {}: outputs could \
+                         overwrite inputs; choose a destination outside it",
+                        src.display(),
+                        dst.display()
+                    )
+                },
             });
         }
-        let files = list_files(src, opts.recursive)?
+        let listing = list_tree(src, opts.recursive)?;
+        links = listing.links;
+        let files = listing
+            .files
             .into_iter()
             .map(|p| {
                 let rel = p.strip_prefix(src).unwrap_or(&p).to_path_buf();
@@ -358,6 +405,7 @@ pub fn anonymize_tree(
         (files, dst.to_path_buf())
     };
 
+    let claims = Claims::default();
     let total = files.len();
     let finished = AtomicUsize::new(0);
     let refused = AtomicUsize::new(0);
@@ -379,7 +427,7 @@ pub fn anonymize_tree(
                     if cancel.load(Ordering::Relaxed) {
                         return;
                     }
-                    let outcome = process(anon, src, rel, &dst_root, opts);
+                    let outcome = process(anon, src, rel, &dst_root, opts, &claims);
                     if matches!(outcome.status, Status::Refused(_)) {
                         refused.fetch_add(1, Ordering::Relaxed);
                         if opts.stop_on_error {
@@ -414,8 +462,19 @@ pub fn anonymize_tree(
     let mut outcomes = results.into_inner().expect("workers are done");
     outcomes.sort_by_key(|(i, _)| *i);
     let stopped = outcomes.len() < total;
+    let mut files: Vec<FileOutcome> = outcomes.into_iter().map(|(_, o)| o).collect();
+    files.extend(links.into_iter().map(|link| FileOutcome {
+        source: link,
+        destination: None,
+        status: Status::Skipped("symbolic link: not followed".into()),
+        bytes_in: 0,
+        bytes_out: 0,
+        counts: Counts::default(),
+        flags: Vec::new(),
+        error_kind: None,
+    }));
     Ok(Report {
-        files: outcomes.into_iter().map(|(_, o)| o).collect(),
+        files,
         elapsed: started.elapsed(),
         stopped,
     })

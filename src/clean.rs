@@ -60,12 +60,33 @@ fn normalize(text: &str) -> (Vec<char>, Vec<usize>) {
                 continue;
             }
             for l in d.to_lowercase() {
-                norm.push(l);
-                map.push(i);
+                for f in fold(l).chars() {
+                    norm.push(f);
+                    map.push(i);
+                }
             }
         }
     }
     (norm, map)
+}
+
+/// Latin letters that carry their mark inside the letter (no decomposition), written as
+/// people write them without it: "Łukasz" is "Lukasz", "Ødegård" is "Odegard".
+fn fold(c: char) -> std::borrow::Cow<'static, str> {
+    let s = match c {
+        'ł' => "l",
+        'ø' => "o",
+        'đ' | 'ð' => "d",
+        'ħ' => "h",
+        'ı' => "i",
+        'ŧ' => "t",
+        'ß' => "ss",
+        'æ' => "ae",
+        'œ' => "oe",
+        'þ' => "th",
+        _ => return c.to_string().into(),
+    };
+    s.into()
 }
 
 fn is_word(c: char) -> bool {
@@ -509,6 +530,9 @@ mod tests {
         assert_eq!(id.clean("CT chest w/o contrast"), None);
         // whole words only
         assert_eq!(id.clean("Josefine"), None);
+        // letters with a stroke fold like accents
+        let id = identity_of("Kowalski^Łukasz", "X1");
+        assert_eq!(id.clean("MR LUKASZ").as_deref(), Some("MR [REMOVED]"));
         assert_eq!(
             id.clean("born 15/02/1970").as_deref(),
             Some("born [REMOVED]")

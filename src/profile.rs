@@ -324,6 +324,11 @@ impl CompiledProfile {
         if private {
             return self.all_private;
         }
+        // Overlay Label and Overlay Description are overlay text like Overlay Comments
+        // (60xx,4000), the one the table names: without a rule of their own they follow it
+        if tag.0 & 0xFF01 == 0x6000 && (tag.1 == 0x1500 || tag.1 == 0x0022) {
+            return self.decide(Tag(tag.0, 0x4000), None);
+        }
         None
     }
 
@@ -550,6 +555,7 @@ mod tests {
         assert_eq!(d(0x5002, 0x3000), Some(Action::Remove)); // curve data
         assert_eq!(d(0x6002, 0x3000), Some(Action::Remove)); // overlay data
         assert_eq!(d(0x6000, 0x0010), None); // overlay rows: kept
+        assert_eq!(d(0x6000, 0x1500), Some(Action::Remove)); // overlay label: as comments
         assert_eq!(d(0x0029, 0x1010), Some(Action::Remove)); // private
         assert_eq!(d(0x0028, 0x0010), None); // Rows: no rule
         assert_eq!(p.temporal, Temporal::Removed);

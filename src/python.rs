@@ -458,9 +458,7 @@ impl PyEngine {
             };
             batch::anonymize_tree(engine, &src, &dst, &opts, tick, &mut on_progress)
         })?;
-        if let Some(e) = callback_error.into_inner().expect("not poisoned") {
-            return Err(e);
-        }
+        let interrupted = callback_error.into_inner().expect("not poisoned");
         let files = PyList::empty(py);
         for f in &report.files {
             let (status, reason) = match &f.status {
@@ -496,6 +494,9 @@ impl PyEngine {
         out.set_item("files", files)?;
         out.set_item("elapsed", report.elapsed.as_secs_f64())?;
         out.set_item("stopped", report.stopped)?;
+        // an exception from the progress callback or a signal (Ctrl-C) stopped the run: the
+        // caller gets the report of what was done, then raises it
+        out.set_item("error", interrupted.map(|e| e.into_value(py)))?;
         Ok(out)
     }
 
@@ -504,6 +505,9 @@ impl PyEngine {
         String::from_utf8_lossy(&self.inner.uids.map(uid.as_bytes())).into_owned()
     }
 }
+
+/// A finding of `verify`: file, tag path, kind.
+type Finding = (PathBuf, String, &'static str);
 
 /// Leak scan of de-identified output: [(file, tag path, kind)], never values.
 #[pyfunction]
@@ -514,15 +518,18 @@ fn verify(
     original: Option<PathBuf>,
     profile: &PyCompiledProfile,
     workers: usize,
-) -> PyResult<Vec<(PathBuf, String, &'static str)>> {
+) -> PyResult<(Vec<Finding>, usize)> {
     let compiled = profile.inner.clone();
-    let (findings, _) = run(py, || {
+    let (findings, checked) = run(py, || {
         crate::verify::verify(&out, original.as_deref(), &compiled, workers)
     })?;
-    Ok(findings
-        .into_iter()
-        .map(|f| (f.file, f.path, f.kind.name()))
-        .collect())
+    Ok((
+        findings
+            .into_iter()
+            .map(|f| (f.file, f.path, f.kind.name()))
+            .collect(),
+        checked,
+    ))
 }
 
 /// The default profile's rules for a set of option flags: [(pattern, action code)].

@@ -403,7 +403,12 @@ fn undefined_length_un_is_read_as_an_implicit_sequence_and_cleaned() {
     defined.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
     defined.extend_from_slice(&(item.len() as u32).to_le_bytes());
     defined.extend(item);
-    ds.extend(long((0x0040, 0xA730), b"UN", defined.len() as u32, &defined));
+    ds.extend(long(
+        (0x0040, 0xA730),
+        b"UN",
+        defined.len() as u32,
+        &defined,
+    ));
     let mut file = read_bytes(part10_explicit_le(&ds).into(), "cp246").unwrap();
     let seq = file.dataset.get(Tag(0x0040, 0x0275)).unwrap();
     assert_eq!(seq.vr, VR::SQ);

@@ -116,9 +116,9 @@ def test_anonymize_tree_with_refused_files(tree: Tree, tmp_path: Path, key_file:
     lines = r.stderr.splitlines()
     summary = [line for line in lines if line.startswith("dicomveil: ")]
     assert len(summary) == 1
-    assert summary[0].startswith("dicomveil: 10 done, 4 refused, 5 skipped in ")
+    assert summary[0].startswith("dicomveil: 10 done, 4 refused, 5 skipped, 3 flagged in ")
     assert "files/s" in summary[0] and "MB/s" in summary[0]
-    assert "3 flagged for review" in summary[0]
+    assert ", 3 flagged in " in summary[0]
     for rel in tree.refused:
         (line,) = [x for x in lines if x.startswith(f"refused: {tree.root / rel}: ")]
         assert "not a valid DICOM file" in line
@@ -242,7 +242,7 @@ def test_naming_collisions_are_an_error(tree: Tree, tmp_path: Path, key_file: Pa
     out = tmp_path / "out"
     r = cli("anonymize", tree.root, out, "--naming", "{SOPInstanceUID}.dcm", "-q")
     assert r.returncode == 1
-    assert "3 files got the same output name" in r.stderr
+    assert r.stderr.count("is already taken by") == 2
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,10 @@ from .errors import (
     UnsupportedTransferSyntaxError,
 )
 from .file import DicomFile
+from .leakscan import Finding, VerifyReport, verify
 from .profile import EDITION, Action, ConfidentialityProfile, ConfidentialityProfileOptions
 from .pseudonym import Pseudonym
 from .report import FileResult, Progress, Report
-from .verify import Finding, VerifyReport, verify
 
 __all__ = [
     "BurnedInAnnotationError",

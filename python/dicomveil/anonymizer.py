@@ -28,10 +28,12 @@ def _key_bytes(key: bytes | str | None) -> bytes:
     if key is None:
         return secrets.token_bytes(32)
     if isinstance(key, str):
-        return key.encode("utf-8")
-    if isinstance(key, (bytes, bytearray, memoryview)):
-        return bytes(key)
-    raise TypeError("key must be bytes or str")
+        key = key.encode("utf-8")
+    if not isinstance(key, (bytes, bytearray, memoryview)):
+        raise TypeError("key must be bytes or str")
+    if len(key) == 0:
+        raise ValueError("the key is empty: anyone could recompute every replacement")
+    return bytes(key)
 
 
 def _ascii(value: str | Pseudonym | None, what: str) -> bytes | None:
@@ -221,6 +223,12 @@ class Anonymizer:
         report = Report._from_core(raw)
         if audit is not None:
             report.write_audit(audit)
+        if raw.get("error") is not None:
+            # interrupted (Ctrl-C, or the progress callback raised): the outputs written so far
+            # are complete and the audit log lists them; the interruption goes on up
+            error = raw["error"]
+            error.report = report
+            raise error
         if on_error == "raise" and report.refused:
             from . import errors
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
@@ -21,6 +20,7 @@ from . import _core
 from .anonymizer import Anonymizer
 from .errors import DicomveilError
 from .file import DicomFile
+from .leakscan import verify as run_verify
 from .profile import (
     ALL_PRIVATE,
     EDITION,
@@ -29,7 +29,6 @@ from .profile import (
     canonical_pattern,
 )
 from .report import FileResult, Progress, Report
-from .verify import verify as run_verify
 
 __all__ = ["main"]
 
@@ -235,13 +234,6 @@ def _print_report(report: Report, dry_run: bool, quiet: bool, audit: Path | None
             _err(f"flagged: {r.source}: may carry burned-in annotation; review its pixels")
         else:
             _err(f"flagged: {r.source}: {', '.join(r.flags)}")
-    names = Counter(r.destination for r in report.done if r.destination is not None)
-    clashes = sorted((d, n) for d, n in names.items() if n > 1)
-    for dst, n in clashes:
-        _err(
-            f"error: {n} files got the same output name {dst}, so only one of them is kept: "
-            "make the naming template unique per file (e.g. with {SOPInstanceUID})"
-        )
     if report.stopped:
         _err("error: the run stopped before every file was processed")
     if not quiet:
@@ -255,11 +247,9 @@ def _print_report(report: Report, dry_run: bool, quiet: bool, audit: Path | None
             where = f"listed in {audit}" if audit else "--audit FILE lists them"
             _err(f"note: skipped {_plural(not_dicom, 'file')} that are not DICOM ({where})")
         summary = report.summary()
-        if report.flagged:
-            summary += f"; {len(report.flagged)} flagged for review"
         prefix = "dry run, nothing written: " if dry_run else ""
         _err(f"dicomveil: {prefix}{summary}")
-    return 0 if report.ok and not clashes else 1
+    return 0 if report.ok else 1
 
 
 # -- the command group ------------------------------------------------------------------------

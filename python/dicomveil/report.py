@@ -85,9 +85,10 @@ class Report:
         mb = self.bytes_in / 1e6
         rate = mb / self.elapsed if self.elapsed > 0 else 0.0
         files_rate = len(self.files) / self.elapsed if self.elapsed > 0 else 0.0
+        flagged = f", {len(self.flagged)} flagged" if self.flagged else ""
         text = (
             f"{len(self.done)} done, {len(self.refused)} refused, {len(self.skipped)} skipped"
-            f" in {self.elapsed:.2f} s ({files_rate:.0f} files/s, {rate:.1f} MB/s)"
+            f"{flagged} in {self.elapsed:.2f} s ({files_rate:.0f} files/s, {rate:.1f} MB/s)"
         )
         if self.stopped:
             text += " - stopped early"

@@ -80,24 +80,6 @@ class VerifyReport:
         )
 
 
-def _count_files(path: str) -> int:
-    """Regular files under ``path`` as the engine lists them (no symlinks, no .part files)."""
-    if os.path.isfile(path):
-        return 1
-    count = 0
-    stack = [path]
-    while stack:
-        with os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                elif entry.is_file(follow_symlinks=False) and not (
-                    entry.name.startswith(".dicomveil-") and entry.name.endswith(".part")
-                ):
-                    count += 1
-    return count
-
-
 def verify(
     out_dir: str | os.PathLike[str],
     original: str | os.PathLike[str] | None = None,
@@ -132,8 +114,8 @@ def verify(
         profile = ConfidentialityProfile.create_default()
     out = os.fspath(out_dir)
     orig = None if original is None else os.fspath(original)
-    raw = _core.verify(out, orig, profile._compile(), workers or 0)
+    raw, files_checked = _core.verify(out, orig, profile._compile(), workers or 0)
     findings = tuple(
         sorted(Finding(str(file), str(path), cast(FindingKind, kind)) for file, path, kind in raw)
     )
-    return VerifyReport(findings=findings, files_checked=_count_files(out))
+    return VerifyReport(findings=findings, files_checked=files_checked)
