@@ -37,6 +37,9 @@ pub struct TreeOptions {
     pub stop_on_error: bool,
     /// Decide everything, write nothing.
     pub dry_run: bool,
+    /// Only these files, relative to the source folder (a batch of a larger run), instead of
+    /// listing the folder.
+    pub only: Option<Vec<PathBuf>>,
 }
 
 impl Default for TreeOptions {
@@ -47,6 +50,7 @@ impl Default for TreeOptions {
             naming: Naming::Mirror,
             stop_on_error: false,
             dry_run: false,
+            only: None,
         }
     }
 }
@@ -392,16 +396,38 @@ pub fn anonymize_tree(
                 },
             });
         }
-        let listing = list_tree(src, opts.recursive)?;
-        links = listing.links;
-        let files = listing
-            .files
-            .into_iter()
-            .map(|p| {
-                let rel = p.strip_prefix(src).unwrap_or(&p).to_path_buf();
-                (p, rel)
-            })
-            .collect();
+        let files = match &opts.only {
+            Some(only) => {
+                for rel in only {
+                    if rel.is_absolute()
+                        || rel.components().any(|c| !matches!(c, Component::Normal(_)))
+                    {
+                        return Err(Error::Value {
+                            tag: "files".into(),
+                            problem: format!(
+                                "{} is not a relative path inside the source",
+                                rel.display()
+                            ),
+                        });
+                    }
+                }
+                only.iter()
+                    .map(|rel| (src.join(rel), rel.clone()))
+                    .collect()
+            }
+            None => {
+                let listing = list_tree(src, opts.recursive)?;
+                links = listing.links;
+                listing
+                    .files
+                    .into_iter()
+                    .map(|p| {
+                        let rel = p.strip_prefix(src).unwrap_or(&p).to_path_buf();
+                        (p, rel)
+                    })
+                    .collect()
+            }
+        };
         (files, dst.to_path_buf())
     };
 

@@ -412,7 +412,7 @@ impl PyEngine {
     }
 
     /// Anonymize a tree (or one file) on a thread pool; returns the raw report.
-    #[pyo3(signature = (src, dst, workers=0, recursive=true, naming=None, stop_on_error=false, dry_run=false, progress=None, tick=0.2))]
+    #[pyo3(signature = (src, dst, workers=0, recursive=true, naming=None, stop_on_error=false, dry_run=false, progress=None, tick=0.2, files=None))]
     #[allow(clippy::too_many_arguments)]
     fn anonymize_tree<'py>(
         &self,
@@ -426,6 +426,7 @@ impl PyEngine {
         dry_run: bool,
         progress: Option<Py<PyAny>>,
         tick: f64,
+        files: Option<Vec<PathBuf>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let opts = batch::TreeOptions {
             workers,
@@ -433,6 +434,7 @@ impl PyEngine {
             naming: naming.map_or(batch::Naming::Mirror, batch::Naming::Template),
             stop_on_error,
             dry_run,
+            only: files,
         };
         let engine = &self.inner;
         let callback_error: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);

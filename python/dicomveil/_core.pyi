@@ -64,6 +64,7 @@ class Engine:
         dry_run: bool = False,
         progress: Callable[[int, int, int, int], object] | None = None,
         tick: float = 0.2,
+        files: list[str] | None = None,
     ) -> dict[str, Any]: ...
     def map_uid(self, uid: str) -> str: ...
 

@@ -6,7 +6,7 @@ import io
 import os
 import secrets
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import _core
@@ -175,6 +175,7 @@ class Anonymizer:
         dry_run: bool = False,
         audit: str | os.PathLike[str] | None = None,
         progress_interval: float = 0.2,
+        files: Sequence[str | os.PathLike[str]] | None = None,
     ) -> Report:
         """De-identify every file under ``src_dir`` into ``dst_dir``, in parallel in Rust.
 
@@ -195,6 +196,8 @@ class Anonymizer:
                 or ``"raise"``: stop and raise the first refused file's error.
             dry_run: decide everything, write nothing.
             audit: also write the audit log (JSON Lines) to this path.
+            files: only these files, given relative to ``src_dir``, instead of everything in
+                it (how a larger run is split into batches; ``recursive`` is then unused).
 
         Returns:
             a :class:`Report`. The GIL is released for the whole run.
@@ -219,6 +222,7 @@ class Anonymizer:
             dry_run,
             callback,
             progress_interval,
+            None if files is None else [os.fspath(f) for f in files],
         )
         report = Report._from_core(raw)
         if audit is not None:
