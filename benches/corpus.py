@@ -67,7 +67,7 @@ def ct_dataset(rng: random.Random, patient: int, study: str, series: str, size: 
     req.RequestedProcedureID = f"RP{patient}"
     ds.RequestAttributesSequence = Sequence([req])
     block = ds.private_block(0x0009, "ACME PRIVATE", create=True)
-    block.add_new(0x10, "LO", ds.PatientName)
+    block.add_new(0x10, "LO", str(ds.PatientName))
     block.add_new(0x11, "LO", "scanner internal note")
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
