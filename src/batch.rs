@@ -243,20 +243,27 @@ pub fn fill_template(template: &str, file: &DicomFile) -> Result<PathBuf> {
 /// inputs never write the same output.
 type Claims = Mutex<std::collections::HashMap<PathBuf, PathBuf>>;
 
+/// What the workers of a run share: output names claimed, and folders already created (each
+/// is created once, not once per file).
+#[derive(Default)]
+struct Shared {
+    claims: Claims,
+    folders: Mutex<std::collections::HashSet<PathBuf>>,
+}
+
 fn process(
     anon: &Anonymizer,
     src: &Path,
     rel: &Path,
     dst_root: &Path,
     opts: &TreeOptions,
-    claims: &Claims,
+    shared: &Shared,
 ) -> FileOutcome {
-    let bytes_in = std::fs::metadata(src).map(|m| m.len()).unwrap_or(0);
     let mut outcome = FileOutcome {
         source: src.to_path_buf(),
         destination: None,
         status: Status::Done,
-        bytes_in,
+        bytes_in: 0,
         bytes_out: 0,
         counts: Counts::default(),
         flags: Vec::new(),
@@ -264,6 +271,7 @@ fn process(
     };
     let result = (|| -> Result<Option<PathBuf>> {
         let mut file = read_path(src)?;
+        outcome.bytes_in = file.source_len;
         if is_dicomdir(&file) {
             return Ok(None);
         }
@@ -275,7 +283,7 @@ fn process(
             Naming::Template(t) => dst_root.join(fill_template(t, &file)?),
         };
         if let Naming::Template(_) = opts.naming {
-            let mut claimed = claims.lock().expect("not poisoned");
+            let mut claimed = shared.claims.lock().expect("not poisoned");
             if let Some(other) = claimed.get(&dst) {
                 return Err(Error::Value {
                     tag: "naming".into(),
@@ -290,14 +298,25 @@ fn process(
         }
         if !opts.dry_run {
             if let Some(parent) = dst.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::Io {
-                    name: parent.display().to_string(),
-                    op: "create the folder",
-                    source: e,
-                })?;
+                let known = shared
+                    .folders
+                    .lock()
+                    .expect("not poisoned")
+                    .contains(parent);
+                if !known {
+                    std::fs::create_dir_all(parent).map_err(|e| Error::Io {
+                        name: parent.display().to_string(),
+                        op: "create the folder",
+                        source: e,
+                    })?;
+                    shared
+                        .folders
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(parent.to_path_buf());
+                }
             }
-            save(&file, &dst)?;
-            outcome.bytes_out = std::fs::metadata(&dst).map(|m| m.len()).unwrap_or(0);
+            outcome.bytes_out = save(&file, &dst)?;
         }
         Ok(Some(dst))
     })();
@@ -431,7 +450,7 @@ pub fn anonymize_tree(
         (files, dst.to_path_buf())
     };
 
-    let claims = Claims::default();
+    let shared = Shared::default();
     let total = files.len();
     let finished = AtomicUsize::new(0);
     let refused = AtomicUsize::new(0);
@@ -453,7 +472,7 @@ pub fn anonymize_tree(
                     if cancel.load(Ordering::Relaxed) {
                         return;
                     }
-                    let outcome = process(anon, src, rel, &dst_root, opts, &claims);
+                    let outcome = process(anon, src, rel, &dst_root, opts, &shared);
                     if matches!(outcome.status, Status::Refused(_)) {
                         refused.fetch_add(1, Ordering::Relaxed);
                         if opts.stop_on_error {

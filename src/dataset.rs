@@ -289,6 +289,8 @@ pub struct DicomFile {
     pub source: Source,
     /// A name for messages (the path, or `<bytes>`).
     pub name: String,
+    /// The size of the input in bytes.
+    pub source_len: u64,
 }
 
 pub mod tags {

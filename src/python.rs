@@ -195,7 +195,7 @@ impl PyDataset {
     /// Save atomically to `path`.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         let file = &self.inner;
-        run(py, || crate::write::save(file, &path))
+        run(py, || crate::write::save(file, &path).map(drop))
     }
 
     /// The Part 10 file as bytes.

@@ -253,6 +253,7 @@ struct Parser<'a> {
 
 /// Parse a whole file from the start of `input`.
 fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> {
+    let size = input.size.unwrap_or(0);
     let parser_err = |problem: String, offset: u64| Error::InvalidDicom {
         name: name.to_string(),
         problem,
@@ -387,6 +388,7 @@ fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> 
         dataset,
         source,
         name: name.to_string(),
+        source_len: size,
     })
 }
 

@@ -268,44 +268,57 @@ fn write_error(file: &DicomFile, op: &'static str, source: io::Error) -> Error {
     }
 }
 
-/// Save atomically: written to a temporary file beside `path`, renamed over it when complete.
-/// On any error nothing is left behind.
-pub fn save(file: &DicomFile, path: &Path) -> Result<()> {
-    let name = path.display().to_string();
+/// Counts the bytes that pass through.
+struct Counting<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Save atomically: written to a temporary file beside `path` (mode 0644 on Unix), renamed
+/// over it when complete. On any error nothing is left behind. Returns the bytes written.
+pub fn save(file: &DicomFile, path: &Path) -> Result<u64> {
     let io_err = |op: &'static str| {
-        let name = name.clone();
-        move |source: io::Error| Error::Io { name, op, source }
+        move |source: io::Error| Error::Io {
+            name: path.display().to_string(),
+            op,
+            source,
+        }
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".dicomveil-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(io_err("create a temporary file in the folder of"))?;
-    {
-        let mut out = BufWriter::with_capacity(256 * 1024, tmp.as_file());
-        write_file(file, &mut out)
-            .and_then(|_| out.flush())
-            .map_err(|e| write_error(file, "write", e).with_name(&file.name))
-            .map_err(|e| match e {
-                Error::Io { op, source, .. } => Error::Io {
-                    name: name.clone(),
-                    op,
-                    source,
-                },
-                e => e,
-            })?;
-    }
-    tmp.persist(path)
-        .map_err(|e| io_err("rename the finished file to")(e.error))?;
-    // tempfile creates files 0600; give the output the usual 0644
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".dicomveil-").suffix(".part");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o644));
+        builder.permissions(fs::Permissions::from_mode(0o644));
     }
-    Ok(())
+    let tmp = builder
+        .tempfile_in(dir)
+        .map_err(io_err("create a temporary file in the folder of"))?;
+    let mut out = Counting {
+        inner: BufWriter::with_capacity(256 * 1024, tmp.as_file()),
+        count: 0,
+    };
+    write_file(file, &mut out)
+        .and_then(|_| out.flush())
+        .map_err(io_err("write"))?;
+    let written = out.count;
+    drop(out);
+    tmp.persist(path)
+        .map_err(|e| io_err("rename the finished file to")(e.error))?;
+    Ok(written)
 }

@@ -78,6 +78,7 @@ fn synthetic(ts_uid: &str) -> DicomFile {
         transfer_syntax: ts,
         dataset: ds,
         source: Default::default(),
+        source_len: 0,
         name: "synthetic".into(),
     }
 }
@@ -289,6 +290,7 @@ fn dummy_on_a_sequence_replaces_identity_and_keeps_structure() {
         transfer_syntax: TransferSyntax::from_uid("1.2.840.10008.1.2.1").unwrap(),
         dataset: ds,
         source: Default::default(),
+        source_len: 0,
         name: "sr".into(),
     };
     let anon = Anonymizer::new(basic(), b"k");
@@ -327,6 +329,7 @@ fn removing_overlay_data_removes_the_overlay_group() {
         transfer_syntax: TransferSyntax::from_uid("1.2.840.10008.1.2.1").unwrap(),
         dataset: ds,
         source: Default::default(),
+        source_len: 0,
         name: "overlay".into(),
     };
     Anonymizer::new(basic(), b"k").anonymize(&mut file).unwrap();
