@@ -320,6 +320,10 @@ fn process(
         }
         Ok(Some(dst))
     })();
+    if result.is_err() || outcome.bytes_in == 0 {
+        // the read failed or stopped early: the size from the file system
+        outcome.bytes_in = std::fs::metadata(src).map(|m| m.len()).unwrap_or(0);
+    }
     match result {
         Ok(Some(dst)) => outcome.destination = Some(dst),
         Ok(None) => {
