@@ -1,11 +1,26 @@
 """Type stubs of the Rust extension module (src/python.rs)."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, final
 
+__all__ = [
+    "CompiledProfile",
+    "Dataset",
+    "EDITION",
+    "Engine",
+    "__version__",
+    "check_pattern",
+    "default_rules",
+    "format_tag",
+    "keyword_to_tag",
+    "table_rows",
+    "tag_to_keyword",
+    "verify",
+]
 __version__: str
 EDITION: str
 
+@final
 class Dataset:
     @staticmethod
     def open_path(path: str) -> Dataset: ...
@@ -27,20 +42,22 @@ class Dataset:
     def delete(self, tag: int) -> bool: ...
     def dump(self, max_len: int = 64) -> str: ...
 
+@final
 class CompiledProfile:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         rules: list[tuple[str, str]],
         source_name: str,
         method: list[str],
         codes: list[tuple[str, str]],
-    ) -> None: ...
+    ) -> CompiledProfile: ...
     @property
     def temporal(self) -> str: ...
 
+@final
 class Engine:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         profile: CompiledProfile,
         key: bytes,
         patient_name: bytes | None = None,
@@ -49,7 +66,7 @@ class Engine:
         pseudonymize_id: bool = False,
         burned_in: str = "warn",
         record_uids: bool = True,
-    ) -> None: ...
+    ) -> Engine: ...
     def uid_map(self) -> list[tuple[str, str]]: ...
     def anonymize(self, dataset: Dataset) -> list[str]: ...
     def anonymize_file(self, src: str, dst: str) -> list[str]: ...
