@@ -273,6 +273,15 @@ fn effective_vr(el: &Element) -> VR {
     }
 }
 
+/// Sequences of coded concepts (standard vocabulary, not identity): Concept Name Code,
+/// Concept Code, Measurement Units Code, Purpose of Reference Code.
+const CODED_CONCEPTS: [Tag; 4] = [
+    Tag(0x0040, 0xA043),
+    Tag(0x0040, 0xA168),
+    Tag(0x0040, 0x08EA),
+    Tag(0x0040, 0xA170),
+];
+
 /// Overlay Data (60xx,3000), for the even groups 6000-601E.
 fn is_overlay_data(tag: Tag) -> bool {
     tag.0 & 0xFF01 == 0x6000 && tag.1 == 0x3000
@@ -478,8 +487,16 @@ impl Walker<'_> {
             Action::Keep => {
                 self.counts.kept += 1;
                 if let Value::Sequence(items) = &mut el.value {
+                    // a coded concept says what was observed, not who: inside a D sequence
+                    // (an SR's content under the Basic profile) it keeps its meaning (UIDs of
+                    // coding schemes or contexts are still mapped)
+                    let inner = if mode == Mode::Dummy && CODED_CONCEPTS.contains(&el.tag) {
+                        Mode::MapUids
+                    } else {
+                        mode
+                    };
                     for item in items {
-                        self.walk(item, mode, false)?;
+                        self.walk(item, inner, false)?;
                     }
                 }
             }

@@ -311,10 +311,9 @@ fn dummy_on_a_sequence_replaces_identity_and_keeps_structure() {
     let Value::Sequence(codes) = &item.get(Tag(0x0040, 0xA043)).unwrap().value else {
         panic!()
     };
-    assert_eq!(
-        text(&codes[0], 0x0008, 0x0104).as_deref(),
-        Some("ANONYMIZED")
-    );
+    // a coded concept keeps its meaning
+    assert_eq!(text(&codes[0], 0x0008, 0x0104).as_deref(), Some("Finding"));
+    assert_eq!(text(&codes[0], 0x0008, 0x0100).as_deref(), Some("121071"));
 }
 
 #[test]

@@ -367,6 +367,10 @@ def _dummy_elem(elem: DataElement, key: bytes) -> DataElement:
 # (text, names, dates, bytes); UIDs are mapped. Named elements follow their own rule. (The
 # engine's choice, found with dciodvfy: dummying every leaf broke SR enumerated values.)
 KEPT_IN_DUMMY_SEQUENCE = frozenset("SQ CS DS IS US SS UL SL FL FD SV UV AT OF OD OL OV".split())
+# Coded concepts inside a D sequence keep their meaning (the profile applies inside them, and
+# UIDs are mapped as in an X/Z/U* sequence):
+# Concept Name Code, Concept Code, Measurement Units Code, Purpose of Reference Code Sequences.
+CODED_CONCEPT_SEQUENCES = frozenset({0x0040A043, 0x0040A168, 0x004008EA, 0x0040A170})
 
 
 def _is_overlay_data(tag: int) -> bool:
@@ -428,7 +432,8 @@ def model_anonymize(
         elif action in ("U", "U*") and holds_uid(elem):
             out.add(_copy_elem(elem, map_uid_value(key, elem.value)))
         elif elem.VR == "SQ":
-            out.add(recurse(_ctx))
+            coded = _ctx == "dummy" and int(tag) in CODED_CONCEPT_SEQUENCES
+            out.add(recurse("uid" if coded else _ctx))
         elif _ctx == "uid" and holds_uid(elem):
             out.add(_copy_elem(elem, map_uid_value(key, elem.value)))
         else:
