@@ -340,6 +340,28 @@ fn process(
     outcome
 }
 
+/// The outcome of a file whose processing panicked: refused, with what the panic said.
+fn internal_error(src: &Path, panic: &(dyn std::any::Any + Send)) -> FileOutcome {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".into());
+    FileOutcome {
+        source: src.to_path_buf(),
+        destination: None,
+        status: Status::Refused(format!(
+            "{}: internal error in the dicomveil engine (please report it): {what}",
+            src.display()
+        )),
+        bytes_in: std::fs::metadata(src).map(|m| m.len()).unwrap_or(0),
+        bytes_out: 0,
+        counts: Counts::default(),
+        flags: Vec::new(),
+        error_kind: Some("DicomveilError"),
+    }
+}
+
 /// Is `inner` equal to or below `outer` (after resolving both)?
 fn is_within(inner: &Path, outer: &Path) -> bool {
     let canon = |p: &Path| -> PathBuf {
@@ -476,7 +498,11 @@ pub fn anonymize_tree(
                     if cancel.load(Ordering::Relaxed) {
                         return;
                     }
-                    let outcome = process(anon, src, rel, &dst_root, opts, &shared);
+                    // a panic (a bug) costs one file, not the run
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        process(anon, src, rel, &dst_root, opts, &shared)
+                    }))
+                    .unwrap_or_else(|panic| internal_error(src, panic.as_ref()));
                     if matches!(outcome.status, Status::Refused(_)) {
                         refused.fetch_add(1, Ordering::Relaxed);
                         if opts.stop_on_error {

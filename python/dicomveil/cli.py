@@ -309,6 +309,13 @@ def main() -> None:
     help="Name outputs from the de-identified dataset instead of mirroring SRC, e.g. "
     "'{StudyInstanceUID}/{SeriesInstanceUID}/{SOPInstanceUID}.dcm'.",
 )
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run on the Dask cluster whose scheduler is at ADDRESS (e.g. tls://head:8786) "
+    "instead of this machine. SRC, DST and --key-file must be paths every worker sees (a "
+    "shared filesystem); the workers read the key file. Needs dicomveil[dask].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, notes or summary.")
 def anonymize(
     src: Path,
@@ -324,6 +331,7 @@ def anonymize(
     dry_run: bool,
     audit: Path | None,
     naming: str | None,
+    scheduler: str | None,
     quiet: bool,
 ) -> None:
     """De-identify SRC (a file or a folder) into DST.
@@ -339,6 +347,8 @@ def anonymize(
 
     Exit code 0 when every DICOM file was done, 1 when some were refused.
     """
+    if scheduler is not None:
+        _check_cluster(in_place, workers)
     target = _check_paths(src, dst, in_place, naming)
     if naming is not None:
         _check_naming(naming)
@@ -361,16 +371,30 @@ def anonymize(
 
     bar = _Bar() if not quiet and sys.stderr.isatty() else None
     try:
-        report = anonymizer.anonymize_tree(
-            src,
-            target,
-            workers=workers,
-            naming=naming,
-            dry_run=dry_run,
-            audit=audit,
-            progress=bar,
-            progress_interval=0.1,
-        )
+        if scheduler is None:
+            report = anonymizer.anonymize_tree(
+                src,
+                target,
+                workers=workers,
+                naming=naming,
+                dry_run=dry_run,
+                audit=audit,
+                progress=bar,
+                progress_interval=0.1,
+            )
+        else:
+            report = _anonymize_on_cluster(
+                scheduler,
+                src,
+                target,
+                profile=profile,
+                key_file=key_file,
+                burned_in=cast(BurnedIn, burned_in),
+                naming=naming,
+                dry_run=dry_run,
+                audit=audit,
+                progress=bar,
+            )
     except KeyboardInterrupt:
         _err("interrupted: the files finished so far are complete; no partial file is left")
         sys.exit(130)
@@ -380,6 +404,42 @@ def anonymize(
         if bar is not None:
             bar.close()
     sys.exit(_print_report(report, dry_run, quiet, audit))
+
+
+def _check_cluster(in_place: bool, workers: int | None) -> None:
+    """--scheduler: the options it excludes, and Dask."""
+    if in_place:
+        raise click.UsageError(
+            "--in-place cannot run on a cluster: a batch run again after a lost worker would "
+            "de-identify some files twice"
+        )
+    if workers is not None:
+        raise click.UsageError(
+            "--workers sets this machine's threads; with --scheduler the cluster's workers "
+            "set the parallelism"
+        )
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise click.UsageError("--scheduler needs Dask: pip install 'dicomveil[dask]'") from None
+
+
+def _anonymize_on_cluster(scheduler: str, src: Path, target: Path, **options: Any) -> Report:
+    """Run on the Dask cluster at ``scheduler``; the workers read the key file themselves."""
+    import distributed
+
+    from .distributed import anonymize_tree_distributed
+
+    try:
+        client = distributed.Client(scheduler, set_as_default=False)
+    except (OSError, ValueError, TypeError) as e:
+        raise click.ClickException(
+            f"cannot connect to the Dask scheduler {scheduler}: {e}"
+        ) from None
+    try:
+        return anonymize_tree_distributed(src, target, client=client, **options)
+    finally:
+        client.close()
 
 
 def _check_paths(src: Path, dst_arg: str | None, in_place: bool, naming: str | None) -> Path:

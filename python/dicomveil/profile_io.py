@@ -465,7 +465,8 @@ def read_xml(data: str | bytes, source: str) -> tuple[str, list[RawRule]]:
     builder.parser = parser
     try:
         parser.feed(data)
-        root = parser.close()
+        parser.close()
+        root = builder.close()
     except ParseError as e:
         line, col = getattr(e, "position", (0, 0))
         msg = str(e).split(":", 1)[0]
