@@ -4,9 +4,12 @@
 #   bash scripts/test.sh [extra pytest arguments]
 #
 # Creates (or reuses) .venv, installs the package with its `test` extra (a release build of the
-# extension), installs Debian's dcmtk (dcmdump) and dicom3tools (dciodvfy) when running as root
-# and they are missing (non-fatal: their checks skip without them), runs `cargo test --locked`,
-# then pytest.
+# extension), installs Debian's dcmtk (dcmdump), dicom3tools (dciodvfy) and libgdcm-tools
+# (gdcmdump) when running as root and they are missing (non-fatal: their checks skip without
+# them), runs `cargo test --locked` (with the fuzz regression corpus, tests/fuzz_corpus/), then
+# pytest, then a bounded fuzz run (scripts/fuzz.sh, FUZZ_SECONDS per target, default 30; 0 skips
+# it; it skips itself with a message when cargo-fuzz is not installed, and installs it when
+# FUZZ_INSTALL=1, as CI does).
 # Exits non-zero on any failure, and also when pytest collects no tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,10 +28,12 @@ PY="$VENV/bin/python"
 step "installing dicomveil[test] into $VENV (release build)"
 "$PY" -m pip install --quiet --disable-pip-version-check ".[test]"
 
-# independent oracles from Debian: dcmdump (dcmtk) and dciodvfy (dicom3tools); optional
+# independent oracles from Debian: dcmdump (dcmtk), dciodvfy (dicom3tools) and gdcmdump
+# (libgdcm-tools); optional
 missing=()
 command -v dcmdump >/dev/null 2>&1 || missing+=(dcmtk)
 command -v dciodvfy >/dev/null 2>&1 || missing+=(dicom3tools)
+command -v gdcmdump >/dev/null 2>&1 || missing+=(libgdcm-tools)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         step "installing ${missing[*]} with apt-get"
@@ -52,5 +57,11 @@ set -e
 if [ "$status" -eq 5 ]; then
     echo "error: pytest collected no tests" >&2
     exit 1
+fi
+
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+    step "fuzz, ${FUZZ_SECONDS:-30} s per target"
+    PYTHON="$PY" FUZZ_SANITIZER="${FUZZ_SANITIZER:-none}" \
+        bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}" || status=1
 fi
 exit "$status"

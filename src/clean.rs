@@ -89,8 +89,24 @@ fn fold(c: char) -> std::borrow::Cow<'static, str> {
     s.into()
 }
 
-fn is_word(c: char) -> bool {
-    c.is_alphanumeric()
+/// A character that words are made of, for whole-word matching. Scripts written without
+/// spaces between words (Han, kana, Hangul, Thai...) have no word boundaries to look for: a
+/// name written inside a run of them is still found.
+pub fn is_word(c: char) -> bool {
+    c.is_alphanumeric() && !is_unspaced_script(c)
+}
+
+fn is_unspaced_script(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0EFF       // Thai, Lao
+        | 0x1100..=0x11FF     // Hangul Jamo
+        | 0x3040..=0x30FF     // Hiragana, Katakana
+        | 0x3400..=0x4DBF     // CJK Extension A
+        | 0x4E00..=0x9FFF     // CJK Unified Ideographs
+        | 0xAC00..=0xD7AF     // Hangul syllables
+        | 0xF900..=0xFAFF     // CJK Compatibility Ideographs
+        | 0xFF66..=0xFF9F     // half-width Katakana
+        | 0x20000..=0x2FFFF) // CJK Extensions B-F
 }
 
 /// The identifying values of a dataset, normalized, as words to look for.
@@ -294,9 +310,10 @@ impl Charset {
         }
     }
 
-    /// Can this text be decoded and encoded again faithfully?
+    /// Can this text be decoded and encoded again faithfully? (ESC starts an ISO 2022 code
+    /// extension: 7-bit bytes that are not ASCII text.)
     pub fn round_trips(&self, bytes: &[u8]) -> bool {
-        bytes.is_ascii()
+        (bytes.is_ascii() && !bytes.contains(&0x1B))
             || (!self.undecodable
                 && match &self.codec {
                     Some(c) => c
@@ -343,12 +360,9 @@ pub fn clean_text(identity: &Identity, charset: &Charset, vr: VR, bytes: &[u8]) 
         }
     };
     if !charset.round_trips(bytes) {
-        // text we cannot decode faithfully cannot be cleaned: replace it whole
-        let text = charset.decode(bytes);
-        return match identity.clean(&text) {
-            None if !text.contains('\u{FFFD}') => None,
-            _ => Some(REMOVED.as_bytes().to_vec()),
-        };
+        // text that cannot be decoded faithfully cannot be searched: it may hold an
+        // identifier, so it is replaced whole
+        return Some(REMOVED.as_bytes().to_vec());
     }
     let text = charset.decode(bytes);
     let values: Vec<&str> = if matches!(vr, VR::LT | VR::ST | VR::UT | VR::UR) {

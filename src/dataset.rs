@@ -221,14 +221,6 @@ impl DataSet {
     pub fn text(&self, tag: Tag) -> Option<&[u8]> {
         self.get(tag)?.inline_bytes().map(trim_padding)
     }
-
-    /// Append an element known to come after every element already here (used by the reader).
-    pub(crate) fn push_sorted(&mut self, element: Element) {
-        match self.elements.last() {
-            Some(last) if last.tag >= element.tag => self.put(element),
-            _ => self.elements.push(element),
-        }
-    }
 }
 
 /// Strip the trailing padding (space or NUL) and leading spaces of a text value.

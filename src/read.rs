@@ -39,14 +39,27 @@ pub fn read_path(path: &Path) -> Result<DicomFile> {
         let name = name.clone();
         move |source: io::Error| Error::Io { name, op, source }
     };
+    // looked at before opening: opening a FIFO would wait for a writer, maybe forever
+    let kind = std::fs::metadata(path).map_err(io_err("open"))?;
+    let not_a_file = |what: &str| Error::Io {
+        name: name.clone(),
+        op: "read",
+        source: io::Error::other(what.to_string()),
+    };
+    if kind.is_dir() {
+        return Err(not_a_file("it is a directory, not a file"));
+    }
+    if !kind.is_file() {
+        return Err(not_a_file(
+            "it is not a regular file (a device, FIFO or socket)",
+        ));
+    }
     let file = File::open(path).map_err(io_err("open"))?;
     let meta = file.metadata().map_err(io_err("stat"))?;
-    if meta.is_dir() {
-        return Err(Error::Io {
-            name,
-            op: "read",
-            source: io::Error::other("it is a directory, not a file"),
-        });
+    if !meta.is_file() {
+        return Err(not_a_file(
+            "it was replaced by something that is not a regular file",
+        ));
     }
     let file = Arc::new(file);
     let stream = Stream::Seekable(Box::new(&*file));
@@ -280,7 +293,8 @@ fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> 
         input.consume(4);
         true
     } else {
-        false
+        // a meta group with neither preamble nor prefix (some writers leave both out)
+        head.len() >= 8 && head[0..2] == [0x02, 0x00]
     };
 
     let mut parser = Parser {
@@ -289,7 +303,7 @@ fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> 
         path: Vec::new(),
     };
     let mut meta = DataSet::new();
-    let ts = if has_meta {
+    let mut ts = if has_meta {
         let meta_encoding = parser.guess_encoding().map_err(|e| e.with_name(name))?;
         meta = parser
             .read_meta(meta_encoding)
@@ -341,6 +355,19 @@ fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> 
         let head = parser.peek(8).map_err(|e| e.with_name(name))?;
         if head.len() == 8 && !is_vr_bytes(&head[4..6]) {
             parser.file_encoding = IMPLICIT_LE;
+        }
+    } else if !ts.explicit_vr {
+        // and the reverse: implicit VR declared, explicit VR written (a VR where an implicit
+        // length's low bytes would be means a first element of 16 KiB or more: not plausible).
+        // Read, and written, as the explicit VR little endian it is: its VRs are kept, and an
+        // undefined-length OB that is not pixel data could not be written in implicit VR
+        let head = parser.peek(8).map_err(|e| e.with_name(name))?;
+        if head.len() == 8
+            && is_vr_bytes(&head[4..6])
+            && VR::from_binary([head[4], head[5]]).is_some()
+        {
+            parser.file_encoding = EXPLICIT_LE;
+            ts = TransferSyntax::from_uid("1.2.840.10008.1.2.1").expect("registered");
         }
     }
     let dataset = if ts.deflated {
@@ -482,8 +509,26 @@ impl Parser<'_> {
         Ok(TransferSyntax::from_uid(uid))
     }
 
+    /// Read the meta group; its errors say that they are in it.
     fn read_meta(&mut self, encoding: Encoding) -> Result<DataSet> {
-        let mut meta = DataSet::new();
+        let meta = self.read_meta_elements(encoding).map_err(|e| match e {
+            Error::InvalidDicom {
+                name,
+                problem,
+                location,
+            } => Error::InvalidDicom {
+                name,
+                problem: format!("in the meta information: {problem}"),
+                location,
+            },
+            other => other,
+        });
+        self.path.clear();
+        meta
+    }
+
+    fn read_meta_elements(&mut self, encoding: Encoding) -> Result<DataSet> {
+        let mut meta = Collector::default();
         loop {
             let head = self.peek(4)?;
             if head.len() < 4 {
@@ -492,6 +537,7 @@ impl Parser<'_> {
             if encoding.tag(head).0 != 0x0002 {
                 break;
             }
+            let start = self.input.pos;
             let (header, _) = self.read_header(encoding)?;
             let len = header.len.0;
             if len == UNDEFINED {
@@ -500,13 +546,15 @@ impl Parser<'_> {
                     tag_str(header.tag)
                 )));
             }
+            self.path.push(tag_str(header.tag));
             let bytes = self.read_inline(len)?;
-            meta.push_sorted(Element::bytes(header.tag, header.vr, bytes));
+            self.path.pop();
+            meta.push(Element::bytes(header.tag, header.vr, bytes), start);
         }
         if meta.elements.is_empty() {
             return Err(self.invalid("the DICM prefix is not followed by a meta group"));
         }
-        Ok(meta)
+        meta.finish(&self.path)
     }
 
     /// Decode an element or item header with dicom-rs's decoder for `encoding`.
@@ -576,7 +624,7 @@ impl Parser<'_> {
         if depth > MAX_DEPTH {
             return Err(self.invalid(format!("sequences nested deeper than {MAX_DEPTH} levels")));
         }
-        let mut ds = DataSet::new();
+        let mut ds = Collector::default();
         loop {
             match end {
                 End::At(limit) if self.input.pos >= limit => {
@@ -589,6 +637,9 @@ impl Parser<'_> {
                 _ => {}
             }
             let head = self.peek(4)?;
+            if head.is_empty() {
+                return Err(self.invalid("the file ends inside an item (no item delimiter)"));
+            }
             if head.len() < 4 {
                 return Err(self.invalid("the file ends inside an element header"));
             }
@@ -607,10 +658,11 @@ impl Parser<'_> {
                     self.invalid(format!("unexpected {} outside of a sequence", tag_str(tag)))
                 );
             }
+            let start = self.input.pos;
             let element = self.read_element(encoding, depth)?;
-            ds.push_sorted(element);
+            ds.push(element, start);
         }
-        Ok(ds)
+        ds.finish(&self.path)
     }
 
     fn read_element(&mut self, encoding: Encoding, depth: usize) -> Result<Element> {
@@ -632,19 +684,31 @@ impl Parser<'_> {
         let is_sequence = vr == VR::SQ
             || (len == UNDEFINED && vr == VR::UN)
             || (len == UNDEFINED && !encoding.explicit_vr && tag != tags::PIXEL_DATA)
-            || known_sq
-            || (!encoding.explicit_vr && starts_with_item(self)?);
+            || known_sq;
+        // in implicit VR, an element the dictionary does not know (a private one) whose value
+        // starts with an item is most likely a sequence: read as one if it is one
+        let maybe_sequence = !is_sequence && !encoding.explicit_vr && starts_with_item(self)?;
 
         self.path.push(tag_str(tag));
         let value = if is_sequence {
-            // PS3.5 6.2.2: the content of a UN element is implicit VR little endian
-            let item_encoding = if vr == VR::UN || vr != VR::SQ && !encoding.explicit_vr {
+            let item_encoding = if vr == VR::UN {
+                self.un_content_encoding(encoding)?
+            } else if vr != VR::SQ && !encoding.explicit_vr {
                 IMPLICIT_LE
             } else {
                 encoding
             };
             vr = VR::SQ;
             Value::Sequence(self.read_items(item_encoding, len, depth)?)
+        } else if maybe_sequence {
+            let bytes = self.read_inline(len)?;
+            match self.items_in(&bytes, depth) {
+                Some(items) => {
+                    vr = VR::SQ;
+                    Value::Sequence(items)
+                }
+                None => Value::Primitive(Data::Inline(bytes)),
+            }
         } else if len == UNDEFINED {
             if !matches!(vr, VR::OB | VR::OW) {
                 return Err(self.invalid(format!(
@@ -662,6 +726,39 @@ impl Parser<'_> {
         };
         self.path.pop();
         Ok(Element::new(tag, vr, value))
+    }
+
+    /// The encoding of the items of a UN element read as a sequence. PS3.5 6.2.2 (CP-246):
+    /// implicit VR little endian. Some converters kept the explicit VR of the original
+    /// sequence instead; that is recognised by a VR after the first element's tag.
+    fn un_content_encoding(&mut self, encoding: Encoding) -> Result<Encoding> {
+        let head = self.peek(14)?;
+        let looks_explicit = encoding.explicit_vr
+            && head.len() == 14
+            && IMPLICIT_LE.tag(head) == tags::ITEM
+            && IMPLICIT_LE.tag(&head[8..12]).0 != 0xFFFE
+            && is_vr_bytes(&head[12..14])
+            && VR::from_binary([head[12], head[13]]).is_some();
+        Ok(if looks_explicit {
+            Encoding {
+                explicit_vr: true,
+                big_endian: false,
+            }
+        } else {
+            IMPLICIT_LE
+        })
+    }
+
+    /// The items of a value already read, if the whole value is a well-formed sequence in
+    /// implicit VR little endian; `None` otherwise (it is then kept as the bytes it is).
+    fn items_in(&self, bytes: &[u8], depth: usize) -> Option<Vec<DataSet>> {
+        let len = u32::try_from(bytes.len()).ok()?;
+        let mut sub = Parser {
+            input: Input::new(Stream::Forward(Box::new(bytes)), Some(bytes.len() as u64)),
+            file_encoding: self.file_encoding,
+            path: self.path.clone(),
+        };
+        sub.read_items(IMPLICIT_LE, len, depth).ok()
     }
 
     fn read_item_header(&mut self, encoding: Encoding) -> Result<(Tag, u32)> {
@@ -752,6 +849,68 @@ impl Parser<'_> {
             }
         }
         Ok(fragments)
+    }
+}
+
+/// The elements of one data set as they are read, with where each starts: put in tag order
+/// at the end (one sort, only when the input was out of order) and checked for duplicates.
+#[derive(Default)]
+struct Collector {
+    elements: Vec<Element>,
+    starts: Vec<u64>,
+    /// Some element did not come after the one before it (out of order, or a duplicate).
+    disordered: bool,
+}
+
+impl Collector {
+    fn push(&mut self, element: Element, start: u64) {
+        if self.elements.last().is_some_and(|l| l.tag >= element.tag) {
+            self.disordered = true;
+        }
+        self.elements.push(element);
+        self.starts.push(start);
+    }
+
+    /// The data set, in tag order. An element whose tag is already there is refused: PS3.5
+    /// 7.1 allows one per data set, and readers disagree on which one counts (dcmtk keeps the
+    /// first, pydicom the last), so keeping either could leave an identifier another reader
+    /// would show, or drop one that cleaning needs to know. Named at the later occurrence.
+    fn finish(self, path: &[String]) -> Result<DataSet> {
+        let Collector {
+            elements,
+            starts,
+            disordered,
+        } = self;
+        if !disordered {
+            return Ok(DataSet { elements });
+        }
+        let mut order: Vec<usize> = (0..elements.len()).collect();
+        order.sort_by_key(|&i| (elements[i].tag, starts[i]));
+        if let Some(w) = order
+            .windows(2)
+            .find(|w| elements[w[0]].tag == elements[w[1]].tag)
+        {
+            let tag = elements[w[1]].tag;
+            let mut path = path.join(" > ");
+            if !path.is_empty() {
+                path.push_str(" > ");
+            }
+            path.push_str(&tag_str(tag));
+            return Err(Error::InvalidDicom {
+                name: String::new(),
+                problem: format!("element {} occurs twice in the same data set", tag_str(tag)),
+                location: Location {
+                    offset: starts[w[1]],
+                    path,
+                },
+            });
+        }
+        let mut slots: Vec<Option<Element>> = elements.into_iter().map(Some).collect();
+        let elements = order
+            .into_iter()
+            .map(|i| slots[i].take().expect("each index once"))
+            .collect();
+        Ok(DataSet { elements })
     }
 }
 

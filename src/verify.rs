@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use crate::anonymize::private_creators;
 use crate::batch::{list_files, thread_pool};
-use crate::clean::{identifying_words, normalize_str, Charset};
+use crate::clean::{identifying_words, is_word, normalize_str, Charset};
 use crate::dataset::{tag_str, tags, DataSet, DicomFile, Source, Value};
 use crate::error::{Error, Result};
 use crate::profile::{Action, CompiledProfile};
@@ -60,21 +60,16 @@ pub struct Finding {
 
 /// Is there a match in `text` (normalized) that stands as a whole word?
 fn has_word_match(ac: &AhoCorasick, text: &str) -> bool {
-    let word_before = |i: usize| {
-        text[..i]
-            .chars()
-            .next_back()
-            .is_some_and(char::is_alphanumeric)
-    };
-    let word_after = |i: usize| text[i..].chars().next().is_some_and(char::is_alphanumeric);
+    let word_before = |i: usize| text[..i].chars().next_back().is_some_and(is_word);
+    let word_after = |i: usize| text[i..].chars().next().is_some_and(is_word);
     ac.find_overlapping_iter(text.as_bytes()).any(|m| {
         let (s, e) = (m.start(), m.end());
         if !text.is_char_boundary(s) || !text.is_char_boundary(e) {
             return false;
         }
         let token = &text[s..e];
-        let starts_word = token.chars().next().is_some_and(char::is_alphanumeric);
-        let ends_word = token.chars().next_back().is_some_and(char::is_alphanumeric);
+        let starts_word = token.chars().next().is_some_and(is_word);
+        let ends_word = token.chars().next_back().is_some_and(is_word);
         (!starts_word || !word_before(s)) && (!ends_word || !word_after(e))
     })
 }

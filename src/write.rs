@@ -117,6 +117,16 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    /// The top-level dataset. Group 0002 belongs to the meta, written above from the meta
+    /// group: elements of it found in the dataset (invalid there) are not written, or a reader
+    /// would take them for more of the meta.
+    fn top_level(&self, ds: &DataSet, out: &mut dyn Write) -> io::Result<()> {
+        for el in ds.elements.iter().filter(|e| e.tag.0 != 0x0002) {
+            self.element(el, out)?;
+        }
+        Ok(())
+    }
+
     fn dataset(&self, ds: &DataSet, out: &mut dyn Write) -> io::Result<()> {
         for el in &ds.elements {
             self.element(el, out)?;
@@ -245,10 +255,10 @@ pub fn write_file(file: &DicomFile, out: &mut dyn Write) -> io::Result<()> {
     };
     if ts.deflated {
         let mut z = flate2::write::DeflateEncoder::new(out, flate2::Compression::default());
-        writer.dataset(&file.dataset, &mut z)?;
+        writer.top_level(&file.dataset, &mut z)?;
         z.finish()?;
     } else {
-        writer.dataset(&file.dataset, out)?;
+        writer.top_level(&file.dataset, out)?;
     }
     Ok(())
 }
