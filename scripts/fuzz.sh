@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Fuzz the reader and the engine with cargo-fuzz (the project in fuzz/, outside the crate's
-# build). Two targets run every input through read -> anonymize -> write -> re-read ->
-# anonymize again (fuzz/pipeline.rs says what must hold):
-#   pipeline   the input is a file;
-#   deflated   the input is a data set, put in a file of the deflated transfer syntax.
+# build). Three targets run every input through read -> write -> re-read, and anonymize ->
+# write -> re-read -> anonymize again (fuzz/pipeline.rs says what must hold):
+#   pipeline     the input is a file (mutated bytes);
+#   deflated     the input is a data set, put in a file of the deflated transfer syntax;
+#   structured   the input describes a well-formed file (tags with special rules, private
+#                blocks, overlays, character sets, nested and UN sequences, every syntax),
+#                built and then run through the pipeline: explores the engine's decisions.
 #
-#   bash scripts/fuzz.sh [SECONDS] [TARGET...]      default: 30 seconds for each target
+#   bash scripts/fuzz.sh [SECONDS] [TARGET...]      default: 20 seconds for each target
 #
 # Seeds: pydicom's test and character set files, examples/data/, and the regression inputs of
 # tests/fuzz_corpus/. What the fuzzer learns stays in fuzz/corpus/<target>/ (not committed),
@@ -26,15 +29,16 @@
 # fuzz/artifacts/<target>/; minimize it (from fuzz/) with
 #   RUSTC_BOOTSTRAP=1 cargo fuzz tmin -O <target> artifacts/<target>/<file>
 # then fix the bug and add the minimized input to tests/fuzz_corpus/<target>/, where
-# tests/robustness.rs runs it on every `cargo test`.
+# tests/robustness.rs runs it on every `cargo test` (for `structured`, add the file it builds,
+# written when the target runs the input with FUZZ_WRITE_BUILT=<path>, to .../pipeline/).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 
-SECONDS_EACH="${1:-30}"
+SECONDS_EACH="${1:-20}"
 shift || true
 TARGETS=("$@")
-[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(pipeline deflated)
+[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(pipeline deflated structured)
 SANITIZER="${FUZZ_SANITIZER:-address}"
 export RUSTC_BOOTSTRAP=1
 
@@ -59,14 +63,15 @@ fi
 # seeds: whole files for `pipeline`; for `deflated`, the data sets of the explicit VR little
 # endian files (what the deflated syntax holds once inflated)
 SEEDS="$ROOT/fuzz/seeds"
-mkdir -p "$SEEDS/pipeline" "$SEEDS/deflated"
+mkdir -p "$SEEDS/pipeline" "$SEEDS/deflated" "$SEEDS/structured"
 if ! "$PYTHON" - "$SEEDS" "$ROOT/examples/data" <<'EOF'
-import hashlib, io, struct, sys, zlib
+import hashlib, io, struct, sys, warnings, zlib
 from pathlib import Path
 
 import pydicom
 from pydicom.data import get_charset_files, get_testdata_files
 
+warnings.simplefilter("ignore")  # pydicom's remarks on odd seeds
 seeds, examples = Path(sys.argv[1]), Path(sys.argv[2])
 files = {Path(p) for p in [*get_testdata_files(), *get_charset_files()]}
 files |= set(examples.glob("*.dcm"))
@@ -111,11 +116,17 @@ for target in "${TARGETS[@]}"; do
     mkdir -p "corpus/$target" "artifacts/$target"
     dirs=("$ROOT/fuzz/corpus/$target" "$SEEDS/$target")
     [ -d "$ROOT/tests/fuzz_corpus/$target" ] && dirs+=("$ROOT/tests/fuzz_corpus/$target")
+    if [ "$target" = structured ]; then
+        # inputs are descriptions, not DICOM: no byte dictionary, and long from the start
+        options=(-max_len=8192 -len_control=0)
+    else
+        options=(-max_len=131072 -dict="$ROOT/fuzz/dicom.dict")
+    fi
     echo "fuzzing $target for $SECONDS_EACH s"
     # shellcheck disable=SC2086
     if ! cargo fuzz run -O -s "$SANITIZER" "$target" "${dirs[@]}" -- \
         -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
-        -max_len=131072 -dict="$ROOT/fuzz/dicom.dict" -print_final_stats=1 ${FUZZ_ARGS:-} >"artifacts/$target.log" 2>&1; then
+        "${options[@]}" -print_final_stats=1 ${FUZZ_ARGS:-} >"artifacts/$target.log" 2>&1; then
         status=1
         echo "fuzz: $target FAILED; the input is in fuzz/artifacts/$target/:" >&2
         grep -E -A3 "panicked at|ERROR: libFuzzer|SUMMARY" "artifacts/$target.log" | head -n 20 >&2

@@ -7,7 +7,7 @@
 # extension), installs Debian's dcmtk (dcmdump), dicom3tools (dciodvfy) and libgdcm-tools
 # (gdcmdump) when running as root and they are missing (non-fatal: their checks skip without
 # them), runs `cargo test --locked` (with the fuzz regression corpus, tests/fuzz_corpus/), then
-# pytest, then a bounded fuzz run (scripts/fuzz.sh, FUZZ_SECONDS per target, default 30; 0 skips
+# pytest, then a bounded fuzz run (scripts/fuzz.sh, FUZZ_SECONDS per target, default 20; 0 skips
 # it; it skips itself with a message when cargo-fuzz is not installed, and installs it when
 # FUZZ_INSTALL=1, as CI does).
 # Exits non-zero on any failure, and also when pytest collects no tests.
@@ -59,9 +59,9 @@ if [ "$status" -eq 5 ]; then
     exit 1
 fi
 
-if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
-    step "fuzz, ${FUZZ_SECONDS:-30} s per target"
+if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+    step "fuzz, ${FUZZ_SECONDS:-20} s per target"
     PYTHON="$PY" FUZZ_SANITIZER="${FUZZ_SANITIZER:-none}" \
-        bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}" || status=1
+        bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}" || status=1
 fi
 exit "$status"

@@ -372,10 +372,14 @@ fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> 
     }
     let dataset = if ts.deflated {
         let start = parser.input.pos;
+        let limit = inflate_limit(size.saturating_sub(start));
         let rest: Box<dyn Read + '_> = match parser.input.stream {
             Stream::Seekable(mut s) => {
                 s.seek(SeekFrom::Start(start)).map_err(io_err)?;
-                Box::new(flate2::read::DeflateDecoder::new(io::BufReader::new(s)))
+                Box::new(InflateLimit {
+                    inner: flate2::read::DeflateDecoder::new(io::BufReader::new(s)),
+                    left: limit,
+                })
             }
             Stream::Forward(_) => unreachable!("files are read from a seekable stream"),
         };
@@ -390,6 +394,15 @@ fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> 
                 Error::Io { source, .. } if source.kind() == io::ErrorKind::InvalidInput => {
                     parser_err(format!("the deflated dataset is corrupt: {source}"), start)
                 }
+                Error::Io { source, .. } if is_inflate_limit(&source) => parser_err(
+                    format!(
+                        "the deflated data set inflates to more than {limit} bytes (the larger \
+                         of {} MiB and {INFLATE_RATIO} times its deflated size): refused as a \
+                         likely decompression bomb",
+                        INFLATE_FLOOR >> 20
+                    ),
+                    start,
+                ),
                 e => e,
             })
     } else {
@@ -417,6 +430,59 @@ fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> 
         name: name.to_string(),
         source_len: size,
     })
+}
+
+/// A deflated data set may inflate to this many times its size (or to [`INFLATE_FLOOR`],
+/// whichever is more); beyond, it is refused. Inflated values are held in memory (the stream
+/// cannot be read again), so without a bound a small file could take any amount of memory
+/// (deflate reaches about 1000:1 on zeros). Real deflated data sets (reports, waveforms, the
+/// odd image) come nowhere near.
+const INFLATE_RATIO: u64 = 200;
+const INFLATE_FLOOR: u64 = 64 << 20;
+
+fn inflate_limit(deflated_len: u64) -> u64 {
+    deflated_len
+        .saturating_mul(INFLATE_RATIO)
+        .max(INFLATE_FLOOR)
+}
+
+/// Reads at most `left` inflated bytes, then fails with [`InflateLimitExceeded`].
+struct InflateLimit<R> {
+    inner: R,
+    left: u64,
+}
+
+#[derive(Debug)]
+struct InflateLimitExceeded;
+
+impl std::fmt::Display for InflateLimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the inflated data set is larger than allowed")
+    }
+}
+
+impl std::error::Error for InflateLimitExceeded {}
+
+fn is_inflate_limit(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<InflateLimitExceeded>())
+}
+
+impl<R: Read> Read for InflateLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            // at the limit: fine if the stream ends here too
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(io::Error::other(InflateLimitExceeded)),
+            };
+        }
+        let n = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        let got = self.inner.read(&mut buf[..n])?;
+        self.left -= got as u64;
+        Ok(got)
+    }
 }
 
 fn printable(s: &str) -> String {
@@ -657,6 +723,14 @@ impl Parser<'_> {
                 return Err(
                     self.invalid(format!("unexpected {} outside of a sequence", tag_str(tag)))
                 );
+            }
+            if tag.0 == 0xFFFE {
+                // the group of items and delimiters holds no data elements (PS3.5 7.5); in
+                // explicit VR such a header has no VR, so it could not even be written back
+                return Err(self.invalid(format!(
+                    "unexpected {} where a data element should be",
+                    tag_str(tag)
+                )));
             }
             let start = self.input.pos;
             let element = self.read_element(encoding, depth)?;

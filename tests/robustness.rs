@@ -3,8 +3,10 @@
 //! either a clean error naming the input or an output that reads again and anonymizes again.
 //! Also the reader's tolerance rules that the fuzzer cannot judge (it only sees panics).
 //!
-//! `tests/fuzz_corpus/pipeline/` holds whole files; `tests/fuzz_corpus/deflated/` holds data
-//! sets that the `deflated` target puts in a deflated Part 10 file.
+//! `tests/fuzz_corpus/pipeline/` holds whole files (`fuzz-*` found by the fuzzers, also the
+//! files the `structured` target built; `handmade-*` written for the fixes around them);
+//! `tests/fuzz_corpus/deflated/` holds data sets that the `deflated` target puts in a deflated
+//! Part 10 file.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -295,4 +297,25 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn elements_of_the_delimiter_group_are_refused() {
+    // found by the structured target: (FFFE,0000) inside a UN item was read (implicit VR),
+    // but in explicit VR a header of group FFFE has no VR, so the output did not read back
+    let mut content = implicit(ITEM, UNDEFINED, &[]);
+    content.extend(implicit((0xFFFE, 0x0000), 2, b"AB"));
+    content.extend_from_slice(&ITEM_END);
+    content.extend_from_slice(&SEQ_END);
+    let mut un = tag((0x0009, 0x1010));
+    un.extend_from_slice(b"UN\0\0");
+    un.extend_from_slice(&UNDEFINED.to_le_bytes());
+    un.extend(content);
+    let data = part10("1.2.840.10008.1.2.1", &un);
+    let e = read_bytes(data.into(), "fffe.dcm").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "fffe.dcm: not a valid DICOM file: unexpected (FFFE,0000) where a data element should \
+         be (at byte 192 in (0009,1010)[0])"
+    );
 }

@@ -364,6 +364,52 @@ def test_huge_length_claims_allocate_nothing(tmp_path: Path):
     assert peak < 256 * 1024, f"peak virtual memory grew by {peak} kB"
 
 
+_BOMB_PROBE = textwrap.dedent(
+    """
+    import sys, dicomveil
+    def hwm():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])  # kB
+    before = hwm()
+    try:
+        dicomveil.DicomFile.open(sys.argv[1])
+        print("accepted")
+    except dicomveil.InvalidDicomError as e:
+        print(e)
+    print(hwm() - before)
+    """
+)
+
+
+def test_a_decompression_bomb_is_refused(tmp_path: Path):
+    """Deflated data sets are inflated into memory (they cannot be read twice): one that
+    inflates to more than 200 times its size (and more than 64 MiB) is refused before it
+    takes that memory. 256 MiB of zeros deflate to about 250 KiB."""
+    head = image(overrides={0x7FE00010: LE.header(0x7FE00010, "OB", 256 << 20)})
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = [z.compress(head)]
+    zeros = bytes(1 << 20)
+    body += [z.compress(zeros) for _ in range(256)]
+    body.append(z.flush())
+    path = write(tmp_path, "bomb.dcm", part10(b"".join(body), DEFLATED))
+    assert path.stat().st_size < 1 << 20
+    proc = subprocess.run(
+        [sys.executable, "-c", _BOMB_PROBE, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    message, grown = proc.stdout.splitlines()
+    assert message.startswith(str(path)), message
+    bomb = r"inflates to more than \d+ bytes .*: refused as a likely decompression bomb"
+    assert re.search(bomb, message)
+    assert int(grown) < 160 * 1024, f"resident memory grew by {grown} kB"
+    # a legitimate deflated file, even a highly compressible one, is read
+    small = image(overrides={0x7FE00010: LE.element(0x7FE00010, "OB", bytes(4 << 20))})
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    path = write(tmp_path, "zeros.dcm", part10(z.compress(small) + z.flush(), DEFLATED))
+    assert read_out(anonymize_path(path)).PixelData == bytes(4 << 20)
+
+
 def test_odd_lengths_are_read_and_written_even(tmp_path: Path):
     odd = {
         0x00080060: LE.element(0x00080060, "CS", b"MRI"),  # odd text
@@ -686,6 +732,29 @@ def test_dcmdump_and_gdcmdump_read_every_corpus_output(path: Path, tmp_path: Pat
     out_path = tmp_path / "out.dcm"
     out_path.write_bytes(anonymize_file(path).out_bytes)
     _readers_read(out_path)
+
+
+def _synthetic_cases() -> dict[str, bytes]:
+    """The made-up study of test_synthetic.py in each of its syntaxes, and the shipped
+    samples of examples/data/."""
+    from test_synthetic import SYNTAXES, encode, pair
+
+    # a new data set for each syntax (the fixture's function): encoding one as RLE changes it
+    cases = {f"synthetic-{k}": encode(pair.__wrapped__()[0], ts) for k, ts in SYNTAXES.items()}
+    examples = Path(__file__).resolve().parent.parent / "examples" / "data"
+    cases.update({f"example-{p.stem}": p.read_bytes() for p in sorted(examples.glob("*.dcm"))})
+    return cases
+
+
+SYNTHETIC = _synthetic_cases()
+
+
+@pytest.mark.parametrize("name", list(SYNTHETIC))
+def test_synthetic_outputs_are_validator_clean(name: str, tmp_path: Path):
+    """dcmdump and gdcmdump read the output; dciodvfy finds nothing new in it."""
+    source = write(tmp_path, f"{name}.dcm", SYNTHETIC[name])
+    out = Anonymizer(key=TEST_KEY, burned_in="allow").anonymize(DicomFile.open(source))
+    _validators_agree(source, out.to_bytes(), tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------
