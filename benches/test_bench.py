@@ -9,7 +9,11 @@ Sizes (environment): DICOMVEIL_BENCH_L_FILES (1000 files of 512x512, ~500 MB),
 DICOMVEIL_BENCH_S_FILES (5000 files of 64x64, ~60 MB), DICOMVEIL_BENCH_MF_GB (2: the
 multi-frame file for the memory benchmark). Corpora are generated once into
 DICOMVEIL_BENCH_DIR (default .benchmarks/corpus) and reused; the multi-frame file is made in a
-temporary folder and removed afterwards.
+temporary folder and removed afterwards. Outputs go to DICOMVEIL_BENCH_OUT (default: pytest's
+temporary folder); point both at a tmpfs (/dev/shm) to measure without the disk.
+
+Before every round the previous output is removed and the file system synced (`sync`), so
+that no round pays for the write-back of another's files.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pydicom
@@ -59,6 +64,19 @@ def corpus_s() -> Path:
 
 def _fresh(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+    os.sync()
+
+
+@pytest.fixture
+def out_dir(tmp_path: Path) -> Iterator[Path]:
+    """Where a benchmark writes its output tree."""
+    base = os.environ.get("DICOMVEIL_BENCH_OUT")
+    if base is None:
+        yield tmp_path / "out"
+        return
+    path = Path(base) / f"out-{os.getpid()}"
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _run(benchmark, target, dst: Path, rounds: int = 3):
@@ -75,18 +93,18 @@ def _size_mb(path: Path) -> float:
 
 @pytest.mark.parametrize("which", ["L", "S"])
 @pytest.mark.benchmark(group="tree")
-def test_tree_cp(benchmark, which, corpus_l, corpus_s, tmp_path):
+def test_tree_cp(benchmark, which, corpus_l, corpus_s, out_dir):
     src = corpus_l if which == "L" else corpus_s
-    dst = tmp_path / "out"
+    dst = out_dir
     benchmark.extra_info.update(files=len(list(src.rglob("*.dcm"))), mb=_size_mb(src))
     _run(benchmark, lambda: subprocess.run(["cp", "-r", str(src), str(dst)], check=True), dst)
 
 
 @pytest.mark.parametrize("which", ["L", "S"])
 @pytest.mark.benchmark(group="tree")
-def test_tree_dicomveil(benchmark, which, corpus_l, corpus_s, tmp_path):
+def test_tree_dicomveil(benchmark, which, corpus_l, corpus_s, out_dir):
     src = corpus_l if which == "L" else corpus_s
-    dst = tmp_path / "out"
+    dst = out_dir
     anon = Anonymizer(key=KEY, keep_uid_map=False)
 
     def work():
@@ -98,9 +116,9 @@ def test_tree_dicomveil(benchmark, which, corpus_l, corpus_s, tmp_path):
 
 @pytest.mark.parametrize("which", ["L", "S"])
 @pytest.mark.benchmark(group="tree")
-def test_tree_dicomveil_cli(benchmark, which, corpus_l, corpus_s, tmp_path):
+def test_tree_dicomveil_cli(benchmark, which, corpus_l, corpus_s, out_dir, tmp_path):
     src = corpus_l if which == "L" else corpus_s
-    dst = tmp_path / "out"
+    dst = out_dir
     key = tmp_path / "key"
     key.write_bytes(KEY)
     cmd = [
@@ -119,9 +137,9 @@ def test_tree_dicomveil_cli(benchmark, which, corpus_l, corpus_s, tmp_path):
 
 @pytest.mark.parametrize("which", ["L", "S"])
 @pytest.mark.benchmark(group="tree")
-def test_tree_pydicom_script(benchmark, which, corpus_l, corpus_s, tmp_path):
+def test_tree_pydicom_script(benchmark, which, corpus_l, corpus_s, out_dir):
     src = corpus_l if which == "L" else corpus_s
-    dst = tmp_path / "out"
+    dst = out_dir
     _run(benchmark, lambda: pydicom_baseline.anonymize_tree(src, dst), dst, rounds=1)
 
 

@@ -171,6 +171,41 @@ impl Pattern {
             Ok(Pattern::Masked { mask, value })
         }
     }
+
+    /// The canonical spelling: two patterns are the same rule iff their spellings are equal.
+    /// `0010,0010`, `60xx,3000`, `0009,xx10:ACME`, `gggg,eeee (gggg odd)` (as the Python
+    /// layer's `canonical_pattern` spells them).
+    pub fn canonical(&self) -> String {
+        match self {
+            Pattern::Exact(tag) => format!("{:04x},{:04x}", tag.0, tag.1),
+            Pattern::Masked { mask, value } => {
+                let digit = |shift: u32| {
+                    if (mask >> shift) & 0xF == 0 {
+                        'x'
+                    } else {
+                        char::from_digit((value >> shift) & 0xF, 16).expect("a hex digit")
+                    }
+                };
+                let mut out = String::with_capacity(9);
+                for (i, shift) in (0..8).rev().map(|d| d * 4).enumerate() {
+                    if i == 4 {
+                        out.push(',');
+                    }
+                    out.push(digit(shift));
+                }
+                out
+            }
+            Pattern::Private {
+                group,
+                creator,
+                element,
+            } => format!(
+                "{group:04x},xx{element:02x}:{}",
+                String::from_utf8_lossy(creator)
+            ),
+            Pattern::AllPrivate => ALL_PRIVATE_FORMS[0].to_string(),
+        }
+    }
 }
 
 fn keyword_tag(name: &str) -> Option<Tag> {
@@ -379,6 +414,20 @@ pub struct TableRow {
     pub actions: [String; 11],
 }
 
+impl TableRow {
+    /// The row's action under `options`: `basic_profile`, then each selected option column
+    /// with a value replaces it, in bit order (a higher bit wins).
+    pub fn action(&self, options: u32) -> &str {
+        let mut action = &self.actions[0];
+        for (bit, a) in self.actions.iter().enumerate().skip(1) {
+            if options & (1 << bit) != 0 && !a.is_empty() {
+                action = a;
+            }
+        }
+        action
+    }
+}
+
 /// The rows of the shipped Table E.1-1.
 pub fn table_e1_1() -> &'static [TableRow] {
     static ROWS: OnceLock<Vec<TableRow>> = OnceLock::new();
@@ -427,15 +476,7 @@ pub const ALL_OPTIONS: u32 = 0x7FF;
 pub fn default_rules(options: u32) -> Vec<(String, String)> {
     table_e1_1()
         .iter()
-        .map(|row| {
-            let mut action = &row.actions[0];
-            for (bit, a) in row.actions.iter().enumerate().skip(1) {
-                if options & (1 << bit) != 0 && !a.is_empty() {
-                    action = a;
-                }
-            }
-            (row.tag.clone(), action.clone())
-        })
+        .map(|row| (row.tag.clone(), row.action(options).to_string()))
         .collect()
 }
 
@@ -572,5 +613,22 @@ mod tests {
         let rules = default_rules(1 | 64 | 128); // full dates then modified dates: 128 wins
         let study_date = rules.iter().find(|(t, _)| t == "0008,0020").unwrap();
         assert_eq!(study_date.1, "C");
+    }
+
+    #[test]
+    fn canonical_spellings() {
+        let c = |t: &str| Pattern::parse(t).unwrap().canonical();
+        assert_eq!(c("(0010,0010)"), "0010,0010");
+        assert_eq!(c("PatientName"), "0010,0010");
+        assert_eq!(c("00100010"), "0010,0010");
+        assert_eq!(c("(60XX,3000)"), "60xx,3000");
+        assert_eq!(c("50xx,xxxx"), "50xx,xxxx");
+        assert_eq!(c("(0009,xx10,ACME 1.0)"), "0009,xx10:ACME 1.0");
+        assert_eq!(c("0009,1010: \"ACME 1.0\" "), "0009,xx10:ACME 1.0");
+        assert_eq!(c("private"), "gggg,eeee (gggg odd)");
+        for row in table_e1_1() {
+            let canonical = c(&row.tag);
+            assert_eq!(Pattern::parse(&canonical).unwrap().canonical(), canonical);
+        }
     }
 }

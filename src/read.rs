@@ -32,39 +32,60 @@ const BULK_THRESHOLD: u32 = 4096;
 const MAX_DEPTH: usize = 64;
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 
-/// Read a DICOM file from a path. Bulk values stay in the file, which is kept open.
+/// Files up to this size are read whole, in one system call, and parsed from memory: no
+/// buffer to fill and no second read for their bulk values when they are written. Larger
+/// files are parsed through a buffer and their bulk values stay in the file, which is kept
+/// open (and read again, in chunks, when written).
+const SMALL_FILE: u64 = 256 * 1024;
+
+/// Read a DICOM file from a path.
 pub fn read_path(path: &Path) -> Result<DicomFile> {
     let name = path.display().to_string();
     let io_err = |op: &'static str| {
         let name = name.clone();
         move |source: io::Error| Error::Io { name, op, source }
     };
-    // looked at before opening: opening a FIFO would wait for a writer, maybe forever
-    let kind = std::fs::metadata(path).map_err(io_err("open"))?;
     let not_a_file = |what: &str| Error::Io {
         name: name.clone(),
         op: "read",
         source: io::Error::other(what.to_string()),
     };
-    if kind.is_dir() {
+    let file = open_without_waiting(path).map_err(io_err("open"))?;
+    let meta = file.metadata().map_err(io_err("stat"))?;
+    if meta.is_dir() {
         return Err(not_a_file("it is a directory, not a file"));
     }
-    if !kind.is_file() {
+    if !meta.is_file() {
         return Err(not_a_file(
             "it is not a regular file (a device, FIFO or socket)",
         ));
     }
-    let file = File::open(path).map_err(io_err("open"))?;
-    let meta = file.metadata().map_err(io_err("stat"))?;
-    if !meta.is_file() {
-        return Err(not_a_file(
-            "it was replaced by something that is not a regular file",
-        ));
+    // (a size of 0 may be a file of /proc, whose size is not known: read as a stream)
+    if (1..=SMALL_FILE).contains(&meta.len()) {
+        // its size as it was when opened (a file shorter by now fails as truncated)
+        let mut data = vec![0; meta.len() as usize];
+        (&file).read_exact(&mut data).map_err(io_err("read"))?;
+        drop(file);
+        return read_bytes(Arc::from(data), &name);
     }
     let file = Arc::new(file);
     let stream = Stream::Seekable(Box::new(&*file));
     let input = Input::new(stream, Some(meta.len()));
     parse(input, Source::File(file.clone()), &name)
+}
+
+/// Open for reading without blocking: opening a FIFO would otherwise wait for a writer, maybe
+/// forever. The caller refuses anything that is not a regular file (where the flag has no
+/// effect) before reading.
+fn open_without_waiting(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 /// Read a DICOM file held in memory. Bulk values are referenced, not copied.
@@ -100,9 +121,12 @@ const BUF_SIZE: usize = 64 * 1024;
 
 impl<'a> Input<'a> {
     fn new(stream: Stream<'a>, size: Option<u64>) -> Self {
+        // no bigger than the input (a small file's own size), and never smaller than what
+        // is peeked at once (the preamble and prefix)
+        let capacity = size.map_or(BUF_SIZE, |s| (s as usize).clamp(256, BUF_SIZE));
         Input {
             stream,
-            buf: vec![0; BUF_SIZE],
+            buf: vec![0; capacity],
             lo: 0,
             hi: 0,
             pos: 0,
@@ -260,8 +284,36 @@ struct Parser<'a> {
     input: Input<'a>,
     /// The file's own encoding: every value is stored in its byte order.
     file_encoding: Encoding,
-    /// Tag path for messages.
-    path: Vec<String>,
+    /// Tag path for messages, formatted only when one is made.
+    path: Vec<Step>,
+}
+
+/// One step of a tag path: an element, and the item of its sequence being read, if any.
+#[derive(Clone, Copy)]
+struct Step {
+    tag: Tag,
+    item: Option<usize>,
+}
+
+impl Step {
+    fn element(tag: Tag) -> Self {
+        Step { tag, item: None }
+    }
+}
+
+/// `(0008,1140)[0] > (0008,1155)`.
+fn path_string(path: &[Step]) -> String {
+    let mut out = String::new();
+    for (i, step) in path.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" > ");
+        }
+        out.push_str(&tag_str(step.tag));
+        if let Some(index) = step.item {
+            out.push_str(&format!("[{index}]"));
+        }
+    }
+    out
 }
 
 /// Parse a whole file from the start of `input`.
@@ -503,7 +555,7 @@ impl Parser<'_> {
             problem: problem.into(),
             location: Location {
                 offset: self.input.pos,
-                path: self.path.join(" > "),
+                path: path_string(&self.path),
             },
         }
     }
@@ -612,7 +664,7 @@ impl Parser<'_> {
                     tag_str(header.tag)
                 )));
             }
-            self.path.push(tag_str(header.tag));
+            self.path.push(Step::element(header.tag));
             let bytes = self.read_inline(len)?;
             self.path.pop();
             meta.push(Element::bytes(header.tag, header.vr, bytes), start);
@@ -763,7 +815,7 @@ impl Parser<'_> {
         // starts with an item is most likely a sequence: read as one if it is one
         let maybe_sequence = !is_sequence && !encoding.explicit_vr && starts_with_item(self)?;
 
-        self.path.push(tag_str(tag));
+        self.path.push(Step::element(tag));
         let value = if is_sequence {
             let item_encoding = if vr == VR::UN {
                 self.un_content_encoding(encoding)?
@@ -883,7 +935,7 @@ impl Parser<'_> {
             }
             let index = items.len();
             if let Some(last) = self.path.last_mut() {
-                last.push_str(&format!("[{index}]"));
+                last.item = Some(index);
             }
             let item_end = if item_len == UNDEFINED {
                 End::Delimited
@@ -893,9 +945,7 @@ impl Parser<'_> {
             };
             let item = self.read_dataset(encoding, item_end, depth + 1)?;
             if let Some(last) = self.path.last_mut() {
-                if let Some(i) = last.rfind('[') {
-                    last.truncate(i);
-                }
+                last.item = None;
             }
             items.push(item);
         }
@@ -949,7 +999,7 @@ impl Collector {
     /// 7.1 allows one per data set, and readers disagree on which one counts (dcmtk keeps the
     /// first, pydicom the last), so keeping either could leave an identifier another reader
     /// would show, or drop one that cleaning needs to know. Named at the later occurrence.
-    fn finish(self, path: &[String]) -> Result<DataSet> {
+    fn finish(self, path: &[Step]) -> Result<DataSet> {
         let Collector {
             elements,
             starts,
@@ -965,7 +1015,7 @@ impl Collector {
             .find(|w| elements[w[0]].tag == elements[w[1]].tag)
         {
             let tag = elements[w[1]].tag;
-            let mut path = path.join(" > ");
+            let mut path = path_string(path);
             if !path.is_empty() {
                 path.push_str(" > ");
             }

@@ -114,6 +114,16 @@ fn short_length(vr: VR) -> bool {
 struct Writer<'a> {
     enc: HeaderEncoder,
     source: &'a Source,
+    /// Set when the output is this file, written at its position (through a buffer that is
+    /// flushed first): bulk values of a source file are then copied file to file by the
+    /// kernel, never through our memory. Not set for a deflated data set.
+    direct: Option<Direct<'a>>,
+}
+
+struct Direct<'a> {
+    file: &'a fs::File,
+    /// Bytes copied by the kernel (the output's byte count does not see them).
+    copied: std::cell::Cell<u64>,
 }
 
 impl Writer<'_> {
@@ -185,9 +195,73 @@ impl Writer<'_> {
     fn data(&self, data: &Data, out: &mut dyn Write) -> io::Result<()> {
         match data {
             Data::Inline(v) => out.write_all(v),
-            Data::Source { offset, len } => self.source.copy_to(*offset, *len, out),
+            Data::Source { offset, len } => {
+                let mut done = 0;
+                if let (Some(direct), Source::File(from)) = (&self.direct, self.source) {
+                    out.flush()?;
+                    done = kernel_copy(from, *offset, direct.file, *len)?;
+                    direct.copied.set(direct.copied.get() + done);
+                }
+                // what the kernel did not copy (none of it, where it cannot) is copied here
+                self.source.copy_to(offset + done, len - done, out)
+            }
         }
     }
+}
+
+/// Copy `len` bytes of `from` at `offset` to `to` at its position, in the kernel
+/// (`copy_file_range`: no copy through user space, and a reflink where the file system has
+/// them). Returns the bytes copied: fewer than `len` (maybe none) where the kernel or the
+/// file systems cannot, and the caller copies the rest.
+#[cfg(target_os = "linux")]
+fn kernel_copy(from: &fs::File, offset: u64, to: &fs::File, len: u64) -> io::Result<u64> {
+    use std::os::unix::io::AsRawFd;
+    let mut done = 0u64;
+    while done < len {
+        let mut off_in = (offset + done) as libc::loff_t;
+        let chunk = (len - done).min(1 << 30) as usize;
+        // SAFETY: both descriptors are open files owned by the caller; `off_in` is a valid
+        // pointer; a null `off_out` means the output's own position, which the call advances.
+        let n = unsafe {
+            libc::copy_file_range(
+                from.as_raw_fd(),
+                &mut off_in,
+                to.as_raw_fd(),
+                std::ptr::null_mut(),
+                chunk,
+                0,
+            )
+        };
+        match n {
+            0 => break, // the source ended early: the plain copy reports it
+            n if n > 0 => done += n as u64,
+            _ => {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    // not possible here (old kernel, across file systems, special files,
+                    // sandboxes that forbid it): the plain copy takes over
+                    Some(
+                        libc::ENOSYS
+                        | libc::EXDEV
+                        | libc::EINVAL
+                        | libc::EOPNOTSUPP
+                        | libc::EPERM
+                        | libc::ETXTBSY
+                        | libc::EBADF
+                        | libc::EIO,
+                    ) => break,
+                    _ => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kernel_copy(_from: &fs::File, _offset: u64, _to: &fs::File, _len: u64) -> io::Result<u64> {
+    Ok(0)
 }
 
 /// The meta group as written: version, SOP class and instance (from the dataset when it has
@@ -232,11 +306,22 @@ fn meta_group(file: &DicomFile) -> DataSet {
 
 /// Write a whole Part 10 file: preamble (zeros), `DICM`, meta group, dataset.
 pub fn write_file(file: &DicomFile, out: &mut dyn Write) -> io::Result<()> {
+    write_part10(file, out, None).map(drop)
+}
+
+/// [`write_file`]; with `direct`, the file `out` writes to, at its position, for copies in
+/// the kernel. Returns the bytes copied that way.
+fn write_part10(
+    file: &DicomFile,
+    out: &mut dyn Write,
+    direct: Option<&fs::File>,
+) -> io::Result<u64> {
     out.write_all(&[0u8; 128])?;
     out.write_all(b"DICM")?;
     let meta_writer = Writer {
         enc: HeaderEncoder::new(true, false),
         source: &Source::None,
+        direct: None,
     };
     let mut meta_bytes = Vec::with_capacity(256);
     meta_writer.dataset(&meta_group(file), &mut meta_bytes)?;
@@ -249,18 +334,23 @@ pub fn write_file(file: &DicomFile, out: &mut dyn Write) -> io::Result<()> {
     out.write_all(&meta_bytes)?;
 
     let ts = &file.transfer_syntax;
-    let writer = Writer {
+    let mut writer = Writer {
         enc: HeaderEncoder::new(ts.explicit_vr, ts.big_endian),
         source: &file.source,
+        direct: None,
     };
     if ts.deflated {
         let mut z = flate2::write::DeflateEncoder::new(out, flate2::Compression::default());
         writer.top_level(&file.dataset, &mut z)?;
         z.finish()?;
     } else {
+        writer.direct = direct.map(|file| Direct {
+            file,
+            copied: Default::default(),
+        });
         writer.top_level(&file.dataset, out)?;
     }
-    Ok(())
+    Ok(writer.direct.map_or(0, |d| d.copied.get()))
 }
 
 /// The whole Part 10 file as bytes.
@@ -323,10 +413,10 @@ pub fn save(file: &DicomFile, path: &Path) -> Result<u64> {
         inner: BufWriter::with_capacity(256 * 1024, tmp.as_file()),
         count: 0,
     };
-    write_file(file, &mut out)
-        .and_then(|_| out.flush())
+    let copied = write_part10(file, &mut out, Some(tmp.as_file()))
+        .and_then(|copied| out.flush().map(|_| copied))
         .map_err(io_err("write"))?;
-    let written = out.count;
+    let written = out.count + copied;
     drop(out);
     tmp.persist(path)
         .map_err(|e| io_err("rename the finished file to")(e.error))?;

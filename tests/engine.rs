@@ -462,3 +462,79 @@ fn malformed_inputs_give_errors_not_panics() {
     let e = read_bytes(part10_explicit_le(&deep).into(), "deep").unwrap_err();
     assert!(e.to_string().contains("nested deeper"), "{e}");
 }
+
+/// A file larger than what is read whole: its bulk values stay in the file and are copied to
+/// the output file by the kernel (`copy_file_range`) when saved. The output must be exactly
+/// the bytes of the same tree serialized in memory, in every syntax (deflated ones are
+/// written through the compressor instead), and `save` must count every byte.
+#[test]
+fn large_files_are_saved_exactly_as_serialized() {
+    let dir = tempfile::tempdir().unwrap();
+    let anon = Anonymizer::new(basic(), b"key");
+    for (i, uid) in SYNTAXES.iter().enumerate() {
+        let mut file = synthetic(uid);
+        let big: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let second: Vec<u8> = (0..300_001u32).map(|i| (i % 13) as u8).collect();
+        let pixels = if file.transfer_syntax.encapsulated {
+            Value::Fragments(vec![
+                Data::Inline(vec![]),
+                Data::Inline(big.clone()),
+                Data::Inline(second.clone()),
+            ])
+        } else {
+            Value::Primitive(Data::Inline(big.clone()))
+        };
+        file.dataset
+            .put(Element::new(Tag(0x7FE0, 0x0010), VR::OB, pixels));
+        // another bulk value before the pixels: two kernel copies with a header between
+        file.dataset
+            .put(Element::bytes(Tag(0x5400, 0x1010), VR::OB, second.clone()));
+        let input = dir.path().join(format!("in{i}.dcm"));
+        std::fs::write(&input, to_bytes(&file).unwrap()).unwrap();
+
+        let mut read = dicomveil::read_path(&input).unwrap();
+        if !file.transfer_syntax.deflated {
+            assert!(
+                matches!(read.source, dicomveil::dataset::Source::File(_)),
+                "{uid}: a large file keeps its bulk values in the file"
+            );
+        }
+        anon.anonymize(&mut read).unwrap();
+        let output = dir.path().join(format!("out{i}.dcm"));
+        let written = dicomveil::save(&read, &output).unwrap();
+        let on_disk = std::fs::read(&output).unwrap();
+        assert_eq!(written, on_disk.len() as u64, "{uid}: bytes counted");
+        assert!(
+            on_disk == to_bytes(&read).unwrap(),
+            "{uid}: saved bytes differ"
+        );
+        let back = read_bytes(on_disk.into(), "out").unwrap();
+        let value = |tag: Tag| -> Vec<Vec<u8>> {
+            let element = back.dataset.elements.iter().find(|e| e.tag == tag);
+            match &element.unwrap_or_else(|| panic!("{uid}: {tag} kept")).value {
+                Value::Primitive(d) => vec![d.bytes(&back.source).unwrap().into_owned()],
+                Value::Fragments(f) => f
+                    .iter()
+                    .map(|d| d.bytes(&back.source).unwrap().into_owned())
+                    .collect(),
+                Value::Sequence(_) => panic!("{uid}: not a sequence"),
+            }
+        };
+        // values of odd length come back padded to even
+        let mut second_padded = second.clone();
+        second_padded.push(0);
+        let expected_pixels = if file.transfer_syntax.encapsulated {
+            vec![vec![], big.clone(), second_padded.clone()]
+        } else {
+            vec![big.clone()]
+        };
+        assert!(
+            value(Tag(0x7FE0, 0x0010)) == expected_pixels,
+            "{uid}: pixel data"
+        );
+        assert!(
+            value(Tag(0x5400, 0x1010)) == vec![second_padded],
+            "{uid}: waveform"
+        );
+    }
+}

@@ -566,6 +566,17 @@ def test_every_spelling_of_a_pattern_loads_and_is_one_rule(canon: str):
             _core.CompiledProfile([(first, "X"), (spelling, "X")], "t", [], [])
 
 
+def test_the_engine_spells_every_table_pattern_as_python_does():
+    """create_default takes its canonical patterns from the engine (no Python parse of 600
+    patterns at start-up): they must be the ones canonical_pattern gives."""
+    rows = _core.default_rules(int(Options.ALL))
+    assert len(rows) == len(_core.table_rows()) > 600
+    for pattern, canon, _action in rows:
+        assert canon == canonical_pattern(pattern), pattern
+    assert any("x" in canon for _p, canon, _a in rows)  # wildcards (60xx,...) are among them
+    assert any(canon == "gggg,eeee (gggg odd)" for _p, canon, _a in rows)
+
+
 DIFFERENT = [
     "0010,0010",
     "0010,0020",

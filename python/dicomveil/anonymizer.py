@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -26,7 +25,7 @@ T = TypeVar("T", "DicomFile", "Dataset")
 
 def _key_bytes(key: bytes | str | None) -> bytes:
     if key is None:
-        return secrets.token_bytes(32)
+        return os.urandom(32)  # what secrets.token_bytes uses, without importing it
     if isinstance(key, str):
         key = key.encode("utf-8")
     if not isinstance(key, (bytes, bytearray, memoryview)):

@@ -362,10 +362,7 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         """
         opts = _options_value(options) or Options.BASIC_PROFILE
         profile = cls(name="PS3.15 default")
-        table = _table()
-        for (pattern, action), (canon, _cells) in zip(
-            _core.default_rules(int(opts)), table, strict=True
-        ):
+        for pattern, canon, action in _core.default_rules(int(opts)):
             profile._rules[canon] = (pattern, Action(action))
         profile._options = opts
         return profile
@@ -535,8 +532,7 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         if form == "options" and opts is not None:
             default = _core.default_rules(int(opts))
             if len(default) == len(rules) and all(
-                rules.get(c, ("", None))[1] == a
-                for (p, a), (c, _cells) in zip(default, _table(), strict=True)
+                rules.get(c, ("", None))[1] == a for _p, c, a in default
             ):
                 profile._options = opts  # exactly the shipped table with these options
                 profile._options_known = True

@@ -527,15 +527,18 @@ def read_xml(data: str | bytes, source: str) -> tuple[str, list[RawRule]]:
     return (cols.form if cols else "rules"), rules
 
 
-_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+def _not_xml_char(c: str) -> bool:
+    """Characters XML 1.0 cannot hold (its Char production)."""
+    n = ord(c)
+    return not (
+        c in "\t\n\r" or 0x20 <= n <= 0xD7FF or 0xE000 <= n <= 0xFFFD or 0x10000 <= n <= 0x10FFFF
+    )
 
 
 def _xml_text(text: str) -> str:
-    bad = _XML_CHAR.search(text)
-    if bad:
-        raise ProfileError(
-            f"pattern {_clip(text)}: character {bad.group()!r} cannot be written in XML"
-        )
+    bad = next((c for c in text if _not_xml_char(c)), None)
+    if bad is not None:
+        raise ProfileError(f"pattern {_clip(text)}: character {bad!r} cannot be written in XML")
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -21,7 +21,10 @@ class Progress(NamedTuple):
     bytes_in: int
 
 
-@dataclass(frozen=True)
+_COUNT_NAMES = ("removed", "zeroed", "dummied", "kept", "cleaned", "uids_replaced")
+
+
+@dataclass(frozen=True, slots=True)
 class FileResult:
     """The outcome for one input file. ``reason`` and ``error`` never hold patient data."""
 
@@ -104,17 +107,18 @@ class Report:
 
     @classmethod
     def _from_core(cls, raw: dict) -> Report:
+        names = _COUNT_NAMES
         files = tuple(
             FileResult(
-                source=str(src),
-                destination=None if dst is None else str(dst),
-                status=status,
-                reason=reason,
-                error=error,
-                bytes_in=bytes_in,
-                bytes_out=bytes_out,
-                counts=dict(counts),
-                flags=tuple(flags),
+                src,
+                dst,
+                status,
+                reason,
+                error,
+                bytes_in,
+                bytes_out,
+                dict(zip(names, counts, strict=True)),
+                flags,
             )
             for src, dst, status, reason, error, bytes_in, bytes_out, counts, flags in raw["files"]
         )
