@@ -676,6 +676,10 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         options = self.options
         if options is None:
             return [f"dicomveil {_VERSION}", "custom profile"], []
+        if Options.RETAIN_LONG_MODIF_DATES in options:
+            # the two date options are alternatives: with both, dates are modified on every
+            # row, so a file claiming full dates too would contradict its own (0028,0303)
+            options &= ~Options.RETAIN_LONG_FULL_DATES
         codes = [_METHOD_CODES[o] for o in _METHOD_CODES if o in options]
         method = [f"dicomveil {_VERSION}", f"PS3.15 {EDITION} Basic Profile"]
         method += [meaning for value, meaning in codes[1:]]
