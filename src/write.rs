@@ -409,8 +409,13 @@ pub fn save(file: &DicomFile, path: &Path) -> Result<u64> {
     let tmp = builder
         .tempfile_in(dir)
         .map_err(io_err("create a temporary file in the folder of"))?;
+    // headers and small values gather here; bulk values bypass it (copied by the kernel, or
+    // written in large chunks). Sized to the input when that is small: a buffer much larger
+    // than the file costs a fresh mapping per file where malloc's trimming is tuned down
+    // (as Dask's workers do).
+    let capacity = (file.source_len as usize + 1024).clamp(4 * 1024, 64 * 1024);
     let mut out = Counting {
-        inner: BufWriter::with_capacity(256 * 1024, tmp.as_file()),
+        inner: BufWriter::with_capacity(capacity, tmp.as_file()),
         count: 0,
     };
     let copied = write_part10(file, &mut out, Some(tmp.as_file()))
