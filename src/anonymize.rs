@@ -8,7 +8,7 @@ use dicom_core::{Tag, VR};
 use crate::action::dummy;
 use crate::clean::{clean_text, safe_private, shift_da, shift_dt, Charset, Identity, Keyed};
 use crate::dataset::{
-    dictionary_vr, tags, trim_padding, Data, DataSet, DicomFile, Element, Source, Value,
+    tags, trim_padding, value_vr, Data, DataSet, DicomFile, Element, Source, Value,
 };
 use crate::error::{Error, Result};
 use crate::profile::{Action, CompiledProfile};
@@ -264,15 +264,6 @@ struct Walker<'a> {
     new_id: Option<Vec<u8>>,
 }
 
-/// The VR that decides what a value is: the dictionary's when the element's is UN.
-fn effective_vr(el: &Element) -> VR {
-    if el.vr == VR::UN {
-        dictionary_vr(el.tag).unwrap_or(VR::UN)
-    } else {
-        el.vr
-    }
-}
-
 /// Sequences of coded concepts (standard vocabulary, not identity): Concept Name Code,
 /// Concept Code, Measurement Units Code, Purpose of Reference Code.
 const CODED_CONCEPTS: [Tag; 4] = [
@@ -383,7 +374,7 @@ impl Walker<'_> {
                 None
             };
             let rule = profile.decide(tag, creator);
-            let vr = effective_vr(&el);
+            let vr = value_vr(&el);
             let mut action = match mode {
                 Mode::Profile => rule.unwrap_or(Action::Keep),
                 Mode::MapUids => match rule {
@@ -391,14 +382,11 @@ impl Walker<'_> {
                     None if vr == VR::UI => Action::ReplaceUid,
                     None => Action::Keep,
                 },
-                Mode::Dummy => match rule {
-                    Some(Action::Keep) | None => dummy_in_sequence(vr),
-                    Some(a) => a,
-                },
-                Mode::Clean => match rule {
-                    Some(Action::Keep) | None => clean_in_sequence(vr),
-                    Some(a) => a,
-                },
+                // inside a D or C sequence, what no rule names is made dummy or cleaned; an
+                // explicit K (from an option, such as Retain UIDs or Retain Full Dates, or a
+                // custom rule) is kept, or an SR would lose what the option keeps elsewhere
+                Mode::Dummy => rule.unwrap_or_else(|| dummy_in_sequence(vr)),
+                Mode::Clean => rule.unwrap_or_else(|| clean_in_sequence(vr)),
             };
             // C on a private attribute (Retain Safe Private): kept when PS3.15 Table E.3.10-1
             // lists it with its creator, whatever block the file uses; removed otherwise

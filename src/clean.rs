@@ -17,7 +17,7 @@ use sha2::Sha256;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::dataset::{dictionary_vr, tags, trim_padding, DataSet, Element, Value};
+use crate::dataset::{tags, trim_padding, value_vr, DataSet, Value};
 
 /// What an identifying value is replaced with in cleaned text.
 pub const REMOVED: &str = "[REMOVED]";
@@ -227,6 +227,12 @@ fn tokens(vr: VR, value: &str, out: &mut BTreeSet<String>) {
                     if parts.len() >= 2 && !parts[0].is_empty() && !parts[1].is_empty() {
                         push(&format!("{} {}", parts[1], parts[0]));
                         push(&format!("{} {}", parts[0], parts[1]));
+                        // scripts written without spaces (Chinese, Japanese): family then
+                        // given, run together; a one-character family name is too short to
+                        // look for alone, but not as part of the whole name
+                        if group.chars().any(is_unspaced_script) {
+                            push(&format!("{}{}", parts[0], parts[1]));
+                        }
                     }
                     for part in parts {
                         push(part);
@@ -257,14 +263,6 @@ fn tokens(vr: VR, value: &str, out: &mut BTreeSet<String>) {
             }
             _ => {}
         }
-    }
-}
-
-fn value_vr(el: &Element) -> VR {
-    if el.vr == VR::UN {
-        dictionary_vr(el.tag).unwrap_or(VR::UN)
-    } else {
-        el.vr
     }
 }
 
@@ -525,6 +523,7 @@ pub fn safe_private() -> &'static std::collections::HashSet<(u16, Vec<u8>, u8)> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataset::Element;
 
     fn identity_of(name: &str, id: &str) -> Identity {
         let mut ds = DataSet::new();

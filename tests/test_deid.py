@@ -1402,3 +1402,116 @@ def test_pseudonyms_replace_patient_id_wherever_it_occurs() -> None:
     out = deid(dataset(SourceImageSequence=Sequence([item])), profile=profile)
     assert out.SourceImageSequence[0].PatientID == out.PatientID
     assert HEX16.fullmatch(out.PatientID)
+
+
+# ---------------------------------------------------------------------------------------------
+# Options inside D and C sequences; values written with another VR; names in unspaced scripts
+# ---------------------------------------------------------------------------------------------
+
+
+def _sr_about_an_image() -> bytes:
+    """A Basic Text SR whose content references a CT image and carries a date."""
+    ds = Dataset()
+    ds.SOPClassUID = BASIC_TEXT_SR
+    ds.SOPInstanceUID = f"{ROOT}.100"
+    ds.StudyInstanceUID = f"{ROOT}.200"
+    ds.SeriesInstanceUID = f"{ROOT}.300"
+    ds.PatientName = "Doe^John"
+    ds.PatientID = "PID12345"
+    ds.StudyDate = "20200304"
+    ds.Modality = "SR"
+    reference = Dataset()
+    reference.ReferencedSOPClassUID = CT
+    reference.ReferencedSOPInstanceUID = f"{ROOT}.999"
+    image = Dataset()
+    image.RelationshipType = "CONTAINS"
+    image.ValueType = "IMAGE"
+    image.ReferencedSOPSequence = Sequence([reference])
+    date = Dataset()
+    date.RelationshipType = "CONTAINS"
+    date.ValueType = "DATE"
+    date.Date = "20200304"
+    ds.ContentSequence = Sequence([image, date])
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def _deid_bytes(data: bytes, options: O) -> Dataset:
+    profile = ConfidentialityProfile.create_default(options)
+    out = Anonymizer(profile, key=KEY, burned_in="allow").anonymize(DicomFile.open(data))
+    return pydicom.dcmread(io.BytesIO(out.to_bytes()))
+
+
+@pytest.mark.parametrize("clean", [False, True], ids=["D", "C"])
+def test_retain_uids_keeps_references_inside_sr_content(clean: bool):
+    """Retain UIDs says K for (0008,1155): inside the content sequence (D, or C with Clean
+    Structured Content) the reference is kept too, or the report would point at nothing."""
+    options = O.RETAIN_UIDS | (O.CLEAN_STRUCTD_CONT if clean else O.BASIC_PROFILE)
+    out = _deid_bytes(_sr_about_an_image(), options)
+    assert out.SOPInstanceUID == f"{ROOT}.100"
+    reference = out.ContentSequence[0].ReferencedSOPSequence[0]
+    assert reference.ReferencedSOPInstanceUID == f"{ROOT}.999"
+    # without the option it is replaced, as the instance it names is
+    basic = _deid_bytes(_sr_about_an_image(), O.CLEAN_STRUCTD_CONT if clean else O.BASIC_PROFILE)
+    replaced = basic.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+    assert replaced.startswith("2.25.") and replaced != f"{ROOT}.999"
+
+
+def test_retain_full_dates_keeps_dates_inside_sr_content():
+    out = _deid_bytes(_sr_about_an_image(), O.RETAIN_LONG_FULL_DATES)
+    assert out.StudyDate == "20200304"
+    assert out.ContentSequence[1].Date == "20200304"
+    basic = _deid_bytes(_sr_about_an_image(), O.BASIC_PROFILE)
+    assert basic.ContentSequence[1].Date != "20200304"
+
+
+def _explicit(tag: int, vr: str, value: bytes) -> bytes:
+    value += b" " * (len(value) % 2)
+    return struct.pack("<HH2sH", tag >> 16, tag & 0xFFFF, vr.encode(), len(value)) + value
+
+
+def test_a_date_written_as_text_is_still_shifted():
+    """StudyDate written with VR LO is a date all the same: Retain Modified Dates shifts it as
+    it shifts the same date written as DA (a kept real date would contradict (0028,0303))."""
+    ds = Dataset()
+    ds.SOPClassUID = SECONDARY_CAPTURE
+    ds.SOPInstanceUID = f"{ROOT}.1"
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    data = buffer.getvalue()
+    data += _explicit(0x00080020, "LO", b"20200304") + _explicit(0x00080021, "DA", b"20200304")
+    data += _explicit(0x00100010, "LO", b"Doe^John")  # a name written as LO: still a name
+    out = _deid_bytes(data, O.RETAIN_LONG_MODIF_DATES)
+    assert out.LongitudinalTemporalInformationModified == "MODIFIED"
+    series_date = out[0x00080021].value
+    assert series_date != "20200304"
+    assert out[0x00080020].value == series_date  # the same date, the same shift
+    assert "Doe" not in str(out[0x00100010].value)
+
+
+def test_a_chinese_name_is_cleaned_whole_from_unspaced_text():
+    """王^小东 written 王小东 in a description: the one-character family name goes with the
+    given name (alone it is too short to look for: it is a common character)."""
+    ds = Dataset()
+    ds.SOPClassUID = SECONDARY_CAPTURE
+    ds.SOPInstanceUID = f"{ROOT}.2"
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "Wang^Xiaodong=王^小东="
+    ds.StudyDescription = "头部王小东检查"
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    out = _deid_bytes(buffer.getvalue(), O.CLEAN_DESC)
+    assert out.StudyDescription == f"头部{REMOVED}检查"
