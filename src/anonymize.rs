@@ -287,13 +287,40 @@ fn is_private_creator(tag: Tag) -> bool {
     tag.0 % 2 == 1 && (0x0010..=0x00FF).contains(&tag.1)
 }
 
+/// A UID attribute no rule names, inside a sequence whose UIDs are replaced: replaced, unless
+/// the attribute names a kind of thing, not an instance (SOP classes, transfer syntaxes, coding
+/// schemes): a vendor's private SOP class UID identifies no patient, and replaced it would no
+/// longer say what the referenced object is. (UIDs under the DICOM root are never replaced.)
+fn unnamed_uid(tag: Tag) -> Action {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    use dicom_dictionary_std::StandardDataDictionary;
+    let names_a_kind = StandardDataDictionary.by_tag(tag).is_some_and(|entry| {
+        let k = entry.alias();
+        k.contains("ClassUID")
+            || k.contains("SOPClasses")
+            || k.contains("TransferSyntaxUID")
+            || matches!(
+                k,
+                "CodingSchemeUID"
+                    | "ContextGroupExtensionCreatorUID"
+                    | "MappingResourceUID"
+                    | "PrivateInformationCreatorUID"
+            )
+    });
+    if names_a_kind {
+        Action::Keep
+    } else {
+        Action::ReplaceUid
+    }
+}
+
 /// Inside a sequence whose action is D, what happens to an element no rule names: values that
 /// can carry identity (text, names, dates, bytes) get dummies, UIDs are mapped, and what is
 /// structure or measurement (code strings, numbers, nested sequences) is kept, so the result
 /// stays conformant (e.g. an SR's value and relationship types survive, its text does not).
-fn dummy_in_sequence(vr: VR) -> Action {
+fn dummy_in_sequence(tag: Tag, vr: VR) -> Action {
     match vr {
-        VR::UI => Action::ReplaceUid,
+        VR::UI => unnamed_uid(tag),
         VR::SQ
         | VR::CS
         | VR::DS
@@ -317,9 +344,9 @@ fn dummy_in_sequence(vr: VR) -> Action {
 
 /// Inside a sequence whose action is C, what happens to an element no rule names: text is
 /// cleaned, dates shifted, UIDs mapped, person names replaced; the rest kept.
-fn clean_in_sequence(vr: VR) -> Action {
+fn clean_in_sequence(tag: Tag, vr: VR) -> Action {
     match vr {
-        VR::UI => Action::ReplaceUid,
+        VR::UI => unnamed_uid(tag),
         VR::PN => Action::Dummy,
         VR::DA | VR::DT | VR::LO | VR::LT | VR::SH | VR::ST | VR::UT | VR::UC => Action::Clean,
         _ => Action::Keep,
@@ -379,14 +406,14 @@ impl Walker<'_> {
                 Mode::Profile => rule.unwrap_or(Action::Keep),
                 Mode::MapUids => match rule {
                     Some(a) => a,
-                    None if vr == VR::UI => Action::ReplaceUid,
+                    None if vr == VR::UI => unnamed_uid(tag),
                     None => Action::Keep,
                 },
                 // inside a D or C sequence, what no rule names is made dummy or cleaned; an
                 // explicit K (from an option, such as Retain UIDs or Retain Full Dates, or a
                 // custom rule) is kept, or an SR would lose what the option keeps elsewhere
-                Mode::Dummy => rule.unwrap_or_else(|| dummy_in_sequence(vr)),
-                Mode::Clean => rule.unwrap_or_else(|| clean_in_sequence(vr)),
+                Mode::Dummy => rule.unwrap_or_else(|| dummy_in_sequence(tag, vr)),
+                Mode::Clean => rule.unwrap_or_else(|| clean_in_sequence(tag, vr)),
             };
             // C on a private attribute (Retain Safe Private): kept when PS3.15 Table E.3.10-1
             // lists it with its creator, whatever block the file uses; removed otherwise

@@ -30,6 +30,7 @@ from util import (
     fragments,
     holds_uid,
     map_uid,
+    names_a_kind,
     transfer_syntax_of,
     uid_strings,
     uid_values,
@@ -141,7 +142,7 @@ def _uid_action_everywhere(ds: pydicom.Dataset, uid: str) -> str:
                         yield from walk_ctx(item, inner)
                 continue
             if holds_uid(elem) and uid in uid_strings(elem):
-                keep = action == "K" and ctx == "normal"
+                keep = action == "K" and (ctx == "normal" or names_a_kind(elem.keyword))
                 yield "K" if keep else "U"
 
     actions = set(walk_ctx(ds, "normal"))

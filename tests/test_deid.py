@@ -1515,3 +1515,26 @@ def test_a_chinese_name_is_cleaned_whole_from_unspaced_text():
     ds.save_as(buffer, enforce_file_format=True)
     out = _deid_bytes(buffer.getvalue(), O.CLEAN_DESC)
     assert out.StudyDescription == f"头部{REMOVED}检查"
+
+
+def test_class_uids_inside_uid_replacing_sequences_are_kept():
+    """Inside X/Z/U* and D sequences, UIDs no rule names are replaced, but not those naming a
+    kind of object: a vendor's private SOP class UID identifies no patient, and replaced it
+    would no longer say what is referenced."""
+    private_class = "1.2.840.113619.4.27"  # a vendor's SOP class, outside the DICOM root
+    data = _sr_about_an_image()
+    ds = pydicom.dcmread(io.BytesIO(data))
+    ds.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPClassUID = private_class
+    reference = Dataset()
+    reference.ReferencedSOPClassUID = private_class
+    reference.ReferencedSOPInstanceUID = f"{ROOT}.998"
+    ds.ReferencedImageSequence = Sequence([reference])  # X/Z/U*
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    out = _deid_bytes(buffer.getvalue(), O.BASIC_PROFILE)
+    kept = out.ReferencedImageSequence[0]
+    assert kept.ReferencedSOPClassUID == private_class
+    assert kept.ReferencedSOPInstanceUID.startswith("2.25.")
+    in_content = out.ContentSequence[0].ReferencedSOPSequence[0]
+    assert in_content.ReferencedSOPClassUID == private_class
+    assert in_content.ReferencedSOPInstanceUID.startswith("2.25.")

@@ -300,8 +300,8 @@ def item() -> Dataset:
     ds.CodeValue = "T-D4000"
     ds.CodingSchemeDesignator = "SRT"
     ds.CodeMeaning = "Abdomen"
-    # a UID that no row names: an X/Z/U* or D sequence replaces it, K keeps it
-    ds.ReferencedSOPClassUID = "1.2.826.0.1.3680043.10.999.77"
+    # an instance UID that no row names: an X/Z/U* or D sequence replaces it, K keeps it
+    ds.SOPInstanceUIDOfConcatenationSource = "1.2.826.0.1.3680043.10.999.77"
     return ds
 
 

@@ -373,6 +373,23 @@ KEPT_IN_DUMMY_SEQUENCE = frozenset("SQ CS DS IS US SS UL SL FL FD SV UV AT OF OD
 CODED_CONCEPT_SEQUENCES = frozenset({0x0040A043, 0x0040A168, 0x004008EA, 0x0040A170})
 
 
+def names_a_kind(keyword: str) -> bool:
+    """UID attributes that name a kind of object (a SOP class, a transfer syntax, a coding
+    scheme), not an instance: kept inside sequences whose other UIDs are replaced."""
+    return (
+        "ClassUID" in keyword
+        or "SOPClasses" in keyword
+        or "TransferSyntaxUID" in keyword
+        or keyword
+        in (
+            "CodingSchemeUID",
+            "ContextGroupExtensionCreatorUID",
+            "MappingResourceUID",
+            "PrivateInformationCreatorUID",
+        )
+    )
+
+
 def _is_overlay_data(tag: int) -> bool:
     return (tag >> 16) & 0xFF01 == 0x6000 and tag & 0xFFFF == 0x3000
 
@@ -416,7 +433,7 @@ def model_anonymize(
         action = "K" if tag.is_private else action_of(int(tag))
         if _ctx == "dummy" and action == "K":
             if holds_uid(elem):
-                action = "U"
+                action = "K" if names_a_kind(elem.keyword) else "U"
             elif elem.VR not in KEPT_IN_DUMMY_SEQUENCE:
                 action = "D"
         if action == "X":
@@ -434,7 +451,7 @@ def model_anonymize(
         elif elem.VR == "SQ":
             coded = _ctx == "dummy" and int(tag) in CODED_CONCEPT_SEQUENCES
             out.add(recurse("uid" if coded else _ctx))
-        elif _ctx == "uid" and holds_uid(elem):
+        elif _ctx == "uid" and holds_uid(elem) and not names_a_kind(elem.keyword):
             out.add(_copy_elem(elem, map_uid_value(key, elem.value)))
         else:
             out.add(elem)
