@@ -44,8 +44,10 @@ def resolve_tag(key: TagKey) -> int:
 class DicomFile:
     """A DICOM file in memory.
 
-    Values are held as the file encodes them; pixel data and other bulk values are not loaded
-    but read from the source when written or asked for. Element access covers simple values:
+    Values are held as the file encodes them. A file of up to 256 KiB is read whole; in a
+    larger one, pixel data and other bulk values (4 KiB or more) are not loaded but read from
+    the file, which stays open, when written or asked for (so the file should not change while
+    a DicomFile made from it is in use). Element access covers simple values:
     text VRs (including DS, IS, DA, TM, UI) as ``str`` (a ``list`` when multi-valued), binary
     numbers as ``int``/``float``, OB/OW/UN as ``bytes``, sequences as a list of
     ``{tag: value}`` dicts.
