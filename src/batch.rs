@@ -139,6 +139,8 @@ pub fn list_files(src: &Path, recursive: bool) -> Result<Vec<PathBuf>> {
 pub struct Listing {
     pub files: Vec<PathBuf>,
     pub links: Vec<PathBuf>,
+    /// Folders below the top that could not be listed, and why: reported, not fatal.
+    pub unreadable: Vec<(PathBuf, String)>,
 }
 
 /// Files and links under `src`, sorted; our own temporary files are passed over.
@@ -148,16 +150,31 @@ pub fn list_tree(src: &Path, recursive: bool) -> Result<Listing> {
         .sort_by_file_name();
     let mut files = Vec::new();
     let mut links = Vec::new();
+    let mut unreadable = Vec::new();
     for entry in walker {
-        let entry = entry.map_err(|e| Error::Io {
-            name: e
-                .path()
-                .map_or_else(|| src.display().to_string(), |p| p.display().to_string()),
-            op: "list",
-            source: e
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("loop")),
-        })?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            // a folder below the top that cannot be listed: the rest of the tree goes on
+            Err(e) if e.depth() > 0 && e.path().is_some() => {
+                let path = e.path().expect("checked").to_path_buf();
+                let why = e
+                    .io_error()
+                    .map_or_else(|| "a loop of links".to_string(), |io| io.to_string());
+                unreadable.push((path, format!("cannot list the folder: {why}")));
+                continue;
+            }
+            Err(e) => {
+                return Err(Error::Io {
+                    name: e
+                        .path()
+                        .map_or_else(|| src.display().to_string(), |p| p.display().to_string()),
+                    op: "list",
+                    source: e
+                        .into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("loop")),
+                })
+            }
+        };
         if entry.file_type().is_file() {
             let name = entry.file_name().to_string_lossy();
             if name.starts_with(".dicomveil-") && name.ends_with(".part") {
@@ -168,7 +185,11 @@ pub fn list_tree(src: &Path, recursive: bool) -> Result<Listing> {
             links.push(entry.into_path());
         }
     }
-    Ok(Listing { files, links })
+    Ok(Listing {
+        files,
+        links,
+        unreadable,
+    })
 }
 
 /// Characters allowed in a path component made from a template field.
@@ -406,6 +427,7 @@ pub fn anonymize_tree(
         source: e,
     })?;
     let mut links = Vec::new();
+    let mut unreadable = Vec::new();
     let (files, dst_root) = if src_meta.is_file() {
         let (rel, dst_root) = if dst.is_dir() {
             (
@@ -418,6 +440,18 @@ pub fn anonymize_tree(
                 dst.parent().map(Path::to_path_buf).unwrap_or_default(),
             )
         };
+        let out = dst_root.join(&rel);
+        let in_place = is_within(dst, src) && is_within(src, dst);
+        if !in_place && is_within(&out, src) && is_within(src, &out) {
+            return Err(Error::Value {
+                tag: "destination".into(),
+                problem: format!(
+                    "the output would be the source file itself ({}): give the source as \
+                     the destination to work in place",
+                    out.display()
+                ),
+            });
+        }
         (vec![(src.to_path_buf(), rel)], dst_root)
     } else {
         let in_place = is_within(dst, src) && is_within(src, dst);
@@ -463,6 +497,7 @@ pub fn anonymize_tree(
             None => {
                 let listing = list_tree(src, opts.recursive)?;
                 links = listing.links;
+                unreadable = listing.unreadable;
                 listing
                     .files
                     .into_iter()
@@ -538,16 +573,34 @@ pub fn anonymize_tree(
     outcomes.sort_by_key(|(i, _)| *i);
     let stopped = outcomes.len() < total;
     let mut files: Vec<FileOutcome> = outcomes.into_iter().map(|(_, o)| o).collect();
-    files.extend(links.into_iter().map(|link| FileOutcome {
-        source: link,
+    let entry = |source: PathBuf, status: Status, error_kind: Option<&'static str>| FileOutcome {
+        source,
         destination: None,
-        status: Status::Skipped("symbolic link: not followed".into()),
+        status,
         bytes_in: 0,
         bytes_out: 0,
         counts: Counts::default(),
         flags: Vec::new(),
-        error_kind: None,
+        error_kind,
+    };
+    let extra = links.len() + unreadable.len();
+    files.extend(links.into_iter().map(|link| {
+        entry(
+            link,
+            Status::Skipped("symbolic link: not followed".into()),
+            None,
+        )
     }));
+    files.extend(
+        unreadable
+            .into_iter()
+            .map(|(folder, why)| entry(folder, Status::Refused(why), Some("FileAccessError"))),
+    );
+    if extra > 0 {
+        // in the order of the paths, as the files themselves are (a stable sort: the
+        // listing's order is already the paths' order)
+        files.sort_by(|a, b| a.source.cmp(&b.source));
+    }
     Ok(Report {
         files,
         elapsed: started.elapsed(),

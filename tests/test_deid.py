@@ -378,7 +378,7 @@ def test_an_empty_key_file_is_refused(tmp_path: Path) -> None:
     for content in (b"", b"\n"):
         key_file = tmp_path / "empty.key"
         key_file.write_bytes(content)
-        with pytest.raises(ValueError, match="empty"):
+        with pytest.raises(dicomveil.FileAccessError, match="empty"):
             Anonymizer(key_file=key_file)
 
 

@@ -141,9 +141,13 @@ def test_listing_follows_the_engines_order(tmp_path: Path) -> None:
     (src / "link").symlink_to("a")
     listing = _list_tree(str(src), recursive=True)
     engine = local_run(src, tmp_path / "out")
-    # the engine reports files in its listing order, then the links
+    # the engine reports files in its listing order, the links among them in path order
     order = [Path(f.source).relative_to(src).as_posix() for f in engine.files]
-    assert listing.files + listing.links == order
+    by_path = sorted(
+        listing.files + listing.links, key=lambda p: [os.fsencode(c) for c in Path(p).parts]
+    )
+    assert by_path == order
+    assert [p for p in order if p != "link"] == listing.files
     assert listing.links == ["link"]
     assert "z/.dicomveil-1.part" not in listing.files
     assert listing.sizes == [len(n) for n in listing.files]
@@ -287,8 +291,8 @@ def test_refused_and_skipped_files_merge_once_each(
         "src/a/ct.dcm",
         "src/a/mr.dcm",
         "src/a/truncated.dcm",
+        "src/b",  # the link, in path order
         "src/notes.txt",
-        "src/b",
     ]
     assert [f.source for f in dist.refused] == ["src/a/truncated.dcm"]
     assert dist.refused[0].reason.startswith("src/a/truncated.dcm: ")

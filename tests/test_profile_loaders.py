@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import warnings
 from pathlib import Path
 
 import dicomveil
@@ -379,11 +380,17 @@ def test_rule_form_from_a_file_names_the_file(fmt: str, tmp_path: Path):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("options", [2, 4, Options.ALL])
-def test_rule_form_refuses_options(fmt: str, options: int):
-    with pytest.raises(ProfileError, match=r"^<string>: options .* rule form"):
-        LOAD_STRING[fmt](rule_form(fmt, RULES), options=options)
-    # BASIC_PROFILE (what every profile implies) is accepted
-    assert LOAD_STRING[fmt](rule_form(fmt, RULES), options=Options.BASIC_PROFILE) == P(RULES)
+def test_rule_form_with_options_warns_that_they_change_nothing(fmt: str, options: int):
+    """Aspose's call passes options whatever the form: accepted, the rules apply as written,
+    and a warning says the options do nothing (a silent CLEAN_DESC that does nothing would
+    leave descriptions in place)."""
+    with pytest.warns(UserWarning, match=r"^<string>: options .* rule form.* change nothing"):
+        loaded = LOAD_STRING[fmt](rule_form(fmt, RULES), options=options)
+    assert loaded == P(RULES)
+    # BASIC_PROFILE (what every profile implies) is accepted without a word
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert LOAD_STRING[fmt](rule_form(fmt, RULES), options=Options.BASIC_PROFILE) == P(RULES)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

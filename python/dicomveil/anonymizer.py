@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import _core
-from .errors import BurnedInAnnotationWarning, ProfileError
+from .errors import BurnedInAnnotationWarning, FileAccessError, ProfileError
 from .file import DicomFile
 from .profile import ConfidentialityProfile
 from .pseudonym import Pseudonym
@@ -38,12 +38,53 @@ def _key_bytes(key: bytes | str | None) -> bytes:
 def _ascii(value: str | Pseudonym | None, what: str) -> bytes | None:
     if value is None or isinstance(value, Pseudonym):
         return None
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, a Pseudonym or None, not {type(value).__name__}")
     try:
         return value.encode("ascii")
     except UnicodeEncodeError:
         raise ProfileError(
             f"{what} must be ASCII (it is written into every character set)"
         ) from None
+
+
+def check_audit_path(
+    audit: str | os.PathLike[str],
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+) -> None:
+    """Refuse, before any work, an audit log path that cannot be written or would overwrite
+    an input or an output: a folder, a path whose folder is missing, SRC itself or a path
+    inside SRC (unless the run is in place and nothing is there yet), or the output file of a
+    one-file run.
+
+    Raises:
+        FileAccessError: naming the path and the problem.
+    """
+    path = os.path.realpath(audit)
+    src_path, dst_path = os.path.realpath(src), os.path.realpath(dst)
+    where = os.fspath(audit)
+    if os.path.isdir(path):
+        raise FileAccessError(f"{where}: the audit log path is a folder")
+    if not os.path.isdir(os.path.dirname(path)):
+        raise FileAccessError(f"{where}: the folder of the audit log does not exist")
+    if path == src_path:
+        raise FileAccessError(f"{where}: the audit log would overwrite the input")
+    in_place = src_path == dst_path
+    if os.path.isdir(src_path) and path.startswith(src_path + os.sep):
+        if not in_place:
+            raise FileAccessError(f"{where}: the audit log would be written into the input folder")
+        if os.path.lexists(path):
+            raise FileAccessError(f"{where}: the audit log would overwrite a file of the input")
+    if not os.path.isdir(src_path):
+        # a one-file run writes DST, or DST/<name> when DST is a folder
+        out = (
+            os.path.join(dst_path, os.path.basename(src_path))
+            if os.path.isdir(dst_path)
+            else dst_path
+        )
+        if path == out:
+            raise FileAccessError(f"{where}: the audit log would overwrite the output")
 
 
 class Anonymizer:
@@ -80,14 +121,19 @@ class Anonymizer:
         if key is not None and key_file is not None:
             raise ValueError("give key or key_file, not both")
         if key_file is not None:
-            with open(key_file, "rb") as f:
-                key = f.read()
+            try:
+                with open(key_file, "rb") as f:
+                    key = f.read()
+            except OSError as e:
+                raise FileAccessError(
+                    f"{os.fspath(key_file)}: cannot read the key file: {e.strerror or e}"
+                ) from None
             if key.endswith(b"\r\n"):
                 key = key[:-2]
             elif key.endswith(b"\n"):
                 key = key[:-1]
             if not key:
-                raise ValueError(f"{os.fspath(key_file)}: the key file is empty")
+                raise FileAccessError(f"{os.fspath(key_file)}: the key file is empty")
         self._profile = profile if profile is not None else ConfidentialityProfile.create_default()
         self._key = _key_bytes(key)
         self._burned_in = burned_in
@@ -205,6 +251,8 @@ class Anonymizer:
             raise ValueError("on_error must be 'continue', 'stop' or 'raise'")
         if workers is not None and workers < 1:
             raise ValueError("workers must be at least 1")
+        if audit is not None:
+            check_audit_path(audit, src_dir, dst_dir)
         callback = None
         if progress is not None:
 

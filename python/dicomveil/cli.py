@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar, cast
 import click
 
 from . import _core
-from .anonymizer import Anonymizer
+from .anonymizer import Anonymizer, check_audit_path
 from .errors import DicomveilError
 from .file import DicomFile
 from .leakscan import verify as run_verify
@@ -354,6 +354,10 @@ def anonymize(
         _check_naming(naming)
     if audit is not None:
         _check_audit(audit, src, in_place)
+        try:
+            check_audit_path(audit, src, src if in_place else target)
+        except DicomveilError as e:
+            raise click.BadParameter(str(e), param_hint="'--audit'") from None
 
     profile = _build_profile(profile_file, options)
     profile.patient_name = _ascii_param(patient_name, "'--patient-name'")

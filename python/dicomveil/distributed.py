@@ -33,6 +33,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from . import _core
@@ -532,7 +533,8 @@ class _Run:
         )
 
     def merged(self) -> list[FileResult]:
-        """Every file once, in input order; then the symbolic links, as the engine does."""
+        """Every file once, in input order, the symbolic links among them in path order, as
+        the engine reports them."""
         files: list[FileResult] = []
         seen: set[str] = set()
         for start in sorted(self.results):
@@ -552,6 +554,9 @@ class _Run:
                 )
                 for rel in self.listing.links
             )
+            if self.listing.links:
+                # the engine's order: paths compared component by component, as bytes
+                files.sort(key=lambda f: [os.fsencode(p) for p in Path(f.source).parts])
         return files
 
     def settle_collisions(self, files: list[FileResult]) -> list[FileResult]:

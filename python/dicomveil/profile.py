@@ -389,7 +389,8 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
             path: the file.
             options: for the option form, the columns to apply, as in :meth:`create_default`
                 (default: BASIC_PROFILE); an empty cell changes nothing. The rule form has no
-                option columns: giving options other than BASIC_PROFILE is an error.
+                option columns: options other than BASIC_PROFILE change nothing there and
+                give a UserWarning saying so (Aspose's call passes options whatever the form).
 
         Raises:
             ProfileError: the file is malformed: the message names the file, the line and the
@@ -473,10 +474,16 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         opts = _options_value(options)
         if form == "rules":
             if opts is not None and opts != Options.BASIC_PROFILE:
-                raise ProfileError(
+                # Aspose's call passes options whatever the form (LoadFromCsvFile(path,
+                # ConfidentialityProfileOptions.All)): accepted, but never silently
+                import warnings
+
+                warnings.warn(
                     f"{source}: options {_option_names(opts)} select option columns, but this "
-                    "profile is in the rule form (TagPattern, Action), which has none: load "
-                    "it without options, or use the option form"
+                    "profile is in the rule form (TagPattern, Action), which has none: its "
+                    "rules apply as written and the options change nothing",
+                    UserWarning,
+                    stacklevel=3,
                 )
         elif opts is None:
             opts = Options.BASIC_PROFILE

@@ -7,6 +7,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Literal, NamedTuple
 
+from .errors import FileAccessError
+
 __all__ = ["FileResult", "Progress", "Report"]
 
 Status = Literal["done", "refused", "skipped"]
@@ -98,12 +100,35 @@ class Report:
         return text
 
     def write_audit(self, path: str | os.PathLike[str]) -> None:
-        """Write the audit log: JSON Lines, one line per file (no patient data, no key)."""
-        with open(path, "w", encoding="utf-8") as f:
-            for r in self.files:
-                line = asdict(r)
-                line["flags"] = list(r.flags)
-                f.write(json.dumps(line, ensure_ascii=False) + "\n")
+        """Write the audit log: JSON Lines, one line per file (no patient data, no key).
+
+        UTF-8; a path that is not valid text (a file name of undecodable bytes) is written
+        with JSON escapes. Written to a temporary file and renamed: never left half written.
+        """
+        import tempfile
+
+        target = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(target))
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".dicomveil-audit-", suffix=".part", dir=folder)
+        except OSError as e:
+            raise FileAccessError(f"{target}: cannot write the audit log: {e.strerror}") from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                for r in self.files:
+                    line = asdict(r)
+                    line["flags"] = list(r.flags)
+                    text = json.dumps(line, ensure_ascii=False)
+                    try:
+                        text.encode("utf-8")
+                    except UnicodeEncodeError:  # undecodable bytes of a file name
+                        text = json.dumps(line, ensure_ascii=True)
+                    f.write(text + "\n")
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except OSError as e:
+            os.unlink(tmp)
+            raise FileAccessError(f"{target}: cannot write the audit log: {e.strerror}") from None
 
     @classmethod
     def _from_core(cls, raw: dict) -> Report:
