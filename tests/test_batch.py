@@ -8,6 +8,7 @@ pydicom reads every output back as the independent oracle.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -172,12 +173,19 @@ def test_naming_template(tree: Tree, tmp_path: Path) -> None:
     assert leftovers(out) == []
 
 
-def test_naming_template_with_unknown_field_refuses_files(tree: Tree, tmp_path: Path) -> None:
+def test_naming_template_with_unknown_field_is_refused_before_the_run(
+    tree: Tree, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    report = run(tree, out, naming="{NoSuchKeyword}.dcm")
-    assert not report.done
-    assert {f.error for f in report.refused} == {"InvalidDicomError", "DicomValueError"}
-    assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
+    for template, problem in [
+        ("{NoSuchKeyword}.dcm", "not a DICOM keyword"),
+        ("{PatientID.dcm", "unbalanced braces"),
+        ("../{SOPInstanceUID}.dcm", "relative path"),
+        ("fixed.dcm", "no {Keyword} field"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(problem)):
+            run(tree, out, naming=template)
+    assert not out.exists()
 
 
 def test_audit_log(tree: Tree, tmp_path: Path) -> None:

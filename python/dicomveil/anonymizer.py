@@ -48,6 +48,35 @@ def _ascii(value: str | Pseudonym | None, what: str) -> bytes | None:
         ) from None
 
 
+def check_naming(template: str) -> str:
+    """Check a naming template (``{Keyword}`` fields and literal text) before any file is
+    touched: balanced braces, DICOM keywords, a relative path without empty, ``.`` or ``..``
+    parts, and at least one field.
+
+    Raises:
+        ValueError: saying what is wrong.
+    """
+    import re
+
+    field = re.compile(r"\{([^{}]*)\}")
+    rest = field.sub("", template)
+    if "{" in rest or "}" in rest:
+        raise ValueError(f"unbalanced braces in {template!r}")
+    fields = field.findall(template)
+    for keyword in fields:
+        if _core.keyword_to_tag(keyword) is None:
+            raise ValueError(f"{{{keyword}}} is not a DICOM keyword (e.g. {{SOPInstanceUID}})")
+    literal = field.sub("x", template)
+    parts = literal.replace("\\", "/").split("/")
+    if literal.startswith(("/", "\\")) or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"{template!r} must give a relative path without empty, '.' or '..' parts")
+    if not fields:
+        raise ValueError(
+            f"{template!r} has no {{Keyword}} field: every file would get the same name"
+        )
+    return template
+
+
 def check_audit_path(
     audit: str | os.PathLike[str],
     src: str | os.PathLike[str],
@@ -246,11 +275,19 @@ class Anonymizer:
 
         Returns:
             a :class:`Report`. The GIL is released for the whole run.
+
+        Raises:
+            ValueError: a malformed ``naming`` template (unknown keyword, unbalanced braces, an
+                absolute or ``..`` path, no field), before any file is touched.
+            FileAccessError: an ``audit`` path that cannot be written or would overwrite an
+                input or an output, before any file is touched.
         """
         if on_error not in ("continue", "stop", "raise"):
             raise ValueError("on_error must be 'continue', 'stop' or 'raise'")
         if workers is not None and workers < 1:
             raise ValueError("workers must be at least 1")
+        if naming is not None:
+            check_naming(naming)
         if audit is not None:
             check_audit_path(audit, src_dir, dst_dir)
         callback = None

@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar, cast
 import click
 
 from . import _core
-from .anonymizer import Anonymizer, check_audit_path
+from .anonymizer import Anonymizer, check_audit_path, check_naming
 from .errors import DicomveilError
 from .file import DicomFile
 from .leakscan import verify as run_verify
@@ -158,33 +158,12 @@ def _ascii_param(value: str | None, hint: str) -> str | None:
     return value
 
 
-_FIELD = re.compile(r"\{([^{}]*)\}")
-
-
 def _check_naming(template: str) -> str:
     """Check a naming template before any file is touched."""
-    hint = "'--naming'"
-    if _FIELD.sub("", template).count("{") or _FIELD.sub("", template).count("}"):
-        raise click.BadParameter(f"unbalanced braces in {template!r}", param_hint=hint)
-    fields = _FIELD.findall(template)
-    for keyword in fields:
-        if _core.keyword_to_tag(keyword) is None:
-            raise click.BadParameter(
-                f"{{{keyword}}} is not a DICOM keyword (e.g. {{SOPInstanceUID}})", param_hint=hint
-            )
-    literal = _FIELD.sub("x", template)
-    parts = literal.replace("\\", "/").split("/")
-    if literal.startswith(("/", "\\")) or any(p in ("", ".", "..") for p in parts):
-        raise click.BadParameter(
-            f"{template!r} must give a relative path without empty, '.' or '..' parts",
-            param_hint=hint,
-        )
-    if not fields:
-        raise click.BadParameter(
-            f"{template!r} has no {{Keyword}} field: every file would get the same name",
-            param_hint=hint,
-        )
-    return template
+    try:
+        return check_naming(template)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--naming'") from None
 
 
 class _Bar:
