@@ -577,3 +577,26 @@ def test_cli_scheduler_without_dask(
     assert result.exit_code == 2
     assert "pip install 'dicomveil[dask]'" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unreadable_sub_folder_is_listed_as_such(tmp_path: Path, monkeypatch) -> None:
+    """As in a local run: a sub-folder that cannot be listed is set apart (to be reported
+    refused) and the rest of the tree is listed; only the top folder unreadable is fatal."""
+    src = tmp_path / "src"
+    for name in ["a/1.dcm", "locked/2.dcm", "z/3.dcm"]:
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(b"x")
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    listing = _list_tree(str(src), recursive=True)
+    assert listing.files == ["a/1.dcm", "z/3.dcm"]
+    assert listing.unreadable == [("locked", "cannot list the folder: Permission denied")]
+    monkeypatch.setattr(os, "scandir", lambda path: scandir(str(src / "locked")))
+    with pytest.raises(dicomveil.FileAccessError, match="cannot list"):
+        _list_tree(str(src), recursive=True)

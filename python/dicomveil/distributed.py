@@ -32,7 +32,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -200,6 +200,8 @@ class _Listing:
     files: list[str]
     sizes: list[int]
     links: list[str]
+    #: Sub-folders that could not be listed, and why: reported refused, as the engine does.
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _list_tree(root: str, recursive: bool) -> _Listing:
@@ -217,6 +219,15 @@ def _list_tree(root: str, recursive: bool) -> _Listing:
                 return iter(sorted(entries, key=lambda e: os.fsencode(e.name)))
         except OSError as e:
             raise FileAccessError(f"{folder}: cannot list: {e.strerror or e}") from None
+
+    def scan_below(folder: str, rel: str) -> Iterator[os.DirEntry[str]]:
+        try:
+            with os.scandir(folder) as entries:
+                return iter(sorted(entries, key=lambda e: os.fsencode(e.name)))
+        except OSError as e:
+            # as the engine: reported, and the rest of the tree goes on
+            listing.unreadable.append((rel, f"cannot list the folder: {e.strerror or e}"))
+            return iter(())
 
     stack: list[tuple[Iterator[os.DirEntry[str]], str]] = [(scan(root), "")]
     while stack:
@@ -238,7 +249,7 @@ def _list_tree(root: str, recursive: bool) -> _Listing:
             listing.files.append(rel)
             listing.sizes.append(size)
         elif recursive and entry.is_dir(follow_symlinks=False):
-            stack.append((scan(entry.path), rel + "/"))
+            stack.append((scan_below(entry.path, rel), rel + "/"))
     return listing
 
 
@@ -554,7 +565,18 @@ class _Run:
                 )
                 for rel in self.listing.links
             )
-            if self.listing.links:
+            files.extend(
+                FileResult(
+                    source=os.path.join(self.src.given, rel),
+                    destination=None,
+                    status="refused",
+                    reason=why,
+                    error="FileAccessError",
+                    counts=dict(_NO_COUNTS),
+                )
+                for rel, why in self.listing.unreadable
+            )
+            if self.listing.links or self.listing.unreadable:
                 # the engine's order: paths compared component by component, as bytes
                 files.sort(key=lambda f: [os.fsencode(p) for p in Path(f.source).parts])
         return files
