@@ -316,37 +316,39 @@ pub fn dictionary_vr(tag: Tag) -> Option<VR> {
         .map(|entry| entry.vr().relaxed())
 }
 
+/// The VRs whose values are character strings.
+pub fn is_text_vr(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::AE
+            | VR::AS
+            | VR::CS
+            | VR::DA
+            | VR::DS
+            | VR::DT
+            | VR::IS
+            | VR::LO
+            | VR::LT
+            | VR::PN
+            | VR::SH
+            | VR::ST
+            | VR::TM
+            | VR::UC
+            | VR::UI
+            | VR::UR
+            | VR::UT
+    )
+}
+
 /// The VR that decides what a value is: the dictionary's when the element's is UN, or when
 /// a text VR was written where the dictionary says date, time, UID, person name or AE title
 /// (a StudyDate written as LO is still a date: cleaned as one, it is shifted, not kept).
 pub fn value_vr(el: &Element) -> VR {
-    let text = |vr: VR| {
-        matches!(
-            vr,
-            VR::AE
-                | VR::AS
-                | VR::CS
-                | VR::DA
-                | VR::DS
-                | VR::DT
-                | VR::IS
-                | VR::LO
-                | VR::LT
-                | VR::PN
-                | VR::SH
-                | VR::ST
-                | VR::TM
-                | VR::UC
-                | VR::UI
-                | VR::UR
-                | VR::UT
-        )
-    };
     match (el.vr, dictionary_vr(el.tag)) {
         (VR::UN, Some(dict)) => dict,
         (encoded, Some(dict))
             if encoded != dict
-                && text(encoded)
+                && is_text_vr(encoded)
                 && matches!(dict, VR::DA | VR::DT | VR::TM | VR::UI | VR::PN | VR::AE) =>
         {
             dict

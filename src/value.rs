@@ -6,7 +6,9 @@ use std::borrow::Cow;
 use dicom_core::{Tag, VR};
 use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
 
-use crate::dataset::{tag_str, tags, trim_padding, Data, DataSet, DicomFile, Element, Value};
+use crate::dataset::{
+    is_text_vr, tag_str, tags, trim_padding, Data, DataSet, DicomFile, Element, Value,
+};
 use crate::error::{Error, Result};
 
 /// A decoded value.
@@ -28,29 +30,6 @@ pub enum Plain {
 /// Text VRs whose value is never split on backslashes.
 fn single_text(vr: VR) -> bool {
     matches!(vr, VR::LT | VR::ST | VR::UT | VR::UR)
-}
-
-fn is_text(vr: VR) -> bool {
-    matches!(
-        vr,
-        VR::AE
-            | VR::AS
-            | VR::CS
-            | VR::DA
-            | VR::DS
-            | VR::DT
-            | VR::IS
-            | VR::LO
-            | VR::LT
-            | VR::PN
-            | VR::SH
-            | VR::ST
-            | VR::TM
-            | VR::UC
-            | VR::UI
-            | VR::UR
-            | VR::UT
-    )
 }
 
 /// The character set a dataset declares (its first value), as dicom-rs knows it.
@@ -134,7 +113,7 @@ pub fn decode(file: &DicomFile, ds: &DataSet, el: &Element) -> Result<Plain> {
         Value::Primitive(data) => {
             let bytes = read(data)?;
             let vr = value_vr(el);
-            if is_text(vr) {
+            if is_text_vr(vr) {
                 let t = trim_padding(&bytes);
                 // LT, ST, UT keep leading spaces (they are significant there)
                 let t = if single_text(vr) {
@@ -276,7 +255,7 @@ pub fn encode(file: &DicomFile, tag: Tag, vr: Option<VR>, value: Plain) -> Resul
                 "sequences and pixel fragments cannot be set this way".into()
             ))
         }
-        (vr, Plain::Text(values)) if is_text(vr) => {
+        (vr, Plain::Text(values)) if is_text_vr(vr) => {
             if single_text(vr) && values.len() > 1 {
                 return Err(err(format!("{vr:?} holds a single value")));
             }
