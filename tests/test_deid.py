@@ -1432,6 +1432,11 @@ def _sr_about_an_image() -> bytes:
     date.ValueType = "DATE"
     date.Date = "20200304"
     ds.ContentSequence = Sequence([image, date])
+    return _part10(ds)
+
+
+def _part10(ds: Dataset) -> bytes:
+    """`ds` as an explicit VR little endian Part 10 file."""
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
@@ -1481,13 +1486,7 @@ def test_a_date_written_as_text_is_still_shifted():
     ds = Dataset()
     ds.SOPClassUID = SECONDARY_CAPTURE
     ds.SOPInstanceUID = f"{ROOT}.1"
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    data = buffer.getvalue()
+    data = _part10(ds)
     data += _explicit(0x00080020, "LO", b"20200304") + _explicit(0x00080021, "DA", b"20200304")
     data += _explicit(0x00100010, "LO", b"Doe^John")  # a name written as LO: still a name
     out = _deid_bytes(data, O.RETAIN_LONG_MODIF_DATES)
@@ -1507,13 +1506,7 @@ def test_a_chinese_name_is_cleaned_whole_from_unspaced_text():
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.PatientName = "Wang^Xiaodong=王^小东="
     ds.StudyDescription = "头部王小东检查"
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    out = _deid_bytes(buffer.getvalue(), O.CLEAN_DESC)
+    out = _deid_bytes(_part10(ds), O.CLEAN_DESC)
     assert out.StudyDescription == f"头部{REMOVED}检查"
 
 

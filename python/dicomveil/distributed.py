@@ -555,28 +555,25 @@ class _Run:
                 seen.add(f.source)
                 files.append(f)
         if self.listing is not None:
+            # what the listing set apart: links (skipped), folders it could not list (refused)
+            apart: list[tuple[str, Status, str, str | None]] = [
+                (rel, "skipped", _LINK_REASON, None) for rel in self.listing.links
+            ]
+            apart += [
+                (rel, "refused", why, "FileAccessError") for rel, why in self.listing.unreadable
+            ]
             files.extend(
                 FileResult(
                     source=os.path.join(self.src.given, rel),
                     destination=None,
-                    status="skipped",
-                    reason=_LINK_REASON,
+                    status=status,
+                    reason=reason,
+                    error=error,
                     counts=dict(_NO_COUNTS),
                 )
-                for rel in self.listing.links
+                for rel, status, reason, error in apart
             )
-            files.extend(
-                FileResult(
-                    source=os.path.join(self.src.given, rel),
-                    destination=None,
-                    status="refused",
-                    reason=why,
-                    error="FileAccessError",
-                    counts=dict(_NO_COUNTS),
-                )
-                for rel, why in self.listing.unreadable
-            )
-            if self.listing.links or self.listing.unreadable:
+            if apart:
                 # the engine's order: paths compared component by component, as bytes
                 files.sort(key=lambda f: [os.fsencode(p) for p in Path(f.source).parts])
         return files
