@@ -97,20 +97,6 @@ pub struct Progress {
     pub bytes_in: u64,
 }
 
-/// The error class name of an engine error (as in `dicomveil.errors`).
-pub fn error_kind(e: &Error) -> &'static str {
-    match e {
-        Error::Io { .. } => "FileAccessError",
-        Error::InvalidDicom { .. } => "InvalidDicomError",
-        Error::NotDicom { .. } => "NotDicomError",
-        Error::UnsupportedTransferSyntax { .. } => "UnsupportedTransferSyntaxError",
-        Error::Unsupported { .. } => "UnsupportedDicomError",
-        Error::BurnedIn { .. } => "BurnedInAnnotationError",
-        Error::Profile { .. } => "ProfileError",
-        Error::Value { .. } => "DicomValueError",
-    }
-}
-
 /// A rayon pool of `workers` threads (0: one per available core).
 pub fn thread_pool(workers: usize) -> Result<rayon::ThreadPool> {
     let workers = if workers == 0 {
@@ -215,8 +201,8 @@ fn safe_component(value: &str) -> String {
 pub fn fill_template(template: &str, file: &DicomFile) -> Result<PathBuf> {
     use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
     use dicom_dictionary_std::StandardDataDictionary;
-    let bad = |problem: String| Error::Value {
-        tag: "naming".into(),
+    let bad = |problem: String| Error::Template {
+        template: template.to_string(),
         problem,
     };
     let mut out = String::new();
@@ -225,7 +211,7 @@ pub fn fill_template(template: &str, file: &DicomFile) -> Result<PathBuf> {
         out.push_str(&rest[..start]);
         let end = rest[start..]
             .find('}')
-            .ok_or_else(|| bad(format!("unclosed {{ in {template:?}")))?
+            .ok_or_else(|| bad("an unclosed {".into()))?
             + start;
         let keyword = &rest[start + 1..end];
         let tag = StandardDataDictionary
@@ -252,9 +238,7 @@ pub fn fill_template(template: &str, file: &DicomFile) -> Result<PathBuf> {
             .components()
             .any(|c| !matches!(c, Component::Normal(_)))
     {
-        return Err(bad(format!(
-            "the naming template {template:?} must give a relative path"
-        )));
+        return Err(bad("it must give a relative path".into()));
     }
     Ok(path)
 }
@@ -306,8 +290,8 @@ fn process(
         if let Naming::Template(_) = opts.naming {
             let mut claimed = shared.claims.lock().expect("not poisoned");
             if let Some(other) = claimed.get(&dst) {
-                return Err(Error::Value {
-                    tag: "naming".into(),
+                return Err(Error::Path {
+                    path: "naming".into(),
                     problem: format!(
                         "its output name {} is already taken by {} (the same instance twice?)",
                         dst.display(),
@@ -354,7 +338,7 @@ fn process(
         }
         Err(Error::NotDicom { .. }) => outcome.status = Status::Skipped("not DICOM".into()),
         Err(e) => {
-            outcome.error_kind = Some(error_kind(&e));
+            outcome.error_kind = Some(e.kind());
             outcome.status = Status::Refused(e.to_string());
         }
     }
@@ -363,23 +347,16 @@ fn process(
 
 /// The outcome of a file whose processing panicked: refused, with what the panic said.
 fn internal_error(src: &Path, panic: &(dyn std::any::Any + Send)) -> FileOutcome {
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown".into());
+    let error = Error::from_panic(&src.display().to_string(), panic);
     FileOutcome {
         source: src.to_path_buf(),
         destination: None,
-        status: Status::Refused(format!(
-            "{}: internal error in the dicomveil engine (please report it): {what}",
-            src.display()
-        )),
+        error_kind: Some(error.kind()),
+        status: Status::Refused(error.to_string()),
         bytes_in: std::fs::metadata(src).map(|m| m.len()).unwrap_or(0),
         bytes_out: 0,
         counts: Counts::default(),
         flags: Vec::new(),
-        error_kind: Some("DicomveilError"),
     }
 }
 
@@ -443,8 +420,8 @@ pub fn anonymize_tree(
         let out = dst_root.join(&rel);
         let in_place = is_within(dst, src) && is_within(src, dst);
         if !in_place && is_within(&out, src) && is_within(src, &out) {
-            return Err(Error::Value {
-                tag: "destination".into(),
+            return Err(Error::Path {
+                path: "destination".into(),
                 problem: format!(
                     "the output would be the source file itself ({}): give the source as \
                      the destination to work in place",
@@ -456,8 +433,8 @@ pub fn anonymize_tree(
     } else {
         let in_place = is_within(dst, src) && is_within(src, dst);
         if !in_place && (is_within(dst, src) || is_within(src, dst)) {
-            return Err(Error::Value {
-                tag: "destination".into(),
+            return Err(Error::Path {
+                path: "destination".into(),
                 problem: if is_within(dst, src) {
                     format!(
                         "{} is inside the source folder {}: choose a destination outside it \
@@ -481,8 +458,8 @@ pub fn anonymize_tree(
                     if rel.is_absolute()
                         || rel.components().any(|c| !matches!(c, Component::Normal(_)))
                     {
-                        return Err(Error::Value {
-                            tag: "files".into(),
+                        return Err(Error::Path {
+                            path: "files".into(),
                             problem: format!(
                                 "{} is not a relative path inside the source",
                                 rel.display()

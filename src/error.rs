@@ -69,11 +69,77 @@ pub enum Error {
     /// A value given for an element does not fit its VR.
     #[error("{tag}: {problem}")]
     Value { tag: String, problem: String },
+    /// A naming template is malformed, or gives a path that cannot be used.
+    #[error("naming template {template:?}: {problem}")]
+    Template { template: String, problem: String },
+    /// A path given to a run cannot be used as asked (a destination inside the source, an
+    /// output that would overwrite an input, an audit log over an input or an output...).
+    #[error("{path}: {problem}")]
+    Path { path: String, problem: String },
+    /// The engine failed where it should not (a panic caught at a boundary): a bug.
+    #[error("{}internal error in the dicomveil engine (please report it): {what}", named(.name))]
+    Internal { name: String, what: String },
+}
+
+/// The exception class of `dicomveil.errors` each error kind becomes, by name; Python turns a
+/// kind into its class with `dicomveil.errors.error_class` (the one place that does).
+pub const KINDS: &[&str] = &[
+    "DicomveilError",
+    "FileAccessError",
+    "InvalidDicomError",
+    "NotDicomError",
+    "UnsupportedTransferSyntaxError",
+    "UnsupportedDicomError",
+    "BurnedInAnnotationError",
+    "ProfileError",
+    "DicomValueError",
+    "NamingTemplateError",
+    "PathError",
+];
+
+/// `name: ` before a message, or nothing when there is no name.
+fn named(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!("{name}: ")
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The kind of error: the name of its exception class in `dicomveil.errors` (one of
+    /// [`KINDS`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "FileAccessError",
+            Error::InvalidDicom { .. } => "InvalidDicomError",
+            Error::NotDicom { .. } => "NotDicomError",
+            Error::UnsupportedTransferSyntax { .. } => "UnsupportedTransferSyntaxError",
+            Error::Unsupported { .. } => "UnsupportedDicomError",
+            Error::BurnedIn { .. } => "BurnedInAnnotationError",
+            Error::Profile { .. } => "ProfileError",
+            Error::Value { .. } => "DicomValueError",
+            Error::Template { .. } => "NamingTemplateError",
+            Error::Path { .. } => "PathError",
+            Error::Internal { .. } => "DicomveilError",
+        }
+    }
+
+    /// The error of a panic caught at a boundary, for `name` (a file, or what was running).
+    pub fn from_panic(name: &str, panic: &(dyn std::any::Any + Send)) -> Error {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        Error::Internal {
+            name: name.to_string(),
+            what,
+        }
+    }
+
     /// Name the input this error is about (errors deep in the reader do not know it).
     pub fn with_name(mut self, new_name: &str) -> Self {
         match &mut self {
@@ -82,13 +148,75 @@ impl Error {
             | Error::NotDicom { name }
             | Error::BurnedIn { name }
             | Error::UnsupportedTransferSyntax { name, .. }
-            | Error::Unsupported { name, .. } => {
+            | Error::Unsupported { name, .. }
+            | Error::Internal { name, .. } => {
                 if name.is_empty() {
                     *name = new_name.to_string()
                 }
             }
-            Error::Profile { .. } | Error::Value { .. } => {}
+            Error::Profile { .. }
+            | Error::Value { .. }
+            | Error::Template { .. }
+            | Error::Path { .. } => {}
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_listed() {
+        let errors = [
+            Error::Io {
+                name: "f".into(),
+                op: "read",
+                source: io::Error::other("x"),
+            },
+            Error::InvalidDicom {
+                name: "f".into(),
+                problem: "p".into(),
+                location: Location::default(),
+            },
+            Error::NotDicom { name: "f".into() },
+            Error::UnsupportedTransferSyntax {
+                name: "f".into(),
+                uid: "1.2".into(),
+            },
+            Error::Unsupported {
+                name: "f".into(),
+                what: "w".into(),
+            },
+            Error::BurnedIn { name: "f".into() },
+            Error::Profile {
+                source_name: "s".into(),
+                location: "l".into(),
+                problem: "p".into(),
+            },
+            Error::Value {
+                tag: "t".into(),
+                problem: "p".into(),
+            },
+            Error::Template {
+                template: "t".into(),
+                problem: "p".into(),
+            },
+            Error::Path {
+                path: "p".into(),
+                problem: "p".into(),
+            },
+            Error::from_panic("f", &"boom"),
+        ];
+        for e in &errors {
+            assert!(KINDS.contains(&e.kind()), "{}", e.kind());
+        }
+        let kinds: std::collections::HashSet<_> = errors.iter().map(Error::kind).collect();
+        assert_eq!(kinds.len(), KINDS.len());
+        assert_eq!(
+            Error::from_panic("a.dcm", &"boom").to_string(),
+            "a.dcm: internal error in the dicomveil engine (please report it): boom"
+        );
     }
 }

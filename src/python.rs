@@ -14,7 +14,7 @@ use dicom_dictionary_std::StandardDataDictionary;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::BoundObject;
 
 use crate::anonymize::{Anonymizer, BurnedIn, Replacement};
@@ -24,13 +24,13 @@ use crate::error::Error;
 use crate::profile::{self, CompiledProfile, MethodCode};
 use crate::value::{self, Plain};
 
-/// Map an engine error to its `dicomveil.errors` class.
+/// Map an engine error to its `dicomveil.errors` class (by `dicomveil.errors.error_class`).
 fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
-    let class = batch::error_kind(&e);
+    static ERROR_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let message = e.to_string();
-    match py
-        .import("dicomveil.errors")
-        .and_then(|m| m.getattr(class))
+    match ERROR_CLASS
+        .import(py, "dicomveil.errors", "error_class")
+        .and_then(|f| f.call1((e.kind(),)))
         .and_then(|c| c.call1((message,)))
     {
         Ok(exc) => PyErr::from_value(exc),
@@ -44,18 +44,7 @@ fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> crate::Result<T> + Send) -> 
     match outcome {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(to_pyerr(py, e)),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown".into());
-            static BASE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-            let class = BASE.import(py, "dicomveil.errors", "DicomveilError")?;
-            Err(PyErr::from_value(class.call1((format!(
-                "internal error in the dicomveil engine (please report it): {what}"
-            ),))?))
-        }
+        Err(panic) => Err(to_pyerr(py, Error::from_panic("", panic.as_ref()))),
     }
 }
 
@@ -617,6 +606,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tag_to_keyword, m)?)?;
     m.add_function(wrap_pyfunction!(format_tag, m)?)?;
     m.add("EDITION", profile::EDITION)?;
+    m.add("ERROR_KINDS", crate::error::KINDS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

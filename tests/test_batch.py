@@ -157,7 +157,9 @@ def test_naming_template(tree: Tree, tmp_path: Path) -> None:
     assert len(report.done) == len(originals)
     collisions = [f for f in report.refused if "already taken by" in (f.reason or "")]
     assert len(collisions) == 2
-    assert {f.error for f in collisions} == {"DicomValueError"}
+    # a path error (a DicomValueError, as it was raised before it had a class of its own)
+    assert {f.error for f in collisions} == {"PathError"}
+    assert issubclass(dicomveil.errors.error_class("PathError"), dicomveil.DicomValueError)
     assert len(written) == len({f.destination for f in report.done}) == len(originals)
     for f in report.done:
         path = Path(f.destination)

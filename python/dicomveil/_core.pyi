@@ -7,6 +7,7 @@ __all__ = [
     "CompiledProfile",
     "Dataset",
     "EDITION",
+    "ERROR_KINDS",
     "Engine",
     "__version__",
     "check_pattern",
@@ -19,6 +20,7 @@ __all__ = [
 ]
 __version__: str
 EDITION: str
+ERROR_KINDS: list[str]
 
 @final
 class Dataset:

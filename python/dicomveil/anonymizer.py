@@ -317,12 +317,8 @@ class Anonymizer:
             error = raw["error"]
             error.report = report
             raise error
-        if on_error == "raise" and report.refused:
-            from . import errors
-
-            first = report.refused[0]
-            cls = getattr(errors, first.error or "", errors.DicomveilError)
-            raise cls(first.reason)
+        if on_error == "raise":
+            report._raise_first_refused()
         return report
 
     def uid_map(self) -> dict[str, str]:

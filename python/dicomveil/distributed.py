@@ -614,7 +614,7 @@ class _Run:
                 status="refused",
                 reason=f"naming: its output name {f.destination} is already taken by "
                 f"{files[first].source} (the same instance twice?)",
-                error="DicomValueError",
+                error="PathError",
                 bytes_in=f.bytes_in,
                 counts=f.counts,
                 flags=f.flags,
@@ -863,10 +863,6 @@ def anonymize_tree_distributed(
         except AttributeError:  # pragma: no cover - an exception without a __dict__
             pass
         raise failure
-    if on_error == "raise" and report.refused:
-        from . import errors
-
-        first = report.refused[0]
-        cls = getattr(errors, first.error or "", DicomveilError)
-        raise cls(first.reason)
+    if on_error == "raise":
+        report._raise_first_refused()
     return report

@@ -17,6 +17,9 @@ __all__ = [
     "BurnedInAnnotationWarning",
     "ProfileError",
     "DicomValueError",
+    "NamingTemplateError",
+    "PathError",
+    "error_class",
 ]
 
 
@@ -60,3 +63,28 @@ class ProfileError(DicomveilError, ValueError):
 
 class DicomValueError(DicomveilError, ValueError):
     """A value given for an element does not fit the element's VR."""
+
+
+class NamingTemplateError(DicomValueError):
+    """A naming template is malformed (unbalanced braces, an unknown keyword, no field, an
+    absolute or ``..`` path), or a file's output name made from it cannot be used."""
+
+
+class PathError(DicomValueError, FileAccessError):
+    """A path given to a run cannot be used as asked: a destination inside the source (or
+    the source inside it), an output that would overwrite its input, an audit log over an
+    input or an output, a listed file outside the source. Raised before any file is touched.
+
+    It is both a :class:`DicomValueError` (what such errors were raised as before) and a
+    :class:`FileAccessError` (what audit log path errors were raised as).
+    """
+
+
+def error_class(kind: str | None) -> type[DicomveilError]:
+    """The exception class of an error kind: the class name the engine gives each error (the
+    ``error`` of a refused :class:`~dicomveil.FileResult`). An unknown kind (``KilledWorker``
+    of a distributed run, say) is a :class:`DicomveilError`."""
+    cls = globals().get(kind or "")
+    if isinstance(cls, type) and issubclass(cls, DicomveilError):
+        return cls
+    return DicomveilError

@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Literal, NamedTuple
 
-from .errors import FileAccessError
+from .errors import FileAccessError, error_class
 
 __all__ = ["FileResult", "Progress", "Report"]
 
@@ -98,6 +98,12 @@ class Report:
         if self.stopped:
             text += " - stopped early"
         return text
+
+    def _raise_first_refused(self) -> None:
+        """Raise the first refused file's error as its class (``on_error="raise"``)."""
+        if self.refused:
+            first = self.refused[0]
+            raise error_class(first.error)(first.reason)
 
     def write_audit(self, path: str | os.PathLike[str]) -> None:
         """Write the audit log: JSON Lines, one line per file (no patient data, no key).
