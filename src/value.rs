@@ -4,14 +4,13 @@
 use std::borrow::Cow;
 
 use dicom_core::{Tag, VR};
+use dicom_dictionary_std::tags;
 use dicom_encoding::decode::basic::BasicDecoder;
 use dicom_encoding::decode::BasicDecode;
 use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
 use dicom_encoding::Endianness;
 
-use crate::dataset::{
-    is_text_vr, tag_str, tags, trim_padding, Data, DataSet, DicomFile, Element, Value,
-};
+use crate::dataset::{is_text_vr, tag_str, trim_padding, Data, DataSet, DicomFile, Element, Value};
 use crate::error::{Error, Result};
 
 /// A decoded value.
