@@ -11,7 +11,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use dicomveil::dataset::{tags, Data, DataSet, DicomFile, Source, Value};
+use dicom_dictionary_std::tags;
+use dicomveil::dataset::{Data, DataSet, DicomFile, Source, Value};
 use dicomveil::profile::{default_rules, CompiledProfile, MethodCode};
 use dicomveil::{read_bytes, to_bytes, Anonymizer, Error};
 

@@ -4,12 +4,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use dicom_core::{Tag, VR};
+use dicom_dictionary_std::{tags, uids};
 
 use crate::action::dummy;
 use crate::clean::{clean_text, safe_private, shift_da, shift_dt, Charset, Identity, Keyed};
-use crate::dataset::{
-    tags, trim_padding, value_vr, Data, DataSet, DicomFile, Element, Source, Value,
-};
+use crate::dataset::{trim_padding, value_vr, Data, DataSet, DicomFile, Element, Source, Value};
 use crate::error::{Error, Result};
 use crate::profile::{Action, CompiledProfile};
 use crate::read::is_dicomdir;
@@ -85,31 +84,27 @@ pub struct Anonymizer {
     pub burned_in: BurnedIn,
 }
 
-const PATIENT_NAME: Tag = Tag(0x0010, 0x0010);
-const PATIENT_ID: Tag = Tag(0x0010, 0x0020);
-const BURNED_IN_ANNOTATION: Tag = Tag(0x0028, 0x0301);
-
 /// SOP classes whose images commonly carry burned-in text: secondary capture, ultrasound,
 /// visible light (photographs, video, screen captures).
 const BURNED_IN_CLASSES: [&[u8]; 13] = [
-    b"1.2.840.10008.5.1.4.1.1.7",
-    b"1.2.840.10008.5.1.4.1.1.7.1",
-    b"1.2.840.10008.5.1.4.1.1.7.2",
-    b"1.2.840.10008.5.1.4.1.1.7.3",
-    b"1.2.840.10008.5.1.4.1.1.7.4",
-    b"1.2.840.10008.5.1.4.1.1.6.1",
-    b"1.2.840.10008.5.1.4.1.1.6.2",
-    b"1.2.840.10008.5.1.4.1.1.3.1",
-    b"1.2.840.10008.5.1.4.1.1.77.1.1.1",
-    b"1.2.840.10008.5.1.4.1.1.77.1.2.1",
-    b"1.2.840.10008.5.1.4.1.1.77.1.4",
-    b"1.2.840.10008.5.1.4.1.1.77.1.4.1",
-    b"1.2.840.10008.5.1.4.1.1.77.1.1",
+    uids::SECONDARY_CAPTURE_IMAGE_STORAGE.as_bytes(),
+    uids::MULTI_FRAME_SINGLE_BIT_SECONDARY_CAPTURE_IMAGE_STORAGE.as_bytes(),
+    uids::MULTI_FRAME_GRAYSCALE_BYTE_SECONDARY_CAPTURE_IMAGE_STORAGE.as_bytes(),
+    uids::MULTI_FRAME_GRAYSCALE_WORD_SECONDARY_CAPTURE_IMAGE_STORAGE.as_bytes(),
+    uids::MULTI_FRAME_TRUE_COLOR_SECONDARY_CAPTURE_IMAGE_STORAGE.as_bytes(),
+    uids::ULTRASOUND_IMAGE_STORAGE.as_bytes(),
+    uids::ENHANCED_US_VOLUME_STORAGE.as_bytes(),
+    uids::ULTRASOUND_MULTI_FRAME_IMAGE_STORAGE.as_bytes(),
+    uids::VIDEO_ENDOSCOPIC_IMAGE_STORAGE.as_bytes(),
+    uids::VIDEO_MICROSCOPIC_IMAGE_STORAGE.as_bytes(),
+    uids::VL_PHOTOGRAPHIC_IMAGE_STORAGE.as_bytes(),
+    uids::VIDEO_PHOTOGRAPHIC_IMAGE_STORAGE.as_bytes(),
+    uids::VL_ENDOSCOPIC_IMAGE_STORAGE.as_bytes(),
 ];
 
 /// Might this file carry burned-in annotation?
 pub fn may_have_burned_in_annotation(ds: &DataSet) -> bool {
-    let burned = ds.text(BURNED_IN_ANNOTATION);
+    let burned = ds.text(tags::BURNED_IN_ANNOTATION);
     if burned.is_some_and(|v| v.eq_ignore_ascii_case(b"YES")) {
         return true;
     }
@@ -152,8 +147,8 @@ impl Anonymizer {
             flags.push(FLAG_BURNED_IN);
         }
         let ds = &file.dataset;
-        let original_id = ds.text(PATIENT_ID).unwrap_or_default().to_vec();
-        let original_name = ds.text(PATIENT_NAME).unwrap_or_default().to_vec();
+        let original_id = ds.text(tags::PATIENT_ID).unwrap_or_default().to_vec();
+        let original_name = ds.text(tags::PATIENT_NAME).unwrap_or_default().to_vec();
         // the patient's date offset: by PatientID, or PatientName when there is no ID
         let patient_key = if original_id.is_empty() {
             &original_name
@@ -267,10 +262,10 @@ struct Walker<'a> {
 /// Sequences of coded concepts (standard vocabulary, not identity): Concept Name Code,
 /// Concept Code, Measurement Units Code, Purpose of Reference Code.
 const CODED_CONCEPTS: [Tag; 4] = [
-    Tag(0x0040, 0xA043),
-    Tag(0x0040, 0xA168),
-    Tag(0x0040, 0x08EA),
-    Tag(0x0040, 0xA170),
+    tags::CONCEPT_NAME_CODE_SEQUENCE,
+    tags::CONCEPT_CODE_SEQUENCE,
+    tags::MEASUREMENT_UNITS_CODE_SEQUENCE,
+    tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE,
 ];
 
 /// Overlay Data (60xx,3000), for the even groups 6000-601E.
@@ -377,8 +372,8 @@ pub(crate) fn private_creators(ds: &DataSet) -> HashMap<(u16, u8), Vec<u8>> {
 impl Walker<'_> {
     fn walk(&mut self, ds: &mut DataSet, mode: Mode, top: bool) -> Result<()> {
         let profile = &*self.anonymizer.profile;
-        let had_name = top || ds.get(PATIENT_NAME).is_some();
-        let had_id = top || ds.get(PATIENT_ID).is_some();
+        let had_name = top || ds.get(tags::PATIENT_NAME).is_some();
+        let had_id = top || ds.get(tags::PATIENT_ID).is_some();
         let creators = private_creators(ds);
         let blocks_in = private_blocks(&ds.elements);
         let elements = std::mem::take(&mut ds.elements);
@@ -389,7 +384,7 @@ impl Walker<'_> {
             let tag = el.tag;
             // group lengths are not written outside the meta; a stray meta element in the
             // dataset and trailing padding (it may hold leftovers of earlier data) are dropped
-            if tag.1 == 0x0000 || tag.0 == 0x0002 || tag == tags::DATASET_TRAILING_PADDING {
+            if tag.1 == 0x0000 || tag.0 == 0x0002 || tag == tags::DATA_SET_TRAILING_PADDING {
                 self.counts.removed += 1;
                 continue;
             }
@@ -472,10 +467,10 @@ impl Walker<'_> {
         // PatientName and PatientID set on the profile replace whatever the profile did, at
         // the top level and wherever the input had them
         if let (Some(name), true) = (&self.new_name, had_name) {
-            ds.put(Element::bytes(PATIENT_NAME, VR::PN, name.clone()));
+            ds.put(Element::bytes(tags::PATIENT_NAME, VR::PN, name.clone()));
         }
         if let (Some(id), true) = (&self.new_id, had_id) {
-            ds.put(Element::bytes(PATIENT_ID, VR::LO, id.clone()));
+            ds.put(Element::bytes(tags::PATIENT_ID, VR::LO, id.clone()));
         }
         Ok(())
     }

@@ -11,13 +11,14 @@ use std::sync::OnceLock;
 
 use chrono::{Days, NaiveDate};
 use dicom_core::{Tag, VR};
+use dicom_dictionary_std::tags;
 use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::dataset::{tags, trim_padding, value_vr, DataSet, Value};
+use crate::dataset::{trim_padding, value_vr, DataSet, Value};
 
 /// What an identifying value is replaced with in cleaned text.
 pub const REMOVED: &str = "[REMOVED]";
@@ -26,24 +27,27 @@ pub const REMOVED: &str = "[REMOVED]";
 pub const MAX_DATE_OFFSET_DAYS: u64 = 3650;
 
 /// Attributes whose values identify, besides every person name (PN) at any depth.
+// OtherPatientIDs and MedicalRecordLocator are retired (deprecated in the dictionary), and
+// still found in files
+#[allow(deprecated)]
 pub const IDENTIFYING: [Tag; 17] = [
-    Tag(0x0010, 0x0020), // PatientID
-    Tag(0x0010, 0x1000), // OtherPatientIDs
-    Tag(0x0010, 0x0030), // PatientBirthDate
-    Tag(0x0008, 0x0050), // AccessionNumber
-    Tag(0x0008, 0x0080), // InstitutionName
-    Tag(0x0008, 0x0081), // InstitutionAddress
-    Tag(0x0008, 0x1040), // InstitutionalDepartmentName
-    Tag(0x0010, 0x1040), // PatientAddress
-    Tag(0x0010, 0x2154), // PatientTelephoneNumbers
-    Tag(0x0010, 0x0021), // IssuerOfPatientID
-    Tag(0x0038, 0x0010), // AdmissionID
-    Tag(0x0040, 0x2016), // PlacerOrderNumberImagingServiceRequest
-    Tag(0x0040, 0x2017), // FillerOrderNumberImagingServiceRequest
-    Tag(0x0020, 0x0010), // StudyID
-    Tag(0x0010, 0x1090), // MedicalRecordLocator
-    Tag(0x0040, 0x1001), // RequestedProcedureID
-    Tag(0x0008, 0x0092), // ReferringPhysicianAddress
+    tags::PATIENT_ID,
+    tags::OTHER_PATIENT_I_DS,
+    tags::PATIENT_BIRTH_DATE,
+    tags::ACCESSION_NUMBER,
+    tags::INSTITUTION_NAME,
+    tags::INSTITUTION_ADDRESS,
+    tags::INSTITUTIONAL_DEPARTMENT_NAME,
+    tags::PATIENT_ADDRESS,
+    tags::PATIENT_TELEPHONE_NUMBERS,
+    tags::ISSUER_OF_PATIENT_ID,
+    tags::ADMISSION_ID,
+    tags::PLACER_ORDER_NUMBER_IMAGING_SERVICE_REQUEST,
+    tags::FILLER_ORDER_NUMBER_IMAGING_SERVICE_REQUEST,
+    tags::STUDY_ID,
+    tags::MEDICAL_RECORD_LOCATOR,
+    tags::REQUESTED_PROCEDURE_ID,
+    tags::REFERRING_PHYSICIAN_ADDRESS,
 ];
 
 /// Our own dummy values: never identifying.

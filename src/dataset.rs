@@ -11,6 +11,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use dicom_core::{Tag, VR};
+use dicom_dictionary_std::uids;
 
 /// Where bulk values live until they are written.
 #[derive(Clone, Default)]
@@ -244,8 +245,6 @@ pub struct TransferSyntax {
 }
 
 impl TransferSyntax {
-    pub const IMPLICIT_VR_LE: &'static str = "1.2.840.10008.1.2";
-
     /// Look a transfer syntax up in dicom-rs's registry.
     pub fn from_uid(uid: &str) -> Option<TransferSyntax> {
         use dicom_encoding::{Codec, TransferSyntaxIndex};
@@ -258,7 +257,7 @@ impl TransferSyntax {
         Some(TransferSyntax {
             uid: ts.uid().to_string(),
             // the only implicit VR syntax the standard defines
-            explicit_vr: ts.uid() != Self::IMPLICIT_VR_LE,
+            explicit_vr: ts.uid() != uids::IMPLICIT_VR_LITTLE_ENDIAN,
             big_endian: ts.endianness() == dicom_encoding::Endianness::Big,
             deflated,
             encapsulated: ts.is_encapsulated_pixel_data(),
@@ -266,7 +265,8 @@ impl TransferSyntax {
     }
 
     pub fn implicit_vr_le() -> TransferSyntax {
-        TransferSyntax::from_uid(Self::IMPLICIT_VR_LE).expect("implicit VR LE is registered")
+        TransferSyntax::from_uid(uids::IMPLICIT_VR_LITTLE_ENDIAN)
+            .expect("implicit VR LE is registered")
     }
 }
 
@@ -285,27 +285,11 @@ pub struct DicomFile {
     pub source_len: u64,
 }
 
-pub mod tags {
-    use dicom_core::Tag;
-    pub const ITEM: Tag = Tag(0xFFFE, 0xE000);
-    pub const ITEM_DELIMITATION: Tag = Tag(0xFFFE, 0xE00D);
-    pub const SEQUENCE_DELIMITATION: Tag = Tag(0xFFFE, 0xE0DD);
-    pub const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
-    pub const SPECIFIC_CHARACTER_SET: Tag = Tag(0x0008, 0x0005);
-    pub const SOP_CLASS_UID: Tag = Tag(0x0008, 0x0016);
-    pub const SOP_INSTANCE_UID: Tag = Tag(0x0008, 0x0018);
-    pub const MEDIA_STORAGE_SOP_CLASS_UID: Tag = Tag(0x0002, 0x0002);
-    pub const MEDIA_STORAGE_SOP_INSTANCE_UID: Tag = Tag(0x0002, 0x0003);
-    pub const TRANSFER_SYNTAX_UID: Tag = Tag(0x0002, 0x0010);
-    pub const DATASET_TRAILING_PADDING: Tag = Tag(0xFFFC, 0xFFFC);
-    pub const PATIENT_IDENTITY_REMOVED: Tag = Tag(0x0012, 0x0062);
-    pub const DEIDENTIFICATION_METHOD: Tag = Tag(0x0012, 0x0063);
-    pub const DEIDENTIFICATION_METHOD_CODE_SEQUENCE: Tag = Tag(0x0012, 0x0064);
-    pub const LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED: Tag = Tag(0x0028, 0x0303);
-    pub const CODE_VALUE: Tag = Tag(0x0008, 0x0100);
-    pub const CODING_SCHEME_DESIGNATOR: Tag = Tag(0x0008, 0x0102);
-    pub const CODE_MEANING: Tag = Tag(0x0008, 0x0104);
-}
+/// The item and delimitation tags (group FFFE), which `dicom_dictionary_std::tags` does not
+/// list (they are not attributes).
+pub const ITEM: Tag = Tag(0xFFFE, 0xE000);
+pub const ITEM_DELIMITATION: Tag = Tag(0xFFFE, 0xE00D);
+pub const SEQUENCE_DELIMITATION: Tag = Tag(0xFFFE, 0xE0DD);
 
 /// The dictionary's VR for a tag (relaxed: US for US/SS, OW for OB/OW), if the tag is known.
 pub fn dictionary_vr(tag: Tag) -> Option<VR> {

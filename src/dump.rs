@@ -70,6 +70,7 @@ fn line(
                         }
                     }
                     Ok(Plain::Int(v)) => format!("{v:?}"),
+                    Ok(Plain::UInt(v)) => format!("{v:?}"),
                     Ok(Plain::Float(v)) => format!("{v:?}"),
                     Ok(Plain::Tags(v)) => v
                         .iter()

@@ -80,6 +80,13 @@ fn plain_to_py<'py>(py: Python<'py>, v: Plain) -> PyResult<Bound<'py, PyAny>> {
                 one_or_list(py, t)
             }
         }
+        Plain::UInt(t) => {
+            if t.is_empty() {
+                Ok(py.None().into_bound(py))
+            } else {
+                one_or_list(py, t)
+            }
+        }
         Plain::Float(t) => {
             if t.is_empty() {
                 Ok(py.None().into_bound(py))

@@ -15,14 +15,15 @@ use std::sync::Arc;
 
 use dicom_core::header::DataElementHeader;
 use dicom_core::{Tag, VR};
-use dicom_dictionary_std::StandardDataDictionary;
+use dicom_dictionary_std::{tags, uids, StandardDataDictionary};
 use dicom_encoding::decode::explicit_be::ExplicitVRBigEndianDecoder;
 use dicom_encoding::decode::explicit_le::ExplicitVRLittleEndianDecoder;
 use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
 use dicom_encoding::decode::Decode;
 
 use crate::dataset::{
-    dictionary_vr, tag_str, tags, Data, DataSet, DicomFile, Element, Source, TransferSyntax, Value,
+    dictionary_vr, tag_str, Data, DataSet, DicomFile, Element, Source, TransferSyntax, Value, ITEM,
+    ITEM_DELIMITATION, SEQUENCE_DELIMITATION,
 };
 use crate::error::{Error, Location, Result};
 
@@ -31,6 +32,9 @@ const BULK_THRESHOLD: u32 = 4096;
 /// Deeper nesting than this is refused (no real file comes close; it guards the stack).
 const MAX_DEPTH: usize = 64;
 const UNDEFINED: u32 = 0xFFFF_FFFF;
+/// Explicit VR Big Endian: retired (deprecated in the dictionary), and still read.
+#[allow(deprecated)]
+const EXPLICIT_VR_BIG_ENDIAN: &str = uids::EXPLICIT_VR_BIG_ENDIAN;
 
 /// Files up to this size are read whole, in one system call, and parsed from memory: no
 /// buffer to fill and no second read for their bulk values when they are written. Larger
@@ -381,9 +385,9 @@ fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> 
                         ));
                     }
                     let uid = if is_vr_bytes(&head[4..6]) {
-                        "1.2.840.10008.1.2.1"
+                        uids::EXPLICIT_VR_LITTLE_ENDIAN
                     } else {
-                        TransferSyntax::IMPLICIT_VR_LE
+                        uids::IMPLICIT_VR_LITTLE_ENDIAN
                     };
                     TransferSyntax::from_uid(uid).expect("registered")
                 }
@@ -419,7 +423,7 @@ fn parse(mut input: Input<'_>, source: Source, name: &str) -> Result<DicomFile> 
             && VR::from_binary([head[4], head[5]]).is_some()
         {
             parser.file_encoding = EXPLICIT_LE;
-            ts = TransferSyntax::from_uid("1.2.840.10008.1.2.1").expect("registered");
+            ts = TransferSyntax::from_uid(uids::EXPLICIT_VR_LITTLE_ENDIAN).expect("registered");
         }
     }
     let dataset = if ts.deflated {
@@ -611,16 +615,16 @@ impl Parser<'_> {
         let explicit = is_vr_bytes(&head[4..6]) && VR::from_binary([head[4], head[5]]).is_some();
         let uid = if plausible(le) {
             if explicit {
-                "1.2.840.10008.1.2.1"
+                uids::EXPLICIT_VR_LITTLE_ENDIAN
             } else {
                 let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as u64;
                 match self.input.remaining() {
                     Some(rem) if len != UNDEFINED as u64 && len + 8 > rem => return Ok(None),
-                    _ => TransferSyntax::IMPLICIT_VR_LE,
+                    _ => uids::IMPLICIT_VR_LITTLE_ENDIAN,
                 }
             }
         } else if plausible(be) && explicit {
-            "1.2.840.10008.1.2.2"
+            EXPLICIT_VR_BIG_ENDIAN
         } else {
             return Ok(None);
         };
@@ -762,7 +766,7 @@ impl Parser<'_> {
                 return Err(self.invalid("the file ends inside an element header"));
             }
             let tag = encoding.tag(head);
-            if tag == tags::ITEM_DELIMITATION {
+            if tag == ITEM_DELIMITATION {
                 self.peek(8)?;
                 self.input.consume(8.min(self.input.hi - self.input.lo));
                 if matches!(end, End::Delimited) {
@@ -771,7 +775,7 @@ impl Parser<'_> {
                 // a stray delimiter in a defined-length item: harmless, skip it
                 continue;
             }
-            if tag == tags::SEQUENCE_DELIMITATION || tag == tags::ITEM {
+            if tag == SEQUENCE_DELIMITATION || tag == ITEM {
                 return Err(
                     self.invalid(format!("unexpected {} outside of a sequence", tag_str(tag)))
                 );
@@ -805,7 +809,7 @@ impl Parser<'_> {
                 return Ok(false);
             }
             let b = p.peek(4)?;
-            Ok(b.len() == 4 && IMPLICIT_LE.tag(b) == tags::ITEM)
+            Ok(b.len() == 4 && IMPLICIT_LE.tag(b) == ITEM)
         };
         let is_sequence = vr == VR::SQ
             || (len == UNDEFINED && vr == VR::UN)
@@ -861,7 +865,7 @@ impl Parser<'_> {
         let head = self.peek(14)?;
         let looks_explicit = encoding.explicit_vr
             && head.len() == 14
-            && IMPLICIT_LE.tag(head) == tags::ITEM
+            && IMPLICIT_LE.tag(head) == ITEM
             && IMPLICIT_LE.tag(&head[8..12]).0 != 0xFFFE
             && is_vr_bytes(&head[12..14])
             && VR::from_binary([head[12], head[13]]).is_some();
@@ -922,10 +926,10 @@ impl Parser<'_> {
             }
             let (tag, item_len) = self.read_item_header(encoding)?;
             match tag {
-                tags::SEQUENCE_DELIMITATION if end.is_none() => break,
+                SEQUENCE_DELIMITATION if end.is_none() => break,
                 // tolerated: a delimiter closing a defined-length sequence
-                tags::SEQUENCE_DELIMITATION => break,
-                tags::ITEM => {}
+                SEQUENCE_DELIMITATION => break,
+                ITEM => {}
                 other => {
                     return Err(self.invalid(format!(
                         "expected an item in the sequence, found {}",
@@ -957,11 +961,11 @@ impl Parser<'_> {
         loop {
             let (tag, len) = self.read_item_header(encoding)?;
             match tag {
-                tags::SEQUENCE_DELIMITATION => break,
-                tags::ITEM if len != UNDEFINED => {
+                SEQUENCE_DELIMITATION => break,
+                ITEM if len != UNDEFINED => {
                     fragments.push(self.read_data(len, true, None)?);
                 }
-                tags::ITEM => {
+                ITEM => {
                     return Err(self.invalid("a pixel data fragment has undefined length"));
                 }
                 other => {
@@ -1052,11 +1056,11 @@ pub(crate) fn swap_bytes(vr: VR, bytes: &mut [u8]) {
 }
 
 /// The SOP class of a DICOMDIR (Media Storage Directory Storage).
-const MEDIA_DIRECTORY: &[u8] = b"1.2.840.10008.1.3.10";
+const MEDIA_DIRECTORY: &[u8] = uids::MEDIA_STORAGE_DIRECTORY_STORAGE.as_bytes();
 
 /// Is this file a DICOMDIR?
 pub fn is_dicomdir(file: &DicomFile) -> bool {
     file.meta.text(tags::MEDIA_STORAGE_SOP_CLASS_UID) == Some(MEDIA_DIRECTORY)
         || file.dataset.text(tags::SOP_CLASS_UID) == Some(MEDIA_DIRECTORY)
-        || file.dataset.get(Tag(0x0004, 0x1220)).is_some()
+        || file.dataset.get(tags::DIRECTORY_RECORD_SEQUENCE).is_some()
 }

@@ -62,13 +62,6 @@ impl UidMapper {
         }
     }
 
-    /// A mapper with a fresh random 256-bit key.
-    pub fn random() -> Self {
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).expect("the operating system's random source is available");
-        UidMapper::new(&key)
-    }
-
     /// The new UID for one old UID (padding removed first). Standard UIDs are returned as they
     /// are.
     pub fn map(&self, old: &[u8]) -> Vec<u8> {

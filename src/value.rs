@@ -4,11 +4,13 @@
 use std::borrow::Cow;
 
 use dicom_core::{Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_encoding::decode::basic::BasicDecoder;
+use dicom_encoding::decode::BasicDecode;
 use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
+use dicom_encoding::Endianness;
 
-use crate::dataset::{
-    is_text_vr, tag_str, tags, trim_padding, Data, DataSet, DicomFile, Element, Value,
-};
+use crate::dataset::{is_text_vr, tag_str, trim_padding, Data, DataSet, DicomFile, Element, Value};
 use crate::error::{Error, Result};
 
 /// A decoded value.
@@ -17,6 +19,8 @@ pub enum Plain {
     /// Text values (one per backslash-separated value; one for LT, ST, UT, UR).
     Text(Vec<String>),
     Int(Vec<i64>),
+    /// Unsigned 64-bit integers (UV), which may exceed `i64::MAX`.
+    UInt(Vec<u64>),
     Float(Vec<f64>),
     /// Attribute tags (AT), as `0xggggeeee`.
     Tags(Vec<u32>),
@@ -69,11 +73,21 @@ fn encode_text(ds: &DataSet, tag: Tag, text: &str) -> Result<Vec<u8>> {
     })
 }
 
-fn read_numbers<const N: usize, T>(bytes: &[u8], big: bool, f: fn([u8; N], bool) -> T) -> Vec<T> {
-    bytes
-        .chunks_exact(N)
-        .map(|c| f(c.try_into().expect("chunk of N bytes"), big))
-        .collect()
+/// The whole values of `T` in `bytes` (trailing bytes that make no whole value are ignored),
+/// decoded by `decode_into` (a [`BasicDecode`] `decode_*_into` method).
+fn numbers<T: Copy + Default>(
+    bytes: &[u8],
+    decode_into: impl FnOnce(&[u8], &mut [T]) -> std::io::Result<()>,
+) -> Vec<T> {
+    let size = std::mem::size_of::<T>();
+    let mut out = vec![T::default(); bytes.len() / size];
+    decode_into(&bytes[..out.len() * size], &mut out).expect("the bytes hold these values");
+    out
+}
+
+/// Numbers widened to the type of their [`Plain`] variant (lossless).
+fn widen<T: Into<U>, U>(values: Vec<T>) -> Vec<U> {
+    values.into_iter().map(Into::into).collect()
 }
 
 /// The VR that a value is read with: the dictionary's when the element's is UN.
@@ -132,77 +146,27 @@ pub fn decode(file: &DicomFile, ds: &DataSet, el: &Element) -> Result<Plain> {
                     Plain::Text(text.split('\\').map(|s| s.trim().to_string()).collect())
                 }
             } else {
+                let d = BasicDecoder::new(if big {
+                    Endianness::Big
+                } else {
+                    Endianness::Little
+                });
                 match vr {
-                    VR::US => Plain::Int(read_numbers(&bytes, big, |c: [u8; 2], b| {
-                        (if b {
-                            u16::from_be_bytes(c)
-                        } else {
-                            u16::from_le_bytes(c)
-                        }) as i64
-                    })),
-                    VR::SS => Plain::Int(read_numbers(&bytes, big, |c: [u8; 2], b| {
-                        (if b {
-                            i16::from_be_bytes(c)
-                        } else {
-                            i16::from_le_bytes(c)
-                        }) as i64
-                    })),
-                    VR::UL => Plain::Int(read_numbers(&bytes, big, |c: [u8; 4], b| {
-                        (if b {
-                            u32::from_be_bytes(c)
-                        } else {
-                            u32::from_le_bytes(c)
-                        }) as i64
-                    })),
-                    VR::SL => Plain::Int(read_numbers(&bytes, big, |c: [u8; 4], b| {
-                        (if b {
-                            i32::from_be_bytes(c)
-                        } else {
-                            i32::from_le_bytes(c)
-                        }) as i64
-                    })),
-                    VR::SV => Plain::Int(read_numbers(&bytes, big, |c: [u8; 8], b| {
-                        if b {
-                            i64::from_be_bytes(c)
-                        } else {
-                            i64::from_le_bytes(c)
-                        }
-                    })),
-                    VR::UV => Plain::Int(read_numbers(&bytes, big, |c: [u8; 8], b| {
-                        (if b {
-                            u64::from_be_bytes(c)
-                        } else {
-                            u64::from_le_bytes(c)
-                        }) as i64
-                    })),
-                    VR::FL => Plain::Float(read_numbers(&bytes, big, |c: [u8; 4], b| {
-                        (if b {
-                            f32::from_be_bytes(c)
-                        } else {
-                            f32::from_le_bytes(c)
-                        }) as f64
-                    })),
-                    VR::FD => Plain::Float(read_numbers(&bytes, big, |c: [u8; 8], b| {
-                        if b {
-                            f64::from_be_bytes(c)
-                        } else {
-                            f64::from_le_bytes(c)
-                        }
-                    })),
-                    VR::AT => Plain::Tags(read_numbers(&bytes, big, |c: [u8; 4], b| {
-                        let (g, e) = if b {
-                            (
-                                u16::from_be_bytes([c[0], c[1]]),
-                                u16::from_be_bytes([c[2], c[3]]),
-                            )
-                        } else {
-                            (
-                                u16::from_le_bytes([c[0], c[1]]),
-                                u16::from_le_bytes([c[2], c[3]]),
-                            )
-                        };
-                        ((g as u32) << 16) | e as u32
-                    })),
+                    VR::US => Plain::Int(widen(numbers(&bytes, |s, t| d.decode_us_into(s, t)))),
+                    VR::SS => Plain::Int(widen(numbers(&bytes, |s, t| d.decode_ss_into(s, t)))),
+                    VR::UL => Plain::Int(widen(numbers(&bytes, |s, t| d.decode_ul_into(s, t)))),
+                    VR::SL => Plain::Int(widen(numbers(&bytes, |s, t| d.decode_sl_into(s, t)))),
+                    VR::SV => Plain::Int(numbers(&bytes, |s, t| d.decode_sv_into(s, t))),
+                    VR::UV => Plain::UInt(numbers(&bytes, |s, t| d.decode_uv_into(s, t))),
+                    VR::FL => Plain::Float(widen(numbers(&bytes, |s, t| d.decode_fl_into(s, t)))),
+                    VR::FD => Plain::Float(numbers(&bytes, |s, t| d.decode_fd_into(s, t))),
+                    // group then element, each a US (a lone trailing one is ignored)
+                    VR::AT => Plain::Tags(
+                        numbers(&bytes, |s, t| d.decode_us_into(s, t))
+                            .chunks_exact(2)
+                            .map(|ge| ((ge[0] as u32) << 16) | ge[1] as u32)
+                            .collect(),
+                    ),
                     _ => Plain::Bytes(bytes),
                 }
             }
@@ -277,6 +241,7 @@ pub fn encode(file: &DicomFile, tag: Tag, vr: Option<VR>, value: Plain) -> Resul
         (VR::SL, Plain::Int(v)) => pack!(v, i32),
         (VR::SV, Plain::Int(v)) => pack!(v, i64),
         (VR::UV, Plain::Int(v)) => pack!(v, u64),
+        (VR::UV, Plain::UInt(v)) => pack!(v, u64),
         (VR::AT, Plain::Tags(v)) => {
             return encode(
                 file,
@@ -335,7 +300,7 @@ pub fn encode(file: &DicomFile, tag: Tag, vr: Option<VR>, value: Plain) -> Resul
                 "a value of this kind cannot be stored as {vr:?}: {}",
                 match v {
                     Plain::Text(_) => "text",
-                    Plain::Int(_) => "integer",
+                    Plain::Int(_) | Plain::UInt(_) => "integer",
                     Plain::Float(_) => "float",
                     Plain::Tags(_) => "tag",
                     Plain::Bytes(_) => "bytes",
@@ -345,4 +310,166 @@ pub fn encode(file: &DicomFile, tag: Tag, vr: Option<VR>, value: Plain) -> Resul
         }
     };
     Ok(Element::bytes(tag, vr, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{Source, TransferSyntax};
+
+    fn file(big_endian: bool) -> DicomFile {
+        let uid = if big_endian {
+            "1.2.840.10008.1.2.2"
+        } else {
+            "1.2.840.10008.1.2.1"
+        };
+        DicomFile {
+            meta: DataSet::new(),
+            transfer_syntax: TransferSyntax::from_uid(uid).unwrap(),
+            dataset: DataSet::new(),
+            source: Source::None,
+            name: "test".into(),
+            source_len: 0,
+        }
+    }
+
+    fn decoded(big_endian: bool, vr: VR, bytes: Vec<u8>) -> Plain {
+        let f = file(big_endian);
+        decode(
+            &f,
+            &f.dataset,
+            &Element::bytes(Tag(0x0011, 0x1010), vr, bytes),
+        )
+        .unwrap()
+    }
+
+    /// `le` decoded in a little endian file and `be` in a big endian one both give `expected`.
+    fn check(vr: VR, le: Vec<u8>, be: Vec<u8>, expected: Plain) {
+        assert_eq!(decoded(false, vr, le), expected, "{vr:?} little endian");
+        assert_eq!(decoded(true, vr, be), expected, "{vr:?} big endian");
+    }
+
+    macro_rules! bytes {
+        ($values:expr, $order:ident) => {
+            $values.iter().flat_map(|v| v.$order()).collect::<Vec<u8>>()
+        };
+    }
+
+    macro_rules! check {
+        ($vr:ident, $values:expr, $expected:expr) => {
+            check(
+                VR::$vr,
+                bytes!($values, to_le_bytes),
+                bytes!($values, to_be_bytes),
+                $expected,
+            )
+        };
+    }
+
+    #[test]
+    fn every_numeric_vr_in_both_byte_orders() {
+        check!(
+            US,
+            [0u16, 0x1234, u16::MAX],
+            Plain::Int(vec![0, 0x1234, 65535])
+        );
+        check!(
+            SS,
+            [i16::MIN, -1, 0x1234],
+            Plain::Int(vec![-32768, -1, 0x1234])
+        );
+        check!(
+            UL,
+            [0u32, 0x1234_5678, u32::MAX],
+            Plain::Int(vec![0, 0x1234_5678, 4_294_967_295])
+        );
+        check!(
+            SL,
+            [i32::MIN, -2, i32::MAX],
+            Plain::Int(vec![-2_147_483_648, -2, 2_147_483_647])
+        );
+        check!(
+            SV,
+            [i64::MIN, -3, i64::MAX],
+            Plain::Int(vec![i64::MIN, -3, i64::MAX])
+        );
+        check!(
+            UV,
+            [0u64, 1 << 63, u64::MAX],
+            Plain::UInt(vec![
+                0,
+                9_223_372_036_854_775_808,
+                18_446_744_073_709_551_615
+            ])
+        );
+        check!(
+            FL,
+            [1.5f32, -0.25, f32::MAX],
+            Plain::Float(vec![1.5, -0.25, f32::MAX as f64])
+        );
+        check!(
+            FD,
+            [1.5f64, -1e300, f64::MIN_POSITIVE],
+            Plain::Float(vec![1.5, -1e300, f64::MIN_POSITIVE])
+        );
+        // AT: group then element, each in the file's byte order
+        check!(
+            AT,
+            [0x0010u16, 0x0010, 0x7FE0, 0x0010],
+            Plain::Tags(vec![0x0010_0010, 0x7FE0_0010])
+        );
+    }
+
+    #[test]
+    fn single_and_empty_values() {
+        check!(US, [7u16], Plain::Int(vec![7]));
+        check!(UV, [u64::MAX], Plain::UInt(vec![u64::MAX]));
+        check!(SV, [-5i64], Plain::Int(vec![-5]));
+        check(VR::FD, vec![], vec![], Plain::Float(vec![]));
+        check(VR::AT, vec![], vec![], Plain::Tags(vec![]));
+    }
+
+    #[test]
+    fn trailing_bytes_that_make_no_whole_value_are_ignored() {
+        let mut le = bytes!([1u16], to_le_bytes);
+        let mut be = bytes!([1u16], to_be_bytes);
+        le.push(9);
+        be.push(9);
+        check(VR::US, le, be, Plain::Int(vec![1]));
+        let mut le = bytes!([u64::MAX - 1], to_le_bytes);
+        let mut be = bytes!([u64::MAX - 1], to_be_bytes);
+        le.extend([1, 2, 3, 4, 5, 6, 7]);
+        be.extend([1, 2, 3, 4, 5, 6, 7]);
+        check(VR::UV, le, be, Plain::UInt(vec![u64::MAX - 1]));
+        let mut le = bytes!([2.5f64], to_le_bytes);
+        let mut be = bytes!([2.5f64], to_be_bytes);
+        le.push(0);
+        be.push(0);
+        check(VR::FD, le, be, Plain::Float(vec![2.5]));
+        check(VR::SL, vec![1, 2, 3], vec![1, 2, 3], Plain::Int(vec![]));
+        let le = vec![0x10, 0x00, 0x20, 0x00, 0x08, 0x00];
+        let be = vec![0x00, 0x10, 0x00, 0x20, 0x00, 0x08];
+        check(VR::AT, le, be, Plain::Tags(vec![0x0010_0020]));
+    }
+
+    #[test]
+    fn binary_vrs_keep_their_bytes_in_both_byte_orders() {
+        let raw = vec![1, 2, 3, 4, 5];
+        for vr in [VR::OB, VR::OW, VR::OF, VR::OD, VR::OL, VR::OV, VR::UN] {
+            check(vr, raw.clone(), raw.clone(), Plain::Bytes(raw.clone()));
+        }
+    }
+
+    #[test]
+    fn uv_above_i64_max_round_trips() {
+        for big_endian in [false, true] {
+            let f = file(big_endian);
+            let tag = Tag(0x0011, 0x1010);
+            let values = vec![u64::MAX, 1 << 63, 0];
+            let el = encode(&f, tag, Some(VR::UV), Plain::UInt(values.clone())).unwrap();
+            assert_eq!(decode(&f, &f.dataset, &el).unwrap(), Plain::UInt(values));
+            let el = encode(&f, tag, Some(VR::UV), Plain::Int(vec![5])).unwrap();
+            assert_eq!(decode(&f, &f.dataset, &el).unwrap(), Plain::UInt(vec![5]));
+        }
+    }
 }

@@ -13,12 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use dicom_dictionary_std::tags;
 use rayon::prelude::*;
 
 use crate::anonymize::private_creators;
 use crate::batch::{list_files, thread_pool};
 use crate::clean::{identifying_words, is_word, normalize_str, Charset};
-use crate::dataset::{tag_str, tags, DataSet, DicomFile, Source, Value};
+use crate::dataset::{tag_str, DataSet, DicomFile, Source, Value};
 use crate::error::{Error, Result};
 use crate::profile::{Action, CompiledProfile};
 use crate::read::{is_dicomdir, read_path};

@@ -11,13 +11,14 @@ use std::path::Path;
 
 use dicom_core::header::{DataElementHeader, Length};
 use dicom_core::{Tag, VR};
+use dicom_dictionary_std::tags;
 use dicom_encoding::encode::explicit_be::ExplicitVRBigEndianEncoder;
 use dicom_encoding::encode::explicit_le::ExplicitVRLittleEndianEncoder;
 use dicom_encoding::encode::implicit_le::ImplicitVRLittleEndianEncoder;
 use dicom_encoding::encode::Encode;
 
 use crate::action::padding;
-use crate::dataset::{tags, Data, DataSet, DicomFile, Element, Source, Value};
+use crate::dataset::{Data, DataSet, DicomFile, Element, Source, Value};
 use crate::error::{Error, Result};
 
 /// Our implementation class UID (a 2.25 UID derived once from the project name) and version.
@@ -275,7 +276,11 @@ fn meta_group(file: &DicomFile) -> DataSet {
             .map(|v| v.to_vec())
     };
     let mut meta = DataSet::new();
-    meta.put(Element::bytes(Tag(0x0002, 0x0001), VR::OB, vec![0, 1]));
+    meta.put(Element::bytes(
+        tags::FILE_META_INFORMATION_VERSION,
+        VR::OB,
+        vec![0, 1],
+    ));
     if let Some(v) = uid_of(tags::SOP_CLASS_UID, tags::MEDIA_STORAGE_SOP_CLASS_UID) {
         meta.put(Element::bytes(tags::MEDIA_STORAGE_SOP_CLASS_UID, VR::UI, v));
     }
@@ -292,12 +297,12 @@ fn meta_group(file: &DicomFile) -> DataSet {
         &[&file.transfer_syntax.uid],
     ));
     meta.put(Element::text(
-        Tag(0x0002, 0x0012),
+        tags::IMPLEMENTATION_CLASS_UID,
         VR::UI,
         &[IMPLEMENTATION_CLASS_UID],
     ));
     meta.put(Element::text(
-        Tag(0x0002, 0x0013),
+        tags::IMPLEMENTATION_VERSION_NAME,
         VR::SH,
         &[IMPLEMENTATION_VERSION_NAME],
     ));
@@ -326,7 +331,7 @@ fn write_part10(
     let mut meta_bytes = Vec::with_capacity(256);
     meta_writer.dataset(&meta_group(file), &mut meta_bytes)?;
     let group_length = Element::bytes(
-        Tag(0x0002, 0x0000),
+        tags::FILE_META_INFORMATION_GROUP_LENGTH,
         VR::UL,
         (meta_bytes.len() as u32).to_le_bytes().to_vec(),
     );
