@@ -60,7 +60,7 @@ pub enum Error {
     )]
     BurnedIn { name: String },
     /// A profile could not be compiled.
-    #[error("{source_name}: {location}: {problem}")]
+    #[error("{}{location}: {problem}", named(.source_name))]
     Profile {
         source_name: String,
         location: String,

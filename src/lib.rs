@@ -18,6 +18,7 @@ pub mod dump;
 pub mod error;
 pub mod profile;
 pub mod read;
+pub mod rules;
 pub mod uid;
 pub mod value;
 pub mod verify;

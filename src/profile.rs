@@ -18,7 +18,8 @@ use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::Tag;
 use dicom_dictionary_std::StandardDataDictionary;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::rules::{Cell, Form, Row, RuleSet};
 
 /// The edition of PS3.15 the shipped table was transcribed from.
 pub const EDITION: &str = "2024c";
@@ -46,24 +47,132 @@ pub enum Action {
 }
 
 impl Action {
-    /// Parse an action code: a PS3.15 letter or compound code (case-insensitive).
-    ///
-    /// Compound codes choose what is always conformant without IOD knowledge:
-    /// X/Z -> Z, X/D -> D, X/Z/D -> D, Z/D -> D, X/Z/U* -> keep the sequence and replace the
-    /// UIDs inside.
+    /// Parse an action code (a PS3.15 letter or compound code, case-insensitive) and resolve
+    /// it: see [`Code::action`].
     pub fn parse(code: &str) -> Option<Action> {
-        let code = code.trim().to_ascii_uppercase();
-        Some(match code.as_str() {
-            "X" => Action::Remove,
-            "Z" | "X/Z" => Action::Zero,
-            "D" | "X/D" | "X/Z/D" | "Z/D" => Action::Dummy,
-            "K" => Action::Keep,
-            "C" => Action::Clean,
-            "U" => Action::ReplaceUid,
-            "X/Z/U*" | "X/Z/U" => Action::KeepReplaceUids,
-            _ => return None,
-        })
+        Code::parse(code).map(Code::action)
     }
+}
+
+/// An action code as a profile writes it: the letters of PS3.15 Table E.1-1 and its compound
+/// codes. The one place action letters are read and spelt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    X,
+    Z,
+    D,
+    K,
+    C,
+    U,
+    XZ,
+    XD,
+    XZD,
+    ZD,
+    /// X/Z/U*
+    XZU,
+}
+
+impl Code {
+    /// Every code, in the order the error messages list them.
+    pub const ALL: [Code; 11] = [
+        Code::X,
+        Code::Z,
+        Code::D,
+        Code::K,
+        Code::C,
+        Code::U,
+        Code::XZ,
+        Code::XD,
+        Code::XZD,
+        Code::ZD,
+        Code::XZU,
+    ];
+
+    /// Parse a code: case-insensitive, spaces ignored (`x / z` is X/Z); `X/Z/U` is X/Z/U*.
+    pub fn parse(text: &str) -> Option<Code> {
+        let code: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        if code == "X/Z/U" {
+            return Some(Code::XZU);
+        }
+        Code::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+
+    /// The standard's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::X => "X",
+            Code::Z => "Z",
+            Code::D => "D",
+            Code::K => "K",
+            Code::C => "C",
+            Code::U => "U",
+            Code::XZ => "X/Z",
+            Code::XD => "X/D",
+            Code::XZD => "X/Z/D",
+            Code::ZD => "Z/D",
+            Code::XZU => "X/Z/U*",
+        }
+    }
+
+    /// What the engine does. Compound codes choose what is always conformant without IOD
+    /// knowledge: X/Z -> Z, X/D -> D, X/Z/D -> D, Z/D -> D, X/Z/U* -> keep the sequence and
+    /// replace the UIDs inside.
+    pub fn action(self) -> Action {
+        match self {
+            Code::X => Action::Remove,
+            Code::Z | Code::XZ => Action::Zero,
+            Code::D | Code::XD | Code::XZD | Code::ZD => Action::Dummy,
+            Code::K => Action::Keep,
+            Code::C => Action::Clean,
+            Code::U => Action::ReplaceUid,
+            Code::XZU => Action::KeepReplaceUids,
+        }
+    }
+
+    /// The error for text that is no code.
+    pub fn unknown(text: &str) -> String {
+        let clipped: String = text.chars().take(16).collect();
+        format!(
+            "unknown action {} (expected X, Z, D, K, C, U or a compound code: X/Z, X/D, X/Z/D, \
+             Z/D, X/Z/U*)",
+            quote(&clipped)
+        )
+    }
+}
+
+/// Text quoted for a message as Python's `repr` quotes a str (`'a'`, or `"it's"`): the
+/// messages of the engine and of the Python layer read alike.
+pub fn quote(text: &str) -> String {
+    use std::fmt::Write;
+    let q = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(q);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == q => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(q);
+    out
 }
 
 /// A parsed tag pattern.
@@ -102,7 +211,7 @@ impl Pattern {
         if t.chars().all(|c| c.is_ascii_alphanumeric()) && t.len() != 8 {
             return keyword_tag(t)
                 .map(Pattern::Exact)
-                .ok_or_else(|| format!("unknown keyword or malformed tag {t:?}"));
+                .ok_or_else(|| format!("unknown keyword or malformed tag {}", quote(t)));
         }
         let inner = t
             .strip_prefix('(')
@@ -131,7 +240,7 @@ impl Pattern {
         {
             return match keyword_tag(t) {
                 Some(tag) => Ok(Pattern::Exact(tag)),
-                None => Err(format!("malformed tag pattern {t:?}")),
+                None => Err(format!("malformed tag pattern {}", quote(t))),
             };
         }
         let (mut mask, mut value) = (0u32, 0u32);
@@ -146,17 +255,19 @@ impl Pattern {
         if let Some(creator) = creator {
             let creator = creator.trim().trim_matches('"').trim();
             if creator.is_empty() {
-                return Err(format!("empty private creator in {t:?}"));
+                return Err(format!("empty private creator in {}", quote(t)));
             }
             let group = (value >> 16) as u16;
             if mask >> 16 != 0xFFFF || group % 2 == 0 {
                 return Err(format!(
-                    "{t:?}: a private creator needs an odd, fully given group"
+                    "{}: a private creator needs an odd, fully given group",
+                    quote(t)
                 ));
             }
             if mask & 0xFF != 0xFF {
                 return Err(format!(
-                    "{t:?}: the element's last two digits must be given"
+                    "{}: the element's last two digits must be given",
+                    quote(t)
                 ));
             }
             return Ok(Pattern::Private {
@@ -273,14 +384,41 @@ pub struct CompiledProfile {
 }
 
 impl CompiledProfile {
-    /// Compile rules. `source_name` names where they came from, for errors; a rule's location
-    /// in errors is `rule N` (1-based) unless the caller maps it back to a line.
+    /// Compile rules `(pattern, action code)` given as a list: errors name the rule as
+    /// `rule N` (1-based) of `source_name`. Profiles of the Python layer are [`RuleSet`]s,
+    /// compiled with [`RuleSet::compile`].
     pub fn compile(
         rules: &[(String, String)],
         source_name: &str,
         method: Vec<String>,
         codes: Vec<MethodCode>,
     ) -> Result<CompiledProfile> {
+        let rows: Vec<Row> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, (pattern, code))| {
+                let location = format!("rule {}", i + 1);
+                Row {
+                    pattern: pattern.clone(),
+                    pattern_location: location.clone(),
+                    cells: vec![Cell {
+                        text: code.clone(),
+                        location: location.clone(),
+                    }],
+                    location,
+                }
+            })
+            .collect();
+        let set = RuleSet::from_rows(&rows, Form::Rules, 1, source_name)?;
+        Ok(CompiledProfile::from_rules(&set, method, codes))
+    }
+
+    /// Compile a checked rule set.
+    pub fn from_rules(
+        rules: &RuleSet,
+        method: Vec<String>,
+        codes: Vec<MethodCode>,
+    ) -> CompiledProfile {
         let mut profile = CompiledProfile {
             exact: TagMap::default(),
             masked: Vec::new(),
@@ -290,38 +428,21 @@ impl CompiledProfile {
             codes,
             temporal: Temporal::Unmodified,
         };
-        let mut seen: HashMap<Pattern, usize> = HashMap::new();
-        for (i, (pattern_text, code)) in rules.iter().enumerate() {
-            let err = |problem: String| Error::Profile {
-                source_name: source_name.to_string(),
-                location: format!("rule {}", i + 1),
-                problem,
-            };
-            let pattern = Pattern::parse(pattern_text).map_err(err)?;
-            let action = Action::parse(code).ok_or_else(|| {
-                err(format!(
-                    "unknown action {:?} for {pattern_text:?} (expected X, Z, D, K, C, U or a \
-                     compound code such as X/Z)",
-                    code.chars().take(16).collect::<String>()
-                ))
-            })?;
-            if let Some(first) = seen.insert(pattern.clone(), i) {
-                return Err(err(format!(
-                    "{pattern_text:?} is already given by rule {}",
-                    first + 1
-                )));
-            }
-            match pattern {
+        for rule in rules.rules() {
+            let action = rule.code.action();
+            match &rule.pattern {
                 Pattern::Exact(tag) => {
-                    profile.exact.insert(tag_key(tag), action);
+                    profile.exact.insert(tag_key(*tag), action);
                 }
-                Pattern::Masked { mask, value } => profile.masked.push((mask, value, action)),
+                Pattern::Masked { mask, value } => profile.masked.push((*mask, *value, action)),
                 Pattern::Private {
                     group,
                     creator,
                     element,
                 } => {
-                    profile.private.insert((group, creator, element), action);
+                    profile
+                        .private
+                        .insert((*group, creator.clone(), *element), action);
                 }
                 Pattern::AllPrivate => profile.all_private = Some(action),
             }
@@ -331,7 +452,7 @@ impl CompiledProfile {
             .masked
             .sort_by_key(|&(mask, _, _)| std::cmp::Reverse(mask.count_ones()));
         profile.temporal = profile.temporal_of_dates();
-        Ok(profile)
+        profile
     }
 
     /// The action for an element, or `None` when no rule names it (the element is kept).
@@ -467,9 +588,6 @@ fn date_tags() -> &'static [Tag] {
     })
 }
 
-/// Every option bit, `BASIC_PROFILE` included.
-pub const ALL_OPTIONS: u32 = 0x7FF;
-
 /// The rules of the default profile for a set of options (flags as in
 /// `ConfidentialityProfileOptions`). Per attribute: the basic profile's action, then each
 /// selected option whose column has a value replaces it, in bit order (so a higher bit wins).
@@ -578,7 +696,10 @@ mod tests {
             ("PatientName".to_string(), "Z".to_string()),
         ];
         let e = CompiledProfile::compile(&dup, "p.csv", vec![], vec![]).unwrap_err();
-        assert!(e.to_string().contains("rule 2"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "p.csv: rule 2: duplicate rule: 'PatientName' is the same as '0010,0010' (rule 1)"
+        );
         let bad = vec![("0010,0010".to_string(), "Q".to_string())];
         assert!(CompiledProfile::compile(&bad, "p.csv", vec![], vec![]).is_err());
     }

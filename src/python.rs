@@ -22,6 +22,7 @@ use crate::batch;
 use crate::dataset::{tag_str, DicomFile};
 use crate::error::Error;
 use crate::profile::{self, CompiledProfile, MethodCode};
+use crate::rules::{Cell, Form, Row, RuleSet};
 use crate::value::{self, Plain};
 
 /// Map an engine error to its `dicomveil.errors` class (by `dicomveil.errors.error_class`).
@@ -287,7 +288,7 @@ impl PyDataset {
     }
 }
 
-/// A compiled profile (wrapped by `dicomveil.ConfidentialityProfile`).
+/// A compiled profile (made by `Rules.compile`).
 #[pyclass(frozen, name = "CompiledProfile", module = "dicomveil._core")]
 struct PyCompiledProfile {
     inner: Arc<CompiledProfile>,
@@ -295,6 +296,7 @@ struct PyCompiledProfile {
 
 #[pymethods]
 impl PyCompiledProfile {
+    /// Compile `(pattern, action)` rules given as a list (errors name `rule N`).
     #[new]
     fn new(
         py: Python<'_>,
@@ -319,6 +321,157 @@ impl PyCompiledProfile {
     #[getter]
     fn temporal(&self) -> &'static str {
         self.inner.temporal.code()
+    }
+}
+
+/// A profile's rules (the storage of `dicomveil.ConfidentialityProfile`): the grammar of
+/// patterns and action codes, duplicates, ambiguity and options are the engine's
+/// (`src/rules.rs`).
+#[pyclass(name = "Rules", module = "dicomveil._core", skip_from_py_object)]
+#[derive(Clone)]
+struct PyRules {
+    inner: RuleSet,
+}
+
+/// A rule's text for a message: `rule 'PatientNam'` (at most 64 characters of it).
+fn rule_error(py: Python<'_>, written: &str, problem: String) -> PyErr {
+    let clipped: String = written.trim().chars().take(64).collect();
+    to_pyerr(
+        py,
+        Error::Profile {
+            source_name: String::new(),
+            location: format!("rule {}", profile::quote(&clipped)),
+            problem,
+        },
+    )
+}
+
+#[pymethods]
+impl PyRules {
+    /// No rules.
+    #[new]
+    fn new() -> Self {
+        PyRules {
+            inner: RuleSet::new(),
+        }
+    }
+
+    /// PS3.15 Table E.1-1 with the options (flags).
+    #[staticmethod]
+    fn default(options: u32) -> Self {
+        PyRules {
+            inner: RuleSet::default_table(options),
+        }
+    }
+
+    /// Rules from the rows of a profile file: `form` is "rules" or "options"; each row is
+    /// (pattern, where the pattern is, where the row is, [(cell text, where)]). Errors name
+    /// `source` and the location.
+    #[staticmethod]
+    #[allow(clippy::type_complexity)]
+    fn from_rows(
+        py: Python<'_>,
+        form: &str,
+        rows: Vec<(String, String, String, Vec<(String, String)>)>,
+        options: u32,
+        source: String,
+    ) -> PyResult<Self> {
+        let form = match form {
+            "rules" => Form::Rules,
+            "options" => Form::Options,
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "form must be 'rules' or 'options', not {other:?}"
+                )))
+            }
+        };
+        let rows: Vec<Row> = rows
+            .into_iter()
+            .map(|(pattern, pattern_location, location, cells)| Row {
+                pattern,
+                pattern_location,
+                location,
+                cells: cells
+                    .into_iter()
+                    .map(|(text, location)| Cell { text, location })
+                    .collect(),
+            })
+            .collect();
+        let inner = run(py, || RuleSet::from_rows(&rows, form, options, &source))?;
+        Ok(PyRules { inner })
+    }
+
+    /// Set the rule of a pattern (replacing the rule of any spelling of it).
+    fn set(&mut self, py: Python<'_>, pattern: &str, code: &str) -> PyResult<()> {
+        self.inner
+            .set(pattern, code)
+            .map_err(|problem| rule_error(py, pattern, problem))
+    }
+
+    /// The action code of a pattern's rule, or None.
+    fn get(&self, pattern: &str) -> Option<&'static str> {
+        self.inner.get(pattern).map(|r| r.code.as_str())
+    }
+
+    /// Remove a pattern's rule; True when there was one.
+    fn remove(&mut self, pattern: &str) -> bool {
+        self.inner.remove(pattern)
+    }
+
+    /// [(pattern as written, action code)], in order.
+    fn items(&self) -> Vec<(String, &'static str)> {
+        self.inner
+            .rules()
+            .iter()
+            .map(|r| (r.written.clone(), r.code.as_str()))
+            .collect()
+    }
+
+    /// For showing: [(pattern as written, canonical pattern, action code, the tag of an
+    /// exact pattern)].
+    fn describe(&self) -> Vec<(String, String, &'static str, Option<u32>)> {
+        self.inner
+            .rules()
+            .iter()
+            .map(|r| {
+                let tag = match r.pattern {
+                    profile::Pattern::Exact(tag) => Some(value::tag_u32(tag)),
+                    _ => None,
+                };
+                (
+                    r.written.clone(),
+                    r.pattern.canonical(),
+                    r.code.as_str(),
+                    tag,
+                )
+            })
+            .collect()
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// The same rules (patterns by meaning; order and spelling aside).
+    fn same_rules(&self, other: &PyRules) -> bool {
+        self.inner.same_rules(&other.inner)
+    }
+
+    /// The options of the default table these rules are exactly, or None (custom).
+    #[getter]
+    fn options(&self) -> Option<u32> {
+        self.inner.options()
+    }
+
+    fn copy(&self) -> Self {
+        self.clone()
+    }
+
+    /// Compile for lookup, with the de-identification markers of the options in effect.
+    fn compile(&self) -> PyCompiledProfile {
+        PyCompiledProfile {
+            inner: Arc::new(self.inner.compile()),
+        }
     }
 }
 
@@ -561,20 +714,19 @@ fn table_rows() -> Vec<(String, String, String, String, Vec<String>)> {
         .collect()
 }
 
-/// Check a tag pattern; raises ProfileError naming it when malformed.
+/// The canonical spelling of a tag pattern; raises ProfileError saying why it is malformed.
 #[pyfunction]
-fn check_pattern(py: Python<'_>, pattern: &str) -> PyResult<()> {
+fn canonical_pattern(py: Python<'_>, pattern: &str) -> PyResult<String> {
     profile::Pattern::parse(pattern)
-        .map(drop)
+        .map(|p| p.canonical())
         .map_err(|problem| {
-            to_pyerr(
-                py,
-                Error::Profile {
-                    source_name: "profile".into(),
-                    location: format!("pattern {:?}", pattern.chars().take(64).collect::<String>()),
-                    problem,
-                },
-            )
+            let class = py
+                .import("dicomveil.errors")
+                .and_then(|m| m.getattr("ProfileError"));
+            match class.and_then(|c| c.call1((problem,))) {
+                Ok(exc) => PyErr::from_value(exc),
+                Err(e) => e,
+            }
         })
 }
 
@@ -608,7 +760,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(default_rules, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(table_rows, m)?)?;
-    m.add_function(wrap_pyfunction!(check_pattern, m)?)?;
+    m.add_function(wrap_pyfunction!(canonical_pattern, m)?)?;
+    m.add_class::<PyRules>()?;
     m.add_function(wrap_pyfunction!(keyword_to_tag, m)?)?;
     m.add_function(wrap_pyfunction!(tag_to_keyword, m)?)?;
     m.add_function(wrap_pyfunction!(format_tag, m)?)?;

@@ -632,7 +632,7 @@ def test_malformed_patterns_agree_with_the_engine(pattern: str):
     with pytest.raises(ValueError):
         canonical_pattern(pattern)
     with pytest.raises(ProfileError):
-        _core.check_pattern(pattern)
+        _core.canonical_pattern(pattern)
     with pytest.raises(ProfileError, match=r"^<string>: line 2: "):
         P.load_from_csv_string(f'TagPattern;Action\n"{pattern}";X\n')
 
@@ -1161,19 +1161,15 @@ def test_mapping_setitem_errors_name_the_rule():
     assert len(profile) == 0
 
 
-def test_engine_errors_are_reported_at_the_file_line(monkeypatch: pytest.MonkeyPatch):
-    """The engine also refuses duplicates, naming ``rule N``: mapped back to the line.
-
-    The Python check comes first and catches every duplicate; to reach the engine's, it is
-    blinded here (every spelling is its own key).
-    """
-    import dicomveil.profile as profile_module
-
-    monkeypatch.setattr(profile_module, "canonical_pattern", lambda text: text.strip())
+def test_duplicates_are_reported_at_the_file_lines():
+    """The engine reads the rows (one check, not one per language): a duplicate names its
+    line and the line of the first spelling."""
     text = HEADER + "// c\n0010,0020;Z\n\nPatientName;Z\n(0010,0010);X\n"
     with pytest.raises(ProfileError) as e:
         P.load_from_csv_string(text)
-    assert str(e.value) == '<string>: line 6: "(0010,0010)" is already given by line 5'
+    assert str(e.value) == (
+        "<string>: line 6: duplicate rule: '(0010,0010)' is the same as 'PatientName' (line 5)"
+    )
 
 
 @pytest.mark.parametrize("options", [1, 4 | 64, 2047])

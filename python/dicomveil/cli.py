@@ -26,7 +26,6 @@ from .profile import (
     EDITION,
     ConfidentialityProfile,
     ConfidentialityProfileOptions,
-    canonical_pattern,
 )
 from .report import FileResult, Progress, Report
 
@@ -490,18 +489,19 @@ def _table_names() -> dict[str, tuple[str, str]]:
     }
 
 
-def _show_pattern(pattern: str, names: dict[str, tuple[str, str]]) -> tuple[str, str, str]:
-    """(pattern as shown, keyword, name) of a rule's pattern."""
-    canon = canonical_pattern(pattern)
+def _show_pattern(
+    canon: str, tag: int | None, names: dict[str, tuple[str, str]]
+) -> tuple[str, str, str]:
+    """(pattern as shown, keyword, name) of a rule's canonical pattern."""
     if canon == ALL_PRIVATE:
         return canon, "-", "every private attribute without a more specific rule"
-    tag, _, creator = canon.partition(":")
-    shown = "(" + tag.upper().replace("X", "x") + ")"
+    pattern, _, creator = canon.partition(":")
+    shown = "(" + pattern.upper().replace("X", "x") + ")"
     if creator:
         return f"{shown}:{creator}", "-", f"private attribute of creator {creator!r}"
-    keyword, name = names.get(tag, ("", ""))
-    if not keyword and "x" not in tag:
-        keyword = _core.tag_to_keyword(int(tag.replace(",", ""), 16)) or ""
+    keyword, name = names.get(pattern, ("", ""))
+    if not keyword and tag is not None:
+        keyword = _core.tag_to_keyword(tag) or ""
     return shown, keyword or "-", name
 
 
@@ -520,7 +520,8 @@ def profile_show(profile_file: Path | None, options: tuple[str, ...]) -> None:
     prof = _build_profile(profile_file, options)
     names = _table_names()
     rows = sorted(
-        (*_show_pattern(pattern, names), action.value) for pattern, action in prof.items()
+        (*_show_pattern(canon, tag, names), action.value)
+        for _written, canon, action, tag in prof._describe()
     )
     wp = max([len("TAG")] + [len(r[0]) for r in rows])
     # a few keywords are very long: they push their line rather than widen every line

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from enum import Enum, IntFlag
 from functools import lru_cache
@@ -76,46 +75,10 @@ class Action(str, Enum):
 Options = ConfidentialityProfileOptions
 OptionsLike = ConfidentialityProfileOptions | int
 
-# CID 7050 codes for (0012,0064), by option bit.
-_METHOD_CODES: dict[Options, tuple[str, str]] = {
-    Options.BASIC_PROFILE: ("113100", "Basic Application Confidentiality Profile"),
-    Options.RETAIN_SAFE_PRIVATE: ("113111", "Retain Safe Private Option"),
-    Options.RETAIN_UIDS: ("113110", "Retain UIDs Option"),
-    Options.RETAIN_DEVICE_IDENT: ("113109", "Retain Device Identity Option"),
-    Options.RETAIN_INSTITUTION_IDENT: ("113112", "Retain Institution Identity Option"),
-    Options.RETAIN_PATIENT_CHARS: ("113108", "Retain Patient Characteristics Option"),
-    Options.RETAIN_LONG_FULL_DATES: (
-        "113106",
-        "Retain Longitudinal Temporal Information Full Dates Option",
-    ),
-    Options.RETAIN_LONG_MODIF_DATES: (
-        "113107",
-        "Retain Longitudinal Temporal Information Modified Dates Option",
-    ),
-    Options.CLEAN_DESC: ("113105", "Clean Descriptors Option"),
-    Options.CLEAN_STRUCTD_CONT: ("113104", "Clean Structured Content Option"),
-    Options.CLEAN_GRAPH: ("113103", "Clean Graphics Option"),
-}
-
-_VERSION = _core.__version__
 _STRING = "<string>"
-
-# ---------------------------------------------------------------------------------------------
-# Tag patterns and action codes
-# ---------------------------------------------------------------------------------------------
 
 #: The canonical spelling of the all-private pattern.
 ALL_PRIVATE = "gggg,eeee (gggg odd)"
-_ALL_PRIVATE_FORMS = ("gggg,eeee (gggg odd)", "(gggg odd)", "private")
-_HEX_OR_X = frozenset("0123456789abcdefABCDEFxX")
-
-
-class _PatternError(ValueError):
-    pass
-
-
-def _fmt_tag(tag: int) -> str:
-    return f"{tag >> 16:04x},{tag & 0xFFFF:04x}"
 
 
 @lru_cache(maxsize=8192)
@@ -125,101 +88,12 @@ def canonical_pattern(text: str) -> str:
     ``(0010,0010)``, ``0010,0010``, ``00100010`` and ``PatientName`` are all ``0010,0010``;
     ``60XX,3000`` is ``60xx,3000``; ``(0009,xx10,ACME)`` and ``0009,1010:ACME`` are
     ``0009,xx10:ACME`` (the block byte never counts); every spelling of the all-private
-    pattern is ``gggg,eeee (gggg odd)``. This mirrors the engine's parser (``src/profile.rs``).
+    pattern is ``gggg,eeee (gggg odd)``. The engine parses it (``src/profile.rs``).
 
     Raises:
-        ValueError: the pattern is malformed (the message says why).
+        ProfileError: the pattern is malformed (a ``ValueError``; the message says why).
     """
-    t = text.strip()
-    if t.lower() in _ALL_PRIVATE_FORMS:
-        return ALL_PRIVATE
-    if not t:
-        raise _PatternError("empty tag pattern")
-    if t.isascii() and t.isalnum() and len(t) != 8:
-        tag = _core.keyword_to_tag(t)
-        if tag is None:
-            raise _PatternError(f"unknown keyword or malformed tag {t!r}")
-        return _fmt_tag(tag)
-    inner = t[1:-1] if t.startswith("(") and t.endswith(")") else t
-    creator: str | None = None
-    if ":" in inner:
-        tag_part, creator = inner.split(":", 1)
-        tag_part = tag_part.strip()
-    else:
-        parts = inner.split(",", 2)
-        if len(parts) == 3:
-            n = len(parts[0]) + 1 + len(parts[1])
-            tag_part, creator = inner[:n].strip(), inner[n + 1 :]
-        else:
-            tag_part = inner
-    digits = tag_part.replace(",", "").replace(" ", "")
-    if (
-        len(digits) != 8
-        or not all(c in _HEX_OR_X for c in digits)
-        or ("," in tag_part and any(len(p.strip()) != 4 for p in tag_part.split(",")))
-    ):
-        tag = _core.keyword_to_tag(t)
-        if tag is not None:
-            return _fmt_tag(tag)
-        raise _PatternError(f"malformed tag pattern {t!r}")
-    mask = value = 0
-    for c in digits:
-        mask <<= 4
-        value <<= 4
-        if c not in "xX":
-            mask |= 0xF
-            value |= int(c, 16)
-    if creator is not None:
-        creator = creator.strip().strip('"').strip()
-        if not creator:
-            raise _PatternError(f"empty private creator in {t!r}")
-        group = value >> 16
-        if mask >> 16 != 0xFFFF or group % 2 == 0:
-            raise _PatternError(f"{t!r}: a private creator needs an odd, fully given group")
-        if mask & 0xFF != 0xFF:
-            raise _PatternError(f"{t!r}: the element's last two digits must be given")
-        return f"{group:04x},xx{value & 0xFF:02x}:{creator}"
-    out = "".join(
-        f"{(value >> s) & 0xF:x}" if (mask >> s) & 0xF else "x" for s in range(28, -4, -4)
-    )
-    return f"{out[:4]},{out[4:]}"
-
-
-def _masked(canon: str) -> tuple[int, int] | None:
-    """(mask, value) of a canonical wildcard pattern; None for any other kind."""
-    if "x" not in canon or ":" in canon or canon == ALL_PRIVATE:
-        return None
-    digits = canon.replace(",", "")
-    mask = int("".join("0" if c == "x" else "f" for c in digits), 16)
-    return mask, int(digits.replace("x", "0"), 16)
-
-
-def _overlap(a: str, b: str) -> str | None:
-    """A tag that two equally specific wildcard patterns both match, or None."""
-    ma, mb = _masked(a), _masked(b)
-    if ma is None or mb is None or ma[0].bit_count() != mb[0].bit_count():
-        return None
-    (m1, v1), (m2, v2) = ma, mb
-    if (v1 ^ v2) & m1 & m2:
-        return None
-    return _fmt_tag(v1 | v2)
-
-
-def _parse_action(value: Action | str, where: str) -> Action:
-    if isinstance(value, Action):
-        return value
-    if isinstance(value, str):
-        code = re.sub(r"\s+", "", value).upper()
-        if code == "X/Z/U":
-            code = "X/Z/U*"
-        try:
-            return Action(code)
-        except ValueError:
-            pass
-    raise ProfileError(
-        f"{where}: unknown action {str(value)[:16]!r} (expected X, Z, D, K, C, U or a compound"
-        " code: X/Z, X/D, X/Z/D, Z/D, X/Z/U*)"
-    )
+    return _core.canonical_pattern(text)
 
 
 def _options_value(options: OptionsLike | None) -> Options | None:
@@ -240,62 +114,7 @@ def _options_value(options: OptionsLike | None) -> Options | None:
 
 
 def _option_names(options: Options) -> str:
-    return "|".join(o.name or "" for o in _METHOD_CODES if o in options)
-
-
-# ---------------------------------------------------------------------------------------------
-# The default table, for recognising it
-# ---------------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _table() -> tuple[tuple[str, tuple[Action | None, ...]], ...]:
-    """Table E.1-1 as the engine ships it: (canonical pattern, 11 action cells)."""
-    return tuple(
-        (canonical_pattern(tag), tuple(Action(c) if c else None for c in cells))
-        for tag, _kw, _name, _vr, cells in _core.table_rows()
-    )
-
-
-def _detect_options(rules: Mapping[str, tuple[str, Action]]) -> Options | None:
-    """The options whose default table these rules are exactly, or None.
-
-    When several option sets give the same rules (RETAIN_LONG_MODIF_DATES overrides every
-    row of RETAIN_LONG_FULL_DATES), the smallest is chosen: only options whose effect is there.
-    """
-    table = _table()
-    if len(rules) != len(table):
-        return None
-    rows: list[tuple[Action, tuple[Action | None, ...]]] = []
-    for canon, cells in table:
-        rule = rules.get(canon)
-        if rule is None:
-            return None
-        rows.append((rule[1], cells))
-
-    def fits(chosen: int, lowest: int) -> bool:
-        # rows decided by a chosen bit >= lowest must match; the others must stay reachable
-        for seen, cells in rows:
-            top = next((b for b in range(10, lowest - 1, -1) if chosen >> b & 1 and cells[b]), None)
-            if top is not None:
-                if cells[top] != seen:
-                    return False
-            elif seen != cells[0] and seen not in cells[1:lowest]:
-                return False
-        return True
-
-    def search(bit: int, chosen: int) -> int | None:
-        if bit == 0:
-            return chosen if fits(chosen, 1) else None
-        for c in (chosen, chosen | 1 << bit):
-            if fits(c, bit):
-                found = search(bit - 1, c)
-                if found is not None:
-                    return found
-        return None
-
-    found = search(10, 1)
-    return None if found is None else Options(found)
+    return "|".join(o.name or "" for o in Options if o in options and o is not Options.ALL)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,14 +151,8 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
     def __init__(
         self,
         rules: Mapping[str, Action | str] | Iterable[tuple[str, Action | str]] | None = None,
-        *,
-        name: str = "custom profile",
     ) -> None:
-        # canonical pattern -> (pattern as written, action)
-        self._rules: dict[str, tuple[str, Action]] = {}
-        self._options: Options | None = None
-        self._options_known = True
-        self._name = name
+        self._rules = _core.Rules()
         self._compiled: _core.CompiledProfile | None = None
         self.patient_name: str | Pseudonym | None = None
         self.patient_id: str | Pseudonym | None = None
@@ -361,10 +174,8 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         higher bit wins where two selected options both name the attribute.
         """
         opts = _options_value(options) or Options.BASIC_PROFILE
-        profile = cls(name="PS3.15 default")
-        for pattern, canon, action in _core.default_rules(int(opts)):
-            profile._rules[canon] = (pattern, Action(action))
-        profile._options = opts
+        profile = cls()
+        profile._rules = _core.Rules.default(int(opts))
         return profile
 
     @classmethod
@@ -488,62 +299,24 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         elif opts is None:
             opts = Options.BASIC_PROFILE
 
-        def fail(where: str, problem: str) -> ProfileError:
-            return ProfileError(f"{source}: {where}: {problem}")
-
-        rules: dict[str, tuple[str, Action]] = {}
-        where_of: dict[str, str] = {}
-        seen: dict[str, tuple[str, str]] = {}
-        for row in rows:
-            try:
-                canon = canonical_pattern(row.pattern)
-            except _PatternError as e:
-                raise fail(row.pattern_where, str(e)) from None
-            if canon in seen:
-                first, first_where = seen[canon]
-                same = "is given again" if first == row.pattern else f"is the same as {first!r}"
-                raise fail(
-                    row.pattern_where,
-                    f"duplicate rule: {row.pattern!r} {same} ({first_where})",
-                )
-            seen[canon] = (row.pattern, row.where)
-            action: Action | None
-            if form == "rules":
-                text, where = row.cells[profile_io.ACTION_COLUMN]
-                if not text:
-                    raise fail(where, f"no action for {row.pattern!r}")
-                action = _parse_action(text, f"{source}: {where}")
-            else:
-                assert opts is not None
-                action = None
-                for bit, column in enumerate(profile_io.OPTION_COLUMNS):
-                    text, where = row.cells.get(column, ("", row.where))
-                    cell = _parse_action(text, f"{source}: {where}") if text else None
-                    if cell is not None and (bit == 0 or opts >> bit & 1):
-                        action = cell
-            if action is not None:
-                rules[canon] = (row.pattern.strip(), action)
-                where_of[canon] = row.pattern_where
-        clash = _find_ambiguity(rules)
-        if clash is not None:
-            a, b, tag = clash
-            raise fail(
-                where_of[b],
-                f"{rules[b][0]!r} is ambiguous with {rules[a][0]!r} ({where_of[a]}): both match "
-                f"({tag}), are equally specific and have different actions",
-            )
+        # the engine reads the rows: patterns, action codes, duplicates, ambiguity, options
+        if form == "rules":
+            cells = [[row.cells.get(profile_io.ACTION_COLUMN, ("", row.where))] for row in rows]
+        else:
+            cells = [
+                [row.cells.get(column, ("", row.where)) for column in profile_io.OPTION_COLUMNS]
+                for row in rows
+            ]
         profile = cls()
-        profile._rules = rules
-        profile._options = None
-        profile._options_known = False
-        if form == "options" and opts is not None:
-            default = _core.default_rules(int(opts))
-            if len(default) == len(rules) and all(
-                rules.get(c, ("", None))[1] == a for _p, c, a in default
-            ):
-                profile._options = opts  # exactly the shipped table with these options
-                profile._options_known = True
-        profile._compile_or_fail(source, [where_of[c] for c in rules])
+        profile._rules = _core.Rules.from_rows(
+            form,
+            [
+                (row.pattern, row.pattern_where, row.where, row_cells)
+                for row, row_cells in zip(rows, cells, strict=True)
+            ],
+            int(opts or Options.BASIC_PROFILE),
+            source,
+        )
         return profile
 
     # -- export ------------------------------------------------------------------------------
@@ -575,7 +348,7 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         write: Callable[[list[tuple[str, str]]], str],
         path: str | os.PathLike[str] | None,
     ) -> str:
-        text = write([(p, a.value) for p, a in self._rules.values()])
+        text = write(self._rules.items())
         if path is not None:
             profile_io.write_text_file(path, text)
         return text
@@ -589,10 +362,8 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         profile (loaded or edited) whose rules are exactly those of the default table for some
         options has those options (the smallest such set); any other is custom.
         """
-        if not self._options_known:
-            self._options = _detect_options(self._rules)
-            self._options_known = True
-        return self._options
+        options = self._rules.options
+        return None if options is None else Options(options)
 
     @property
     def is_custom(self) -> bool:
@@ -600,57 +371,33 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         return self.options is None
 
     # -- the mapping -------------------------------------------------------------------------
-    def _key(self, pattern: object) -> str:
-        if not isinstance(pattern, str):
-            raise KeyError(pattern)
-        try:
-            return canonical_pattern(pattern)
-        except _PatternError:
-            raise KeyError(pattern) from None
-
     def __getitem__(self, pattern: str) -> Action:
-        return self._rules[self._key(pattern)][1]
+        code = self._rules.get(pattern) if isinstance(pattern, str) else None
+        if code is None:
+            raise KeyError(pattern)
+        return Action(code)
 
     def __setitem__(self, pattern: str, action: Action | str) -> None:
         if not isinstance(pattern, str):
             raise ProfileError(f"a tag pattern must be a str, not {type(pattern).__name__}")
-        display = pattern.strip()
-        try:
-            canon = canonical_pattern(display)
-        except _PatternError as e:
-            raise ProfileError(f"rule {display[:64]!r}: {e}") from None
-        _core.check_pattern(display)
-        new = (display, _parse_action(action, f"rule {display[:64]!r}"))
-        old = self._rules.get(canon)
-        if old is not None and old[1] == new[1]:
-            self._rules[canon] = new  # the same rule, spelt anew: nothing else changes
-            return
-        clashes = (
-            (written, _overlap(canon, other))
-            for other, (written, act) in self._rules.items()
-            if other != canon and act != new[1]
-        )
-        for written, tag in clashes if _masked(canon) is not None else ():
-            if tag is not None:
-                raise ProfileError(
-                    f"rule {display!r}: ambiguous with {written!r}: both match ({tag}), are "
-                    "equally specific and have different actions"
-                )
-        self._rules[canon] = new
-        self._changed()
+        if not isinstance(action, str):  # an Action is a str
+            raise ProfileError(
+                f"rule {pattern.strip()[:64]!r}: an action is an Action or a str such as 'X', "
+                f"not {type(action).__name__}"
+            )
+        self._rules.set(pattern, action)
+        self._compiled = None
 
     def __delitem__(self, pattern: str) -> None:
-        del self._rules[self._key(pattern)]
-        self._changed()
+        if not isinstance(pattern, str) or not self._rules.remove(pattern):
+            raise KeyError(pattern)
+        self._compiled = None
 
     def __contains__(self, pattern: object) -> bool:
-        try:
-            return self._key(pattern) in self._rules
-        except KeyError:
-            return False
+        return isinstance(pattern, str) and self._rules.get(pattern) is not None
 
     def __iter__(self) -> Iterator[str]:
-        return (written for written, _ in self._rules.values())
+        return iter([written for written, _ in self._rules.items()])
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -665,71 +412,22 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         if not isinstance(other, ConfidentialityProfile):
             return NotImplemented
         return (
-            {k: a for k, (_, a) in self._rules.items()}
-            == {k: a for k, (_, a) in other._rules.items()}
+            self._rules.same_rules(other._rules)
             and self.patient_name == other.patient_name
             and self.patient_id == other.patient_id
         )
 
-    def _changed(self) -> None:
-        self._compiled = None
-        # an edited default profile is the standard's table only if its rules still are
-        self._options = None
-        self._options_known = False
+    def _describe(self) -> list[tuple[str, str, Action, int | None]]:
+        """For showing the rules: (pattern as written, canonical pattern, action, the tag of an
+        exact pattern or None), in order."""
+        return [(w, c, Action(a), t) for w, c, a, t in self._rules.describe()]
 
     # -- compilation -------------------------------------------------------------------------
-    def _method(self) -> tuple[list[str], list[tuple[str, str]]]:
-        """(0012,0063) values and (0012,0064) codes for this profile."""
-        options = self.options
-        if options is None:
-            return [f"dicomveil {_VERSION}", "custom profile"], []
-        if Options.RETAIN_LONG_MODIF_DATES in options:
-            # the two date options are alternatives: with both, dates are modified on every
-            # row, so a file claiming full dates too would contradict its own (0028,0303)
-            options &= ~Options.RETAIN_LONG_FULL_DATES
-        codes = [_METHOD_CODES[o] for o in _METHOD_CODES if o in options]
-        method = [f"dicomveil {_VERSION}", f"PS3.15 {EDITION} Basic Profile"]
-        method += [meaning for value, meaning in codes[1:]]
-        return method, codes
-
     def _compile(self) -> _core.CompiledProfile:
+        """The engine's lookup table, with the de-identification markers of the options."""
         if self._compiled is None:
-            method, codes = self._method()
-            rules = [(p, a.value) for p, a in self._rules.values()]
-            self._compiled = _core.CompiledProfile(rules, self._name, method, codes)
+            self._compiled = self._rules.compile()
         return self._compiled
-
-    def _compile_or_fail(self, source: str, locations: list[str]) -> None:
-        """Compile now; an engine error ``rule N`` is reported at the N-th rule's location."""
-        name, self._name = self._name, source
-        try:
-            self._compile()
-        except ProfileError as e:
-            message = str(e)
-            m = re.match(r"rule (\d+): (.*)", message.removeprefix(f"{source}: "), re.S)
-            if m is None:
-                raise
-
-            def at(n: str) -> str:
-                i = int(n) - 1
-                return locations[i] if 0 <= i < len(locations) else f"rule {n}"
-
-            problem = re.sub(r"\brule (\d+)\b", lambda r: at(r.group(1)), m.group(2))
-            raise ProfileError(f"{source}: {at(m.group(1))}: {problem}") from None
-        finally:
-            self._name = name
-
-
-def _find_ambiguity(rules: Mapping[str, tuple[str, Action]]) -> tuple[str, str, str] | None:
-    """Two equally specific wildcard patterns that overlap with different actions, and a tag
-    both match: (first, second, tag) by canonical pattern; None when there are none."""
-    masked = [c for c in rules if _masked(c) is not None]
-    for i, a in enumerate(masked):
-        for b in masked[i + 1 :]:
-            tag = _overlap(a, b)
-            if tag is not None and rules[a][1] != rules[b][1]:
-                return a, b, tag
-    return None
 
 
 def _text(text: str | bytes) -> str:

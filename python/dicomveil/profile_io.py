@@ -2,7 +2,7 @@
 
 This module is the syntax layer: it turns text into rows (a tag pattern and the action cells of
 that row, each with where it came from) and rules into text. What the rows mean (patterns,
-action letters, options, duplicates) is decided by :mod:`dicomveil.profile`.
+action letters, options, duplicates, ambiguity) is decided by the engine (``src/rules.rs``).
 
 The two forms, detected from the header (CSV), the keys (JSON) or the child elements (XML):
 
