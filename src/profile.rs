@@ -284,8 +284,8 @@ impl Pattern {
     }
 
     /// The canonical spelling: two patterns are the same rule iff their spellings are equal.
-    /// `0010,0010`, `60xx,3000`, `0009,xx10:ACME`, `gggg,eeee (gggg odd)` (as the Python
-    /// layer's `canonical_pattern` spells them).
+    /// `0010,0010`, `60xx,3000`, `0009,xx10:ACME`, `gggg,eeee (gggg odd)`; Python's
+    /// `canonical_pattern` is this.
     pub fn canonical(&self) -> String {
         match self {
             Pattern::Exact(tag) => format!("{:04x},{:04x}", tag.0, tag.1),

@@ -149,10 +149,14 @@ fn py_to_plain(v: &Bound<'_, PyAny>) -> PyResult<Plain> {
         ));
     }
     if items.iter().all(|x| x.is_instance_of::<PyInt>()) {
-        return Ok(Plain::Int(
+        if let Ok(ints) = items.iter().map(|x| x.extract::<i64>()).collect() {
+            return Ok(Plain::Int(ints));
+        }
+        // above i64::MAX: only a UV holds such values (the VR decides when encoding)
+        return Ok(Plain::UInt(
             items
                 .iter()
-                .map(|x| x.extract::<i64>())
+                .map(|x| x.extract::<u64>())
                 .collect::<PyResult<_>>()?,
         ));
     }
@@ -656,10 +660,16 @@ impl PyEngine {
     }
 }
 
-/// A finding of `verify`: file, tag path, kind.
-type Finding = (PathBuf, String, &'static str);
+/// A finding of `verify`: file, tag path, kind, tag (a number), keyword.
+type Finding = (
+    PathBuf,
+    String,
+    &'static str,
+    Option<u32>,
+    Option<&'static str>,
+);
 
-/// Leak scan of de-identified output: [(file, tag path, kind)], never values.
+/// Leak scan of de-identified output: [(file, tag path, kind, tag, keyword)], never values.
 #[pyfunction]
 #[pyo3(signature = (out, original, profile, workers=0))]
 fn verify(
@@ -676,7 +686,19 @@ fn verify(
     Ok((
         findings
             .into_iter()
-            .map(|f| (f.file, f.path, f.kind.name()))
+            .map(|f| {
+                let keyword = f
+                    .tag
+                    .and_then(|t| StandardDataDictionary.by_tag(t))
+                    .map(|e| e.alias());
+                (
+                    f.file,
+                    f.path,
+                    f.kind.name(),
+                    f.tag.map(value::tag_u32),
+                    keyword,
+                )
+            })
             .collect(),
         checked,
     ))

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use rayon::prelude::*;
 
@@ -51,11 +52,15 @@ impl FindingKind {
     }
 }
 
-/// One finding: file, tag path, kind. Never a value.
+/// One finding: file, tag path, the tag itself, kind. Never a value.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Finding {
     pub file: PathBuf,
+    /// Tags from the top level down, e.g. `(0008,1140)[0] > (0010,0010)`; empty when the
+    /// whole file is concerned.
     pub path: String,
+    /// The tag the finding is about (the last of the path), so callers need not parse it.
+    pub tag: Option<Tag>,
     pub kind: FindingKind,
 }
 
@@ -85,10 +90,11 @@ struct Scan<'a> {
 }
 
 impl Scan<'_> {
-    fn find(&mut self, path: String, kind: FindingKind) {
+    fn find(&mut self, path: String, tag: Tag, kind: FindingKind) {
         self.findings.push(Finding {
             file: self.file.to_path_buf(),
             path,
+            tag: Some(tag),
             kind,
         });
     }
@@ -116,7 +122,7 @@ impl Scan<'_> {
                 } else {
                     FindingKind::NotRemoved
                 };
-                self.find(path.clone(), kind);
+                self.find(path.clone(), el.tag, kind);
             }
             match &el.value {
                 Value::Sequence(items) => {
@@ -129,7 +135,7 @@ impl Scan<'_> {
                         if let Ok(bytes) = data.bytes(self.source) {
                             let text = normalize_str(&self.charset.decode(&bytes));
                             if has_word_match(ac, &text) {
-                                self.find(path, FindingKind::Leak);
+                                self.find(path, el.tag, FindingKind::Leak);
                             }
                         }
                     }
@@ -153,6 +159,7 @@ fn verify_file(
             return vec![Finding {
                 file: path.to_path_buf(),
                 path: String::new(),
+                tag: None,
                 kind: FindingKind::Unreadable,
             }]
         }
@@ -171,6 +178,7 @@ fn verify_file(
     if file.dataset.text(tags::PATIENT_IDENTITY_REMOVED) != Some(b"YES") {
         scan.find(
             tag_str(tags::PATIENT_IDENTITY_REMOVED),
+            tags::PATIENT_IDENTITY_REMOVED,
             FindingKind::IdentityNotRemoved,
         );
     }
@@ -216,9 +224,9 @@ pub fn verify(
                     AhoCorasickBuilder::new()
                         .match_kind(MatchKind::Standard)
                         .build(&patterns)
-                        .map_err(|e| Error::Value {
-                            tag: "verify".into(),
-                            problem: format!("cannot build the search: {e}"),
+                        .map_err(|e| Error::Internal {
+                            name: "verify".into(),
+                            what: format!("cannot build the search: {e}"),
                         })?,
                 )
             }

@@ -357,6 +357,10 @@ def test_verify_finds_a_planted_leak(tree: Tree, outputs: Path, tmp_path: Path) 
         assert name not in f"{f.file} {f.path} {f.kind} {f}"
         assert "CompressedSamples" not in f"{f.file} {f.path} {f.kind} {f}"
     assert "2 leak" in report.summary() and "1 private-attribute" in report.summary()
+    # the tag as a number and its keyword: nothing needs to parse the path
+    tags = {(f.path, f.tag, f.keyword) for f in report.findings}
+    assert ("(0011,1010)", 0x00111010, None) in tags
+    assert ("(0008,2218)[0] > (0008,0104)", 0x00080104, "CodeMeaning") in tags
 
     # without originals only what every output must satisfy is checked: the private attribute
     plain = verify(planted)
@@ -377,7 +381,11 @@ def test_verify_of_originals_reports_them(tree: Tree) -> None:
     assert "private-attribute" in kinds_by_file["study1/CT_small.dcm"]
     assert "not-removed" in kinds_by_file["study1/CT_small.dcm"]
     unreadable = [f for f in report.findings if f.kind == "unreadable"]
-    assert all(f.path == "" for f in unreadable)
+    assert all(f.path == "" and f.tag is None and f.keyword is None for f in unreadable)
+    identity = [f for f in report.findings if f.kind == "identity-not-removed"]
+    assert {(f.path, f.tag, f.keyword) for f in identity} == {
+        ("(0012,0062)", 0x00120062, "PatientIdentityRemoved")
+    }
 
 
 def test_verify_rejects_bad_arguments(tmp_path: Path) -> None:

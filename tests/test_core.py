@@ -352,6 +352,18 @@ def test_setitem_int_on_binary_element(ct_small: Path):
     assert pydicom.dcmread(io.BytesIO(f.to_bytes())).Rows == 64
 
 
+def test_uv_values_above_the_signed_range_round_trip(ct_small: Path):
+    """A UV holds up to 2**64 - 1: set from Python and read back exactly (not wrapped)."""
+    f = DicomFile.open(ct_small)
+    tag = 0x00111001  # a private element, written with the VR given
+    f.set(tag, [2**64 - 1, 5, 2**63], vr="UV")
+    assert f[tag] == [2**64 - 1, 5, 2**63]
+    ds = pydicom.dcmread(io.BytesIO(f.to_bytes()))
+    assert list(ds[tag].value) == [2**64 - 1, 5, 2**63]
+    with pytest.raises(OverflowError):
+        f.set(tag, [2**64], vr="UV")
+
+
 def test_repr(ct_small: Path):
     text = repr(DicomFile.open(ct_small))
     assert isinstance(text, str)

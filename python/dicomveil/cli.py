@@ -8,7 +8,6 @@ or a command failed), 2 on a usage error. Nothing printed holds patient data or 
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -600,16 +599,6 @@ def dump(file: Path, max_len: int) -> None:
 
 
 # -- verify -----------------------------------------------------------------------------------
-_LAST_TAG = re.compile(r"\(([0-9A-Fa-f]{4}),([0-9A-Fa-f]{4})\)(?:\[\d+\])?$")
-
-
-def _keyword_of_path(path: str) -> str:
-    m = _LAST_TAG.search(path)
-    if m is None:
-        return "-"
-    return _core.tag_to_keyword(int(m[1] + m[2], 16)) or "-"
-
-
 @main.command("verify")
 @click.argument("out_dir", type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -649,9 +638,7 @@ def verify_cmd(
         report = run_verify(out_dir, original=original, profile=prof, workers=workers)
     except (DicomveilError, OSError) as e:
         raise click.ClickException(str(e)) from None
-    lines = [
-        f"{f.file}\t{f.path or '-'}\t{f.kind}\t{_keyword_of_path(f.path)}" for f in report.findings
-    ]
+    lines = [f"{f.file}\t{f.path or '-'}\t{f.kind}\t{f.keyword or '-'}" for f in report.findings]
     if lines:
         click.echo("\n".join(lines))
     _err(f"dicomveil: {report.summary()}")

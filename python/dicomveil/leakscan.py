@@ -42,6 +42,11 @@ class Finding:
     #: whole file is concerned (``unreadable``).
     path: str
     kind: FindingKind
+    #: The tag the finding is about (the last of ``path``), as a number; None for
+    #: ``unreadable``.
+    tag: int | None = None
+    #: That tag's keyword in the standard dictionary; None for a private or unknown tag.
+    keyword: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.file} {self.path}" if self.path else self.file
@@ -116,6 +121,9 @@ def verify(
     orig = None if original is None else os.fspath(original)
     raw, files_checked = _core.verify(out, orig, profile._compile(), workers or 0)
     findings = tuple(
-        sorted(Finding(str(file), str(path), cast(FindingKind, kind)) for file, path, kind in raw)
+        sorted(
+            Finding(str(file), str(path), cast(FindingKind, kind), tag, keyword)
+            for file, path, kind, tag, keyword in raw
+        )
     )
     return VerifyReport(findings=findings, files_checked=files_checked)
