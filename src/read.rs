@@ -565,6 +565,23 @@ impl Parser<'_> {
     }
 
     /// Peek `n` bytes (fewer at the end of the input).
+    /// The error for an element whose tag the data set already has, read at `start`.
+    fn duplicate(&self, tag: Tag, start: u64) -> Error {
+        let mut path = path_string(&self.path);
+        if !path.is_empty() {
+            path.push_str(" > ");
+        }
+        path.push_str(&tag_str(tag));
+        Error::InvalidDicom {
+            name: String::new(),
+            problem: format!("element {} occurs twice in the same data set", tag_str(tag)),
+            location: Location {
+                offset: start,
+                path,
+            },
+        }
+    }
+
     fn peek(&mut self, n: usize) -> Result<&[u8]> {
         if let Err(e) = self.input.peek(n) {
             return Err(self.io(e));
@@ -671,12 +688,13 @@ impl Parser<'_> {
             self.path.push(Step::element(header.tag));
             let bytes = self.read_inline(len)?;
             self.path.pop();
-            meta.push(Element::bytes(header.tag, header.vr, bytes), start);
+            meta.push(Element::bytes(header.tag, header.vr, bytes), start)
+                .map_err(|tag| self.duplicate(tag, start))?;
         }
         if meta.elements.is_empty() {
             return Err(self.invalid("the DICM prefix is not followed by a meta group"));
         }
-        meta.finish(&self.path)
+        Ok(meta.finish())
     }
 
     /// Decode an element or item header with dicom-rs's decoder for `encoding`.
@@ -790,9 +808,10 @@ impl Parser<'_> {
             }
             let start = self.input.pos;
             let element = self.read_element(encoding, depth)?;
-            ds.push(element, start);
+            ds.push(element, start)
+                .map_err(|tag| self.duplicate(tag, start))?;
         }
-        ds.finish(&self.path)
+        Ok(ds.finish())
     }
 
     fn read_element(&mut self, encoding: Encoding, depth: usize) -> Result<Element> {
@@ -981,64 +1000,65 @@ impl Parser<'_> {
 }
 
 /// The elements of one data set as they are read, with where each starts: put in tag order
-/// at the end (one sort, only when the input was out of order) and checked for duplicates.
+/// at the end (one sort, only when the input was out of order). A tag read twice is refused
+/// as soon as it is read: PS3.5 7.1 allows one per data set, and readers disagree on which one
+/// counts (dcmtk keeps the first, pydicom the last), so keeping either could leave an
+/// identifier another reader would show, or drop one that cleaning needs to know. Refusing at
+/// once also stops a file followed by zeros (in implicit VR, one (0000,0000) element per 8
+/// bytes) at its second element, not after collecting gigabytes of them.
 #[derive(Default)]
 struct Collector {
     elements: Vec<Element>,
     starts: Vec<u64>,
-    /// Some element did not come after the one before it (out of order, or a duplicate).
-    disordered: bool,
+    /// The tags read so far, kept once an element came out of order (before that, a repeat
+    /// can only be of the element just before).
+    seen: Option<std::collections::HashSet<Tag>>,
 }
 
 impl Collector {
-    fn push(&mut self, element: Element, start: u64) {
-        if self.elements.last().is_some_and(|l| l.tag >= element.tag) {
-            self.disordered = true;
+    /// Add an element read at `start`; `Err` with its tag when the data set already has it.
+    fn push(&mut self, element: Element, start: u64) -> std::result::Result<(), Tag> {
+        let tag = element.tag;
+        match (&mut self.seen, self.elements.last()) {
+            (Some(seen), _) => {
+                if !seen.insert(tag) {
+                    return Err(tag);
+                }
+            }
+            (None, Some(last)) if last.tag == tag => return Err(tag),
+            (None, Some(last)) if last.tag > tag => {
+                let mut seen: std::collections::HashSet<Tag> =
+                    self.elements.iter().map(|e| e.tag).collect();
+                if !seen.insert(tag) {
+                    return Err(tag);
+                }
+                self.seen = Some(seen);
+            }
+            (None, _) => {}
         }
         self.elements.push(element);
         self.starts.push(start);
+        Ok(())
     }
 
-    /// The data set, in tag order. An element whose tag is already there is refused: PS3.5
-    /// 7.1 allows one per data set, and readers disagree on which one counts (dcmtk keeps the
-    /// first, pydicom the last), so keeping either could leave an identifier another reader
-    /// would show, or drop one that cleaning needs to know. Named at the later occurrence.
-    fn finish(self, path: &[Step]) -> Result<DataSet> {
+    /// The data set, in tag order.
+    fn finish(self) -> DataSet {
         let Collector {
             elements,
             starts,
-            disordered,
+            seen,
         } = self;
-        if !disordered {
-            return Ok(DataSet { elements });
+        if seen.is_none() {
+            return DataSet { elements };
         }
         let mut order: Vec<usize> = (0..elements.len()).collect();
         order.sort_by_key(|&i| (elements[i].tag, starts[i]));
-        if let Some(w) = order
-            .windows(2)
-            .find(|w| elements[w[0]].tag == elements[w[1]].tag)
-        {
-            let tag = elements[w[1]].tag;
-            let mut path = path_string(path);
-            if !path.is_empty() {
-                path.push_str(" > ");
-            }
-            path.push_str(&tag_str(tag));
-            return Err(Error::InvalidDicom {
-                name: String::new(),
-                problem: format!("element {} occurs twice in the same data set", tag_str(tag)),
-                location: Location {
-                    offset: starts[w[1]],
-                    path,
-                },
-            });
-        }
         let mut slots: Vec<Option<Element>> = elements.into_iter().map(Some).collect();
         let elements = order
             .into_iter()
             .map(|i| slots[i].take().expect("each index once"))
             .collect();
-        Ok(DataSet { elements })
+        DataSet { elements }
     }
 }
 

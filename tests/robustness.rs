@@ -234,6 +234,29 @@ fn meta_elements_in_the_data_set_are_not_written() {
 }
 
 #[test]
+fn a_file_followed_by_zeros_is_refused_at_the_second_padding_element() {
+    // implicit VR: every 8 zero bytes read as an empty (0000,0000); collecting them all took
+    // gigabytes for a file padded to 2 GB, before the duplicate was seen
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/mr_implicit_le.dcm");
+    let mut data = std::fs::read(&sample).unwrap();
+    let valid = data.len() as u64;
+    data.resize(data.len() + 256 * 1024 * 1024, 0);
+    let started = std::time::Instant::now();
+    let e = read_bytes(data.into(), "padded").unwrap_err();
+    assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+    let message = e.to_string();
+    assert!(
+        message.contains("element (0000,0000) occurs twice in the same data set"),
+        "{message}"
+    );
+    // named at the second padding element, 8 bytes after the first
+    assert!(
+        message.contains(&format!("at byte {}", valid + 8)),
+        "{message}"
+    );
+}
+
+#[test]
 fn elements_in_reverse_order_are_sorted_in_linear_log_time() {
     // each element out of order used to be inserted in place: quadratic, hours for a few MB
     let n = 200_000u32;
