@@ -16,6 +16,9 @@ use dicomveil::dataset::{Data, DataSet, DicomFile, Source, Value};
 use dicomveil::profile::{default_rules, CompiledProfile, MethodCode};
 use dicomveil::{read_bytes, to_bytes, Anonymizer, Error};
 
+#[path = "bytes.rs"]
+pub mod bytes;
+
 /// The name inputs are read under; every error must start with it.
 pub const NAME: &str = "fuzz-input.dcm";
 
@@ -135,23 +138,6 @@ fn second_pass(anon: &Anonymizer, mut f: DicomFile) {
     let out = to_bytes(&f).expect("written again");
     read_bytes(Arc::from(out), NAME)
         .unwrap_or_else(|e| panic!("the twice-anonymized output does not read again: {e}"));
-}
-
-/// A Part 10 file of the deflated explicit VR little endian syntax holding `dataset`.
-#[allow(dead_code)]
-pub fn deflated_part10(dataset: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let ts = b"1.2.840.10008.1.2.1.99";
-    let mut meta = vec![0x02, 0x00, 0x10, 0x00, b'U', b'I', ts.len() as u8, 0];
-    meta.extend_from_slice(ts);
-    let mut out = vec![0u8; 128];
-    out.extend_from_slice(b"DICM");
-    out.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
-    out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-    out.extend_from_slice(&meta);
-    let mut z = flate2::write::DeflateEncoder::new(out, flate2::Compression::fast());
-    z.write_all(dataset).expect("in memory");
-    z.finish().expect("in memory")
 }
 
 /// What was written is what is read back: the same elements at every level, the same values

@@ -338,61 +338,23 @@ fn removing_overlay_data_removes_the_overlay_group() {
     assert!(groups.contains(&0x6002));
 }
 
-/// Bytes of a Part 10 file in explicit VR little endian with `dataset` as its dataset.
+#[path = "../fuzz/bytes.rs"]
+mod bytes;
+use bytes::{explicit, explicit_long as long, ITEM_END, ITEM_UNDEFINED, SEQ_END};
+
 fn part10_explicit_le(dataset: &[u8]) -> Vec<u8> {
-    let mut meta = Vec::new();
-    let ts = b"1.2.840.10008.1.2.1\0";
-    meta.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I']);
-    meta.extend_from_slice(&(ts.len() as u16).to_le_bytes());
-    meta.extend_from_slice(ts);
-    let mut out = vec![0u8; 128];
-    out.extend_from_slice(b"DICM");
-    out.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
-    out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-    out.extend_from_slice(&meta);
-    out.extend_from_slice(dataset);
-    out
-}
-
-fn short(tag: (u16, u16), vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&tag.0.to_le_bytes());
-    v.extend_from_slice(&tag.1.to_le_bytes());
-    v.extend_from_slice(vr);
-    v.extend_from_slice(&(value.len() as u16).to_le_bytes());
-    v.extend_from_slice(value);
-    v
-}
-
-fn long(tag: (u16, u16), vr: &[u8; 2], len: u32, value: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&tag.0.to_le_bytes());
-    v.extend_from_slice(&tag.1.to_le_bytes());
-    v.extend_from_slice(vr);
-    v.extend_from_slice(&[0, 0]);
-    v.extend_from_slice(&len.to_le_bytes());
-    v.extend_from_slice(value);
-    v
+    bytes::part10(bytes::EXPLICIT_LE, dataset)
 }
 
 /// An implicit VR LE element (as inside UN sequences).
 fn implicit(tag: (u16, u16), value: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&tag.0.to_le_bytes());
-    v.extend_from_slice(&tag.1.to_le_bytes());
-    v.extend_from_slice(&(value.len() as u32).to_le_bytes());
-    v.extend_from_slice(value);
-    v
+    bytes::implicit(tag, value.len() as u32, value)
 }
-
-const ITEM_UNDEFINED: [u8; 8] = [0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF];
-const ITEM_END: [u8; 8] = [0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0];
-const SEQ_END: [u8; 8] = [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0];
 
 #[test]
 fn undefined_length_un_is_read_as_an_implicit_sequence_and_cleaned() {
     // CP-246: (0040,0275) RequestAttributesSequence sent as UN with undefined length
-    let mut ds = short((0x0008, 0x0018), b"UI", b"1.2.3.4\0");
+    let mut ds = explicit((0x0008, 0x0018), b"UI", b"1.2.3.4\0");
     let mut content = ITEM_UNDEFINED.to_vec();
     content.extend(implicit((0x0010, 0x0010), b"DOE^HIDDEN"));
     content.extend(implicit((0x0040, 0x0009), b"SPS-ID"));
@@ -426,9 +388,9 @@ fn undefined_length_un_is_read_as_an_implicit_sequence_and_cleaned() {
 #[test]
 fn malformed_inputs_give_errors_not_panics() {
     let good = {
-        let mut ds = short((0x0008, 0x0018), b"UI", b"1.2.3.4\0");
+        let mut ds = explicit((0x0008, 0x0018), b"UI", b"1.2.3.4\0");
         let mut content = ITEM_UNDEFINED.to_vec();
-        content.extend(short((0x0010, 0x0010), b"PN", b"DOE^JOHN"));
+        content.extend(explicit((0x0010, 0x0010), b"PN", b"DOE^JOHN"));
         content.extend_from_slice(&ITEM_END);
         content.extend_from_slice(&SEQ_END);
         ds.extend(long((0x0008, 0x1140), b"SQ", 0xFFFF_FFFF, &content));
@@ -444,12 +406,12 @@ fn malformed_inputs_give_errors_not_panics() {
         }
     }
     // a huge length claim is refused before anything is allocated
-    let mut huge = short((0x0008, 0x0018), b"UI", b"1.2.3.4\0");
+    let mut huge = explicit((0x0008, 0x0018), b"UI", b"1.2.3.4\0");
     huge.extend(long((0x7FE0, 0x0010), b"OB", 0xFFFF_FFF0, &[0; 16]));
     let e = read_bytes(part10_explicit_le(&huge).into(), "huge.dcm").unwrap_err();
     assert!(e.to_string().contains("announced"), "{e}");
     // an odd length is read and written padded
-    let odd = short((0x0010, 0x0010), b"PN", b"ODD");
+    let odd = explicit((0x0010, 0x0010), b"PN", b"ODD");
     let f = read_bytes(part10_explicit_le(&odd).into(), "odd").unwrap();
     let back = read_bytes(to_bytes(&f).unwrap().into(), "back").unwrap();
     assert_eq!(back.dataset.text(Tag(0x0010, 0x0010)), Some(&b"ODD"[..]));

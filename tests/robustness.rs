@@ -61,59 +61,13 @@ fn regression_corpus_from_files() {
 #[test]
 fn regression_corpus_deflated() {
     each(&corpus("deflated"), |p| {
-        pipeline::run(&pipeline::deflated_part10(&std::fs::read(p).unwrap()))
+        pipeline::run(&pipeline::bytes::deflated_part10(
+            &std::fs::read(p).unwrap(),
+        ))
     });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Byte-level builders (explicit VR little endian unless said otherwise)
-// ---------------------------------------------------------------------------------------------
-
-fn part10(ts: &str, dataset: &[u8]) -> Vec<u8> {
-    let mut ts = ts.as_bytes().to_vec();
-    if ts.len() % 2 == 1 {
-        ts.push(0);
-    }
-    let mut meta = vec![0x02, 0x00, 0x10, 0x00, b'U', b'I'];
-    meta.extend_from_slice(&(ts.len() as u16).to_le_bytes());
-    meta.extend_from_slice(&ts);
-    let mut out = vec![0u8; 128];
-    out.extend_from_slice(b"DICM");
-    out.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
-    out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-    out.extend_from_slice(&meta);
-    out.extend_from_slice(dataset);
-    out
-}
-
-fn tag(t: (u16, u16)) -> Vec<u8> {
-    [t.0.to_le_bytes(), t.1.to_le_bytes()].concat()
-}
-
-fn explicit(t: (u16, u16), vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
-    let mut v = tag(t);
-    v.extend_from_slice(vr);
-    if matches!(vr, b"OB" | b"OW" | b"SQ" | b"UN" | b"UT" | b"UC" | b"UR") {
-        v.extend_from_slice(&[0, 0]);
-        v.extend_from_slice(&(value.len() as u32).to_le_bytes());
-    } else {
-        v.extend_from_slice(&(value.len() as u16).to_le_bytes());
-    }
-    v.extend_from_slice(value);
-    v
-}
-
-fn implicit(t: (u16, u16), len: u32, value: &[u8]) -> Vec<u8> {
-    let mut v = tag(t);
-    v.extend_from_slice(&len.to_le_bytes());
-    v.extend_from_slice(value);
-    v
-}
-
-const ITEM: (u16, u16) = (0xFFFE, 0xE000);
-const ITEM_END: [u8; 8] = [0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0];
-const SEQ_END: [u8; 8] = [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0];
-const UNDEFINED: u32 = 0xFFFF_FFFF;
+use pipeline::bytes::{explicit, implicit, part10, tag, ITEM, ITEM_END, SEQ_END, UNDEFINED};
 
 fn sequence(file: &dicomveil::DicomFile, t: Tag) -> &[dicomveil::DataSet] {
     match &file.dataset.get(t).expect("present").value {

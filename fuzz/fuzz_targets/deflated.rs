@@ -9,5 +9,5 @@ use libfuzzer_sys::fuzz_target;
 mod pipeline;
 
 fuzz_target!(|data: &[u8]| {
-    pipeline::run(&pipeline::deflated_part10(data));
+    pipeline::run(&pipeline::bytes::deflated_part10(data));
 });

@@ -374,19 +374,10 @@ fn build(file: &File) -> Vec<u8> {
     let deflated = ts == "1.2.840.10008.1.2.1.99";
     let mut out = Vec::new();
     if file.meta || deflated {
-        if file.preamble {
-            out.extend([0u8; 128]);
+        out = pipeline::bytes::head(ts);
+        if !file.preamble {
+            out.drain(..128);
         }
-        out.extend(b"DICM");
-        let mut uid = ts.as_bytes().to_vec();
-        if uid.len() % 2 == 1 {
-            uid.push(0);
-        }
-        let mut meta = vec![0x02, 0x00, 0x10, 0x00, b'U', b'I', uid.len() as u8, 0];
-        meta.extend(uid);
-        out.extend([0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
-        out.extend((meta.len() as u32).to_le_bytes());
-        out.extend(meta);
     }
     if deflated {
         let mut z = flate2::write::DeflateEncoder::new(out, flate2::Compression::fast());
