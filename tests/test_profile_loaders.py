@@ -667,7 +667,21 @@ def test_equally_specific_overlapping_patterns_are_refused():
 
 
 def test_no_ambiguity_between_patterns_of_different_specificity():
-    P.load_from_csv_string("TagPattern;Action\n0009,xx10;Z\n0009,1xxx;K\n00x9,1010;X\n")
+    """Overlapping patterns of different specificity load, and the most specific decides."""
+    profile = P.load_from_csv_string("TagPattern;Action\n0009,xx10;Z\n0009,1xxx;K\n00x9,1010;X\n")
+    assert {canonical_pattern(p): a.value for p, a in profile.items()} == {
+        "0009,xx10": "Z",
+        "0009,1xxx": "K",
+        "00x9,1010": "X",
+    }
+    blocks = [
+        (0x0009, "ACME", [(0x10, "LO", "ten"), (0x20, "LO", "twenty")]),
+        (0x0009, "OTHER", [(0x10, "LO", "other ten")]),  # block 0x11: (0009,1110)
+    ]
+    out = anonymize(profile, make_file(private=blocks))
+    assert 0x00091010 not in out  # 00x9,1010 (7 digits given) wins: X
+    assert out[0x00091110].value == ""  # 0009,xx10 (6 digits) wins over 0009,1xxx (5): Z
+    assert out[0x00091020].value == "twenty"  # only 0009,1xxx matches: K
 
 
 # ---------------------------------------------------------------------------------------------
