@@ -239,12 +239,17 @@ def identifying_forms() -> list[bytes]:
 STUDY = Study(f"{ROOT}.1", f"{ROOT}.2", f"{ROOT}.4")
 
 
-@pytest.fixture(scope="module")
-def pair() -> tuple[Dataset, Dataset]:
-    """Two images of one study; each references the other."""
+def make_pair() -> tuple[Dataset, Dataset]:
+    """Two images of one study; each references the other (new data sets at each call)."""
     a = make_dataset(1, STUDY, referenced=instance_uid(2), source=instance_uid(3))
     b = make_dataset(2, STUDY, referenced=instance_uid(1), source=instance_uid(3))
     return a, b
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[Dataset, Dataset]:
+    """Two images of one study; each references the other."""
+    return make_pair()
 
 
 def anonymize_bytes(data: bytes, key: bytes = TEST_KEY) -> bytes:
