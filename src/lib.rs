@@ -16,6 +16,7 @@ pub mod clean;
 pub mod dataset;
 pub mod dump;
 pub mod error;
+pub mod naming;
 pub mod profile;
 pub mod read;
 pub mod rules;

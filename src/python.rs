@@ -5,7 +5,7 @@
 //! the exception classes of `dicomveil.errors` in one place ([`to_pyerr`]).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
@@ -19,6 +19,7 @@ use pyo3::BoundObject;
 
 use crate::anonymize::{Anonymizer, BurnedIn, Replacement};
 use crate::batch;
+use crate::batch::Template;
 use crate::dataset::{tag_str, DicomFile};
 use crate::error::Error;
 use crate::profile::{self, CompiledProfile, MethodCode};
@@ -564,8 +565,9 @@ impl PyEngine {
         })
     }
 
-    /// Anonymize a tree (or one file) on a thread pool; returns the raw report.
-    #[pyo3(signature = (src, dst, workers=0, recursive=true, naming=None, stop_on_error=false, dry_run=false, progress=None, tick=0.2, files=None))]
+    /// Anonymize a tree (or one file) on a thread pool; returns the raw report. The naming
+    /// template and the paths (with the audit log's, not written here) are checked first.
+    #[pyo3(signature = (src, dst, workers=0, recursive=true, naming=None, stop_on_error=false, dry_run=false, progress=None, tick=0.2, files=None, audit=None))]
     #[allow(clippy::too_many_arguments)]
     fn anonymize_tree<'py>(
         &self,
@@ -580,14 +582,24 @@ impl PyEngine {
         progress: Option<Py<PyAny>>,
         tick: f64,
         files: Option<Vec<PathBuf>>,
+        audit: Option<PathBuf>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let naming = match naming {
+            Some(template) => {
+                batch::Naming::Template(Template::parse(&template).map_err(|e| to_pyerr(py, e))?)
+            }
+            None => batch::Naming::Mirror,
+        };
+        let is_template = matches!(naming, batch::Naming::Template(_));
+        let plan = checked_paths(py, &src, &dst, audit.as_deref(), true, is_template)?;
         let opts = batch::TreeOptions {
             workers,
             recursive,
-            naming: naming.map_or(batch::Naming::Mirror, batch::Naming::Template),
+            naming,
             stop_on_error,
             dry_run,
             only: files,
+            audit: None, // checked with the plan
         };
         let engine = &self.inner;
         let callback_error: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
@@ -611,16 +623,12 @@ impl PyEngine {
                     }
                 })
             };
-            batch::anonymize_tree(engine, &src, &dst, &opts, tick, &mut on_progress)
+            batch::anonymize_planned(engine, &plan, &opts, tick, &mut on_progress)
         })?;
         let interrupted = callback_error.into_inner().expect("not poisoned");
         let files = PyList::empty(py);
         for f in &report.files {
-            let (status, reason) = match &f.status {
-                batch::Status::Done => ("done", None),
-                batch::Status::Refused(r) => ("refused", Some(r.as_str())),
-                batch::Status::Skipped(r) => ("skipped", Some(r.as_str())),
-            };
+            let (status, reason) = status_words(&f.status);
             let c = &f.counts;
             let counts = (
                 c.removed,
@@ -658,6 +666,185 @@ impl PyEngine {
     fn map_uid(&self, uid: &str) -> String {
         String::from_utf8_lossy(&self.inner.uids.map(uid.as_bytes())).into_owned()
     }
+}
+
+/// A status as the report words it: ("done" | "refused" | "skipped", reason).
+fn status_words(status: &batch::Status) -> (&'static str, Option<&str>) {
+    match status {
+        batch::Status::Done => ("done", None),
+        batch::Status::Refused(r) => ("refused", Some(r.as_str())),
+        batch::Status::Skipped(r) => ("skipped", Some(r.as_str())),
+    }
+}
+
+/// Check a naming template; raises NamingTemplateError saying what is wrong.
+#[pyfunction]
+fn check_naming(py: Python<'_>, template: &str) -> PyResult<()> {
+    Template::parse(template)
+        .map(drop)
+        .map_err(|e| to_pyerr(py, e))
+}
+
+/// Where a run writes, as `check_paths` planned it.
+#[pyclass(frozen, name = "PathPlan", module = "dicomveil._core")]
+struct PyPathPlan {
+    /// The source is a folder (not one file).
+    #[pyo3(get)]
+    folder: bool,
+    /// The destination is the source.
+    #[pyo3(get)]
+    in_place: bool,
+    /// The output file of a one-file run without a naming template.
+    #[pyo3(get)]
+    output: Option<std::ffi::OsString>,
+}
+
+/// `batch::check_paths`, its refusal raised as its class (PathError, or FileAccessError for
+/// the source unreadable) with `code`, the problem's name.
+fn checked_paths(
+    py: Python<'_>,
+    src: &Path,
+    dst: &Path,
+    audit: Option<&Path>,
+    in_place_allowed: bool,
+    naming: bool,
+) -> PyResult<batch::Plan> {
+    let checked = run(py, || {
+        Ok(batch::check_paths(
+            src,
+            dst,
+            audit,
+            in_place_allowed,
+            naming,
+        ))
+    })?;
+    checked.map_err(|refusal| {
+        let error = to_pyerr(py, refusal.error);
+        match error.value(py).setattr("code", refusal.problem.code()) {
+            Ok(()) => error,
+            Err(e) => e,
+        }
+    })
+}
+
+/// Check the paths of a run before any file is touched (`batch::check_paths`); raises
+/// PathError (with `code`, the problem's name) or FileAccessError (the source unreadable).
+#[pyfunction]
+#[pyo3(signature = (src, dst, audit=None, in_place_allowed=true, naming=false))]
+fn check_paths(
+    py: Python<'_>,
+    src: PathBuf,
+    dst: PathBuf,
+    audit: Option<PathBuf>,
+    in_place_allowed: bool,
+    naming: bool,
+) -> PyResult<PyPathPlan> {
+    let plan = checked_paths(py, &src, &dst, audit.as_deref(), in_place_allowed, naming)?;
+    Ok(PyPathPlan {
+        folder: plan.is_folder(),
+        in_place: plan.in_place(),
+        output: plan.output().map(|p| p.as_os_str().to_os_string()),
+    })
+}
+
+/// A listing as `list_tree` gives it: files, sizes, links, unreadable folders (with why).
+type PyListing = (
+    Vec<std::ffi::OsString>,
+    Vec<u64>,
+    Vec<std::ffi::OsString>,
+    Vec<(std::ffi::OsString, String)>,
+);
+
+/// The engine's listing of a folder (`batch::list_tree`), paths relative to it: files in the
+/// engine's order with their sizes, symbolic links, and sub-folders that could not be listed.
+#[pyfunction]
+#[pyo3(signature = (src, recursive=true))]
+fn list_tree(py: Python<'_>, src: PathBuf, recursive: bool) -> PyResult<PyListing> {
+    let listing = run(py, || batch::list_tree(&src, recursive))?;
+    let rel = |p: PathBuf| match p.strip_prefix(&src) {
+        Ok(rel) => rel.as_os_str().to_os_string(),
+        Err(_) => p.into_os_string(),
+    };
+    Ok((
+        listing.files.into_iter().map(rel).collect(),
+        listing.sizes,
+        listing.links.into_iter().map(rel).collect(),
+        listing
+            .unreadable
+            .into_iter()
+            .map(|(p, why)| (rel(p), why))
+            .collect(),
+    ))
+}
+
+/// A report line set apart: (where it goes, source, status, reason, error kind).
+type ApartLine = (
+    usize,
+    std::ffi::OsString,
+    &'static str,
+    String,
+    Option<&'static str>,
+);
+
+/// The lines of a listing's links and unreadable folders, and where each goes among a run's
+/// files (their sources in input order): `batch::set_apart` and `batch::merge_positions`.
+#[pyfunction]
+fn merge_report(
+    py: Python<'_>,
+    sources: Vec<PathBuf>,
+    links: Vec<PathBuf>,
+    unreadable: Vec<(PathBuf, String)>,
+) -> PyResult<Vec<ApartLine>> {
+    run(py, || {
+        let apart = batch::set_apart(links, unreadable);
+        let positions = batch::merge_positions(&sources, &apart);
+        Ok(apart
+            .into_iter()
+            .zip(positions)
+            .map(|(line, at)| {
+                let (status, reason) = status_words(&line.status);
+                let reason = reason.unwrap_or_default().to_string();
+                (
+                    at,
+                    line.source.into_os_string(),
+                    status,
+                    reason,
+                    line.error_kind,
+                )
+            })
+            .collect())
+    })
+}
+
+/// The files refused by the rule of output names (`batch::name_collisions`): (index refused,
+/// index of the file that keeps the name, reason, error kind).
+#[pyfunction]
+fn name_collisions(
+    py: Python<'_>,
+    sources: Vec<PathBuf>,
+    outputs: Vec<Option<PathBuf>>,
+) -> PyResult<Vec<(usize, usize, String, &'static str)>> {
+    if sources.len() != outputs.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "give as many outputs as sources",
+        ));
+    }
+    run(py, || {
+        Ok(batch::name_collisions(&outputs)
+            .into_iter()
+            .map(|(i, first)| {
+                let output = outputs[i].as_deref().unwrap_or(Path::new(""));
+                let error = batch::name_taken(output, &sources[first]);
+                (i, first, error.to_string(), error.kind())
+            })
+            .collect())
+    })
+}
+
+/// Is this file name one of our temporary files (`.dicomveil-*.part`)?
+#[pyfunction]
+fn is_temp_name(name: &str) -> bool {
+    batch::is_temp_name(name)
 }
 
 /// A finding of `verify`: file, tag path, kind, tag (a number), keyword.
@@ -787,6 +974,15 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(keyword_to_tag, m)?)?;
     m.add_function(wrap_pyfunction!(tag_to_keyword, m)?)?;
     m.add_function(wrap_pyfunction!(format_tag, m)?)?;
+    m.add_class::<PyPathPlan>()?;
+    m.add_function(wrap_pyfunction!(check_naming, m)?)?;
+    m.add_function(wrap_pyfunction!(check_paths, m)?)?;
+    m.add_function(wrap_pyfunction!(list_tree, m)?)?;
+    m.add_function(wrap_pyfunction!(merge_report, m)?)?;
+    m.add_function(wrap_pyfunction!(name_collisions, m)?)?;
+    m.add_function(wrap_pyfunction!(is_temp_name, m)?)?;
+    m.add("TEMP_PREFIX", batch::TEMP_PREFIX)?;
+    m.add("TEMP_SUFFIX", batch::TEMP_SUFFIX)?;
     m.add("EDITION", profile::EDITION)?;
     m.add("ERROR_KINDS", crate::error::KINDS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -36,12 +36,12 @@ from dicomveil import (  # noqa: E402
     Progress,
     Pseudonym,
     Report,
+    _core,
 )
 from dicomveil.cli import main  # noqa: E402
 from dicomveil.distributed import (  # noqa: E402
     FILE_COST,
     _Job,
-    _list_tree,
     _partition,
     _run_batch,
     _Secret,
@@ -139,20 +139,40 @@ def test_listing_follows_the_engines_order(tmp_path: Path) -> None:
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         (src / name).write_bytes(b"x" * len(name))
     (src / "link").symlink_to("a")
-    listing = _list_tree(str(src), recursive=True)
+    files, sizes, links, unreadable = _core.list_tree(str(src), recursive=True)
     engine = local_run(src, tmp_path / "out")
     # the engine reports files in its listing order, the links among them in path order
     order = [Path(f.source).relative_to(src).as_posix() for f in engine.files]
-    by_path = sorted(
-        listing.files + listing.links, key=lambda p: [os.fsencode(c) for c in Path(p).parts]
-    )
+    by_path = sorted(files + links, key=lambda p: [os.fsencode(c) for c in Path(p).parts])
     assert by_path == order
-    assert [p for p in order if p != "link"] == listing.files
-    assert listing.links == ["link"]
-    assert "z/.dicomveil-1.part" not in listing.files
-    assert listing.sizes == [len(n) for n in listing.files]
-    flat = _list_tree(str(src), recursive=False)
-    assert flat.files == ["10", "A", "a.b", "b-c", "é"]
+    assert [p for p in order if p != "link"] == files
+    assert links == ["link"] and unreadable == []
+    assert "z/.dicomveil-1.part" not in files
+    assert sizes == [len(n) for n in files]
+    assert _core.list_tree(str(src), recursive=False)[0] == ["10", "A", "a.b", "b-c", "é"]
+    # our temporary files, by the engine's rule
+    assert _core.is_temp_name(".dicomveil-1.part") and not _core.is_temp_name("~tmp")
+
+
+def test_links_and_unlistable_folders_are_merged_in_path_order() -> None:
+    """The engine puts what a listing set apart among a run's files, as in its own reports."""
+    lines = _core.merge_report(
+        ["s/a", "s/c/x", "s/d"],
+        ["s/e", "s/b"],
+        [("s/c/locked", "cannot list the folder: Permission denied (os error 13)")],
+    )
+    assert lines == [
+        (1, "s/b", "skipped", "symbolic link: not followed", None),
+        (
+            1,
+            "s/c/locked",
+            "refused",
+            "cannot list the folder: Permission denied (os error 13)",
+            "FileAccessError",
+        ),
+        (3, "s/e", "skipped", "symbolic link: not followed", None),
+    ]
+    assert _core.merge_report(["s/a"], [], []) == []
 
 
 def test_batches_are_contiguous_balanced_and_bounded() -> None:
@@ -579,24 +599,135 @@ def test_cli_scheduler_without_dask(
     assert not (tmp_path / "out").exists()
 
 
-def test_an_unreadable_sub_folder_is_listed_as_such(tmp_path: Path, monkeypatch) -> None:
+_LIST_SCRIPT = """
+import json, sys
+from dicomveil import _core, FileAccessError
+try:
+    print(json.dumps(_core.list_tree(sys.argv[1], True)))
+except FileAccessError as e:
+    print(json.dumps({"error": str(e)}))
+"""
+
+
+def _list_unprivileged(src: Path) -> object:
+    """The engine's listing, from a process that folder permissions apply to (root's
+    capabilities dropped)."""
+    import json
+
+    cmd = [sys.executable, "-c", _LIST_SCRIPT, str(src)]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("root without setpriv: cannot make a folder unreadable")
+        drop = "-dac_override,-dac_read_search"
+        cmd = ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", *cmd]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="folder permissions")
+def test_an_unreadable_sub_folder_is_listed_as_such(tmp_path: Path) -> None:
     """As in a local run: a sub-folder that cannot be listed is set apart (to be reported
     refused) and the rest of the tree is listed; only the top folder unreadable is fatal."""
     src = tmp_path / "src"
     for name in ["a/1.dcm", "locked/2.dcm", "z/3.dcm"]:
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         (src / name).write_bytes(b"x")
-    real_scandir = os.scandir
+    (src / "locked").chmod(0)
+    try:
+        files, sizes, links, unreadable = _list_unprivileged(src)  # type: ignore[misc]
+    finally:
+        (src / "locked").chmod(0o755)
+    assert files == ["a/1.dcm", "z/3.dcm"] and sizes == [1, 1] and links == []
+    assert unreadable == [["locked", "cannot list the folder: Permission denied (os error 13)"]]
+    src.chmod(0)
+    try:
+        result = _list_unprivileged(src)
+    finally:
+        src.chmod(0o755)
+    assert isinstance(result, dict) and "cannot list" in result["error"]
 
-    def scandir(path):
-        if os.fspath(path).endswith("locked"):
-            raise PermissionError(13, "Permission denied")
-        return real_scandir(path)
 
-    monkeypatch.setattr(os, "scandir", scandir)
-    listing = _list_tree(str(src), recursive=True)
-    assert listing.files == ["a/1.dcm", "z/3.dcm"]
-    assert listing.unreadable == [("locked", "cannot list the folder: Permission denied")]
-    monkeypatch.setattr(os, "scandir", lambda path: scandir(str(src / "locked")))
-    with pytest.raises(dicomveil.FileAccessError, match="cannot list"):
-        _list_tree(str(src), recursive=True)
+# -- the checks of a local run, before any task -----------------------------------------------
+def _refused_alike(client: Client, src: Path, dst: Path, **kwargs) -> BaseException:
+    """The error of a local run and of a distributed one with the same arguments: the same
+    class and message, and no task ran nor anything was written."""
+
+    def written() -> list[Path] | None:
+        return sorted(dst.rglob("*")) if dst.is_dir() else None
+
+    before = written()
+    with pytest.raises(dicomveil.DicomveilError) as local:
+        local_run(src, dst, **kwargs)
+    with get_task_stream(client) as stream:
+        with pytest.raises(dicomveil.DicomveilError) as dist:
+            anonymize_tree_distributed(src, dst, client=client, key=KEY, **kwargs)
+    assert type(dist.value) is type(local.value)
+    assert str(dist.value) == str(local.value)
+    assert not [t for t in stream.data if "dicomveil-batch" in str(t["key"])]
+    assert written() == before and (dst.is_dir() or dst.exists() == (dst == src))
+    return dist.value
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("{NoSuchKeyword}.dcm", "not a DICOM keyword"),
+        ("{SOPInstanceUID.dcm", "unbalanced braces"),
+        ("x}/{SOPInstanceUID}.dcm", "unbalanced braces"),
+        ("fixed.dcm", "no {Keyword} field"),
+        ("../{SOPInstanceUID}.dcm", "relative path"),
+        ("/abs/{SOPInstanceUID}.dcm", "relative path"),
+        ("a//{SOPInstanceUID}.dcm", "relative path"),
+    ],
+)
+def test_a_malformed_naming_template_is_refused_before_any_task(
+    client: Client, series: Path, tmp_path: Path, template: str, problem: str
+) -> None:
+    error = _refused_alike(client, series, tmp_path / "out", naming=template)
+    assert isinstance(error, dicomveil.NamingTemplateError) and isinstance(error, ValueError)
+    assert problem in str(error)
+
+
+@pytest.mark.parametrize(
+    ("where", "code"),
+    [
+        ("src/audit.jsonl", "audit-inside-source"),
+        ("folder", "audit-is-folder"),
+        ("no/such/audit.jsonl", "audit-folder-missing"),
+        ("one-file output", "audit-over-output"),
+        ("one-file input", "audit-over-source"),
+    ],
+)
+def test_an_audit_path_a_local_run_refuses_is_refused(
+    client: Client, series: Path, tmp_path: Path, where: str, code: str
+) -> None:
+    src, dst = series, tmp_path / "out"
+    one = next(iter(sorted(series.rglob("*.dcm"))))
+    audit = {
+        "src/audit.jsonl": series / "audit.jsonl",
+        "folder": tmp_path,
+        "no/such/audit.jsonl": tmp_path / "no" / "such" / "audit.jsonl",
+        "one-file output": tmp_path / "out.dcm",
+        "one-file input": one,
+    }[where]
+    if where.startswith("one-file"):
+        src, dst = one, tmp_path / "out.dcm"
+    before = hash_tree(series)
+    error = _refused_alike(client, src, dst, audit=audit)
+    assert isinstance(error, dicomveil.PathError) and error.code == code
+    assert isinstance(error, dicomveil.FileAccessError)  # as audit path errors were
+    assert str(error).startswith(f"{audit}: ")
+    assert hash_tree(series) == before and not (series / "audit.jsonl").exists()
+
+
+def test_destinations_a_local_run_refuses_are_refused_alike(client: Client, series: Path) -> None:
+    inside = _refused_alike(client, series, series / "out")
+    assert isinstance(inside, dicomveil.PathError) and inside.code == "destination-inside-source"
+    assert "inside the source folder" in str(inside)
+    around = _refused_alike(client, series, series.parent)
+    assert isinstance(around, dicomveil.PathError) and around.code == "source-inside-destination"
+    assert "is inside the destination" in str(around)
+    # a one-file run into its own folder: its output would be its input
+    one = next(iter(sorted(series.rglob("*.dcm"))))
+    itself = _refused_alike(client, one, one.parent)
+    assert isinstance(itself, dicomveil.PathError) and itself.code == "output-is-source"

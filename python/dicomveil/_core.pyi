@@ -1,5 +1,6 @@
 """Type stubs of the Rust extension module (src/python.rs)."""
 
+import os
 from collections.abc import Callable
 from typing import Any, final
 
@@ -9,12 +10,21 @@ __all__ = [
     "EDITION",
     "ERROR_KINDS",
     "Engine",
+    "PathPlan",
+    "TEMP_PREFIX",
+    "TEMP_SUFFIX",
     "__version__",
     "Rules",
     "canonical_pattern",
+    "check_naming",
+    "check_paths",
     "default_rules",
     "format_tag",
+    "is_temp_name",
     "keyword_to_tag",
+    "list_tree",
+    "merge_report",
+    "name_collisions",
     "table_rows",
     "tag_to_keyword",
     "verify",
@@ -22,6 +32,8 @@ __all__ = [
 __version__: str
 EDITION: str
 ERROR_KINDS: list[str]
+TEMP_PREFIX: str
+TEMP_SUFFIX: str
 
 @final
 class Dataset:
@@ -109,6 +121,7 @@ class Engine:
         progress: Callable[[int, int, int, int], object] | None = None,
         tick: float = 0.2,
         files: list[str] | None = None,
+        audit: str | None = None,
     ) -> dict[str, Any]: ...
     def map_uid(self, uid: str) -> str: ...
 
@@ -121,3 +134,33 @@ def canonical_pattern(pattern: str) -> str: ...
 def keyword_to_tag(keyword: str) -> int | None: ...
 def tag_to_keyword(tag: int) -> str | None: ...
 def format_tag(tag: int) -> str: ...
+
+_Path = str | os.PathLike[str]
+
+@final
+class PathPlan:
+    @property
+    def folder(self) -> bool: ...
+    @property
+    def in_place(self) -> bool: ...
+    @property
+    def output(self) -> str | None: ...
+
+def check_naming(template: str) -> None: ...
+def check_paths(
+    src: _Path,
+    dst: _Path,
+    audit: _Path | None = None,
+    in_place_allowed: bool = True,
+    naming: bool = False,
+) -> PathPlan: ...
+def list_tree(
+    src: _Path, recursive: bool = True
+) -> tuple[list[str], list[int], list[str], list[tuple[str, str]]]: ...
+def merge_report(
+    sources: list[str], links: list[str], unreadable: list[tuple[str, str]]
+) -> list[tuple[int, str, str, str, str | None]]: ...
+def name_collisions(
+    sources: list[str], outputs: list[str | None]
+) -> list[tuple[int, int, str, str]]: ...
+def is_temp_name(name: str) -> bool: ...

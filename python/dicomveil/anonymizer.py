@@ -48,74 +48,6 @@ def _ascii(value: str | Pseudonym | None, what: str) -> bytes | None:
         ) from None
 
 
-def check_naming(template: str) -> str:
-    """Check a naming template (``{Keyword}`` fields and literal text) before any file is
-    touched: balanced braces, DICOM keywords, a relative path without empty, ``.`` or ``..``
-    parts, and at least one field.
-
-    Raises:
-        ValueError: saying what is wrong.
-    """
-    import re
-
-    field = re.compile(r"\{([^{}]*)\}")
-    rest = field.sub("", template)
-    if "{" in rest or "}" in rest:
-        raise ValueError(f"unbalanced braces in {template!r}")
-    fields = field.findall(template)
-    for keyword in fields:
-        if _core.keyword_to_tag(keyword) is None:
-            raise ValueError(f"{{{keyword}}} is not a DICOM keyword (e.g. {{SOPInstanceUID}})")
-    literal = field.sub("x", template)
-    parts = literal.replace("\\", "/").split("/")
-    if literal.startswith(("/", "\\")) or any(p in ("", ".", "..") for p in parts):
-        raise ValueError(f"{template!r} must give a relative path without empty, '.' or '..' parts")
-    if not fields:
-        raise ValueError(
-            f"{template!r} has no {{Keyword}} field: every file would get the same name"
-        )
-    return template
-
-
-def check_audit_path(
-    audit: str | os.PathLike[str],
-    src: str | os.PathLike[str],
-    dst: str | os.PathLike[str],
-) -> None:
-    """Refuse, before any work, an audit log path that cannot be written or would overwrite
-    an input or an output: a folder, a path whose folder is missing, SRC itself or a path
-    inside SRC (unless the run is in place and nothing is there yet), or the output file of a
-    one-file run.
-
-    Raises:
-        FileAccessError: naming the path and the problem.
-    """
-    path = os.path.realpath(audit)
-    src_path, dst_path = os.path.realpath(src), os.path.realpath(dst)
-    where = os.fspath(audit)
-    if os.path.isdir(path):
-        raise FileAccessError(f"{where}: the audit log path is a folder")
-    if not os.path.isdir(os.path.dirname(path)):
-        raise FileAccessError(f"{where}: the folder of the audit log does not exist")
-    if path == src_path:
-        raise FileAccessError(f"{where}: the audit log would overwrite the input")
-    in_place = src_path == dst_path
-    if os.path.isdir(src_path) and path.startswith(src_path + os.sep):
-        if not in_place:
-            raise FileAccessError(f"{where}: the audit log would be written into the input folder")
-        if os.path.lexists(path):
-            raise FileAccessError(f"{where}: the audit log would overwrite a file of the input")
-    if not os.path.isdir(src_path):
-        # a one-file run writes DST, or DST/<name> when DST is a folder
-        out = (
-            os.path.join(dst_path, os.path.basename(src_path))
-            if os.path.isdir(dst_path)
-            else dst_path
-        )
-        if path == out:
-            raise FileAccessError(f"{where}: the audit log would overwrite the output")
-
-
 class Anonymizer:
     """De-identifies DICOM files with a confidentiality profile.
 
@@ -259,7 +191,8 @@ class Anonymizer:
         DICOM, and DICOMDIRs, are skipped and counted. Every output is written to a temporary
         name and renamed when complete; a failed file leaves nothing behind. ``dst_dir`` equal
         to ``src_dir`` works in place; a ``dst_dir`` inside ``src_dir`` is refused. ``src_dir``
-        may also be one file.
+        may also be one file: ``dst_dir`` is then the output file, or a folder when it is one,
+        ends with a separator or ``naming`` is given.
 
         Args:
             workers: threads; default: the available cores.
@@ -277,19 +210,20 @@ class Anonymizer:
             a :class:`Report`. The GIL is released for the whole run.
 
         Raises:
-            ValueError: a malformed ``naming`` template (unknown keyword, unbalanced braces, an
-                absolute or ``..`` path, no field), before any file is touched.
-            FileAccessError: an ``audit`` path that cannot be written or would overwrite an
-                input or an output, before any file is touched.
+            NamingTemplateError: a malformed ``naming`` template (unknown keyword, unbalanced
+                braces, an absolute or ``..`` path, no field), before any file is touched. It
+                is a ``ValueError``.
+            PathError: paths that cannot be used as asked, before any file is touched: a
+                ``dst_dir`` inside ``src_dir`` or containing it, the output of a one-file run
+                that would be its source, an ``audit`` path that is a folder, in a missing
+                folder, or would overwrite an input or an output. It is both a
+                ``DicomValueError`` and a ``FileAccessError``.
+            FileAccessError: ``src_dir`` cannot be read.
         """
         if on_error not in ("continue", "stop", "raise"):
             raise ValueError("on_error must be 'continue', 'stop' or 'raise'")
         if workers is not None and workers < 1:
             raise ValueError("workers must be at least 1")
-        if naming is not None:
-            check_naming(naming)
-        if audit is not None:
-            check_audit_path(audit, src_dir, dst_dir)
         callback = None
         if progress is not None:
 
@@ -307,6 +241,7 @@ class Anonymizer:
             callback,
             progress_interval,
             None if files is None else [os.fspath(f) for f in files],
+            None if audit is None else os.fspath(audit),
         )
         report = Report._from_core(raw)
         if audit is not None:

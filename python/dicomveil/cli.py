@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar, cast
 import click
 
 from . import _core
-from .anonymizer import Anonymizer, check_audit_path, check_naming
+from .anonymizer import Anonymizer
 from .errors import DicomveilError
 from .file import DicomFile
 from .leakscan import verify as run_verify
@@ -138,16 +138,6 @@ def _profile_options(f: F) -> F:
     return f
 
 
-def _resolve(p: Path) -> Path:
-    return Path(os.path.realpath(p))
-
-
-def _within(inner: Path, outer: Path) -> bool:
-    """Is ``inner`` equal to or below ``outer``, after resolving links?"""
-    a, b = _resolve(inner), _resolve(outer)
-    return a == b or b in a.parents
-
-
 def _ascii_param(value: str | None, hint: str) -> str | None:
     if value is not None and not value.isascii():
         raise click.BadParameter(
@@ -156,11 +146,11 @@ def _ascii_param(value: str | None, hint: str) -> str | None:
     return value
 
 
-def _check_naming(template: str) -> str:
-    """Check a naming template before any file is touched."""
+def _check_naming(template: str) -> None:
+    """Check a naming template (the engine's check) before any file is touched."""
     try:
-        return check_naming(template)
-    except ValueError as e:
+        _core.check_naming(template)
+    except DicomveilError as e:
         raise click.BadParameter(str(e), param_hint="'--naming'") from None
 
 
@@ -326,15 +316,9 @@ def anonymize(
     """
     if scheduler is not None:
         _check_cluster(in_place, workers)
-    target = _check_paths(src, dst, in_place, naming)
+    target = _check_paths(src, dst, in_place, naming, audit)
     if naming is not None:
         _check_naming(naming)
-    if audit is not None:
-        _check_audit(audit, src, in_place)
-        try:
-            check_audit_path(audit, src, src if in_place else target)
-        except DicomveilError as e:
-            raise click.BadParameter(str(e), param_hint="'--audit'") from None
 
     profile = _build_profile(profile_file, options)
     profile.patient_name = _ascii_param(patient_name, "'--patient-name'")
@@ -405,7 +389,7 @@ def _check_cluster(in_place: bool, workers: int | None) -> None:
         raise click.UsageError("--scheduler needs Dask: pip install 'dicomveil[dask]'") from None
 
 
-def _anonymize_on_cluster(scheduler: str, src: Path, target: Path, **options: Any) -> Report:
+def _anonymize_on_cluster(scheduler: str, src: Path, target: str, **options: Any) -> Report:
     """Run on the Dask cluster at ``scheduler``; the workers read the key file themselves."""
     import distributed
 
@@ -423,56 +407,49 @@ def _anonymize_on_cluster(scheduler: str, src: Path, target: Path, **options: An
         client.close()
 
 
-def _check_paths(src: Path, dst_arg: str | None, in_place: bool, naming: str | None) -> Path:
-    """Check SRC and DST; return the destination to give the engine."""
-    dst = None if dst_arg is None else Path(dst_arg)
+#: The problems of the engine's path check that the command line words its own way, naming
+#: SRC and DST (the others keep the engine's words).
+_PATH_WORDING = {
+    "destination-is-source": "DST is SRC: add --in-place to overwrite the input",
+    "destination-inside-source": (
+        "DST {dst} is inside SRC {src}: choose a destination outside the source"
+    ),
+    "source-inside-destination": (
+        "SRC {src} is inside DST {dst}: outputs could overwrite inputs; "
+        "choose a destination that does not contain the source"
+    ),
+    "output-is-source": "the output would be SRC itself: add --in-place to overwrite it",
+    "audit-inside-source": "the audit log would be written into SRC; put it elsewhere",
+}
+
+
+def _check_paths(
+    src: Path, dst_arg: str | None, in_place: bool, naming: str | None, audit: Path | None
+) -> str:
+    """Check SRC, DST and --audit with the engine's check (``_core.check_paths``); return the
+    destination to give the engine. A trailing slash of DST (a folder) is kept."""
     if in_place:
-        if dst is not None and _resolve(dst) != _resolve(src):
-            raise click.UsageError("--in-place overwrites SRC: give no DST, or DST equal to SRC")
         if naming is not None:
             raise click.UsageError("--naming cannot be combined with --in-place")
-        return src
-    if dst is None or dst_arg is None:
+        target = os.fspath(src) if dst_arg is None else dst_arg
+    elif dst_arg is None:
         raise click.UsageError("missing DST (or --in-place to overwrite SRC)")
-    if _resolve(dst) == _resolve(src):
-        raise click.UsageError("DST is SRC: add --in-place to overwrite the input")
-    if src.is_dir():
-        if dst.exists() and not dst.is_dir():
-            raise click.UsageError(f"SRC is a folder but DST {dst} is a file")
-        if _within(dst, src):
-            raise click.UsageError(
-                f"DST {dst} is inside SRC {src}: choose a destination outside the source"
-            )
-        if _within(src, dst):
-            raise click.UsageError(
-                f"SRC {src} is inside DST {dst}: outputs could overwrite inputs; "
-                "choose a destination that does not contain the source"
-            )
-        return dst
-    # SRC is one file: DST is a folder when it is one, ends with a slash, or names are made
-    as_folder = dst.is_dir() or dst_arg.endswith(("/", os.sep)) or naming is not None
-    if not as_folder:
-        return dst
-    if dst.exists() and not dst.is_dir():
-        raise click.UsageError(f"DST {dst} is a file, not a folder")
-    if naming is None and _resolve(dst / src.name) == _resolve(src):
-        raise click.UsageError(
-            f"the output would be SRC itself ({dst / src.name}): add --in-place to overwrite it"
+    else:
+        target = dst_arg
+    try:
+        plan = _core.check_paths(
+            src, target, audit, in_place_allowed=in_place, naming=naming is not None
         )
-    # the engine writes a one-file SRC into DST's parent when DST is not an existing folder
-    return dst if dst.is_dir() else dst / src.name
-
-
-def _check_audit(audit: Path, src: Path, in_place: bool) -> None:
-    hint = "'--audit'"
-    if audit.is_dir():
-        raise click.BadParameter(f"{audit} is a folder", param_hint=hint)
-    if not audit.absolute().parent.is_dir():
-        raise click.BadParameter(f"the folder of {audit} does not exist", param_hint=hint)
-    if src.is_dir() and not in_place and _within(audit, src):
-        raise click.BadParameter(
-            "the audit log would be written into SRC; put it elsewhere", param_hint=hint
-        )
+    except DicomveilError as e:
+        code = getattr(e, "code", None)
+        wording = _PATH_WORDING.get(code or "")
+        message = str(e) if wording is None else wording.format(src=src, dst=target)
+        if code is not None and code.startswith("audit-"):
+            raise click.BadParameter(message, param_hint="'--audit'") from None
+        raise click.UsageError(message) from None
+    if in_place and not plan.in_place:
+        raise click.UsageError("--in-place overwrites SRC: give no DST, or DST equal to SRC")
+    return target
 
 
 # -- profile ----------------------------------------------------------------------------------

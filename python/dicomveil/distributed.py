@@ -31,14 +31,13 @@ import sys
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from . import _core
 from .anonymizer import Anonymizer, _key_bytes
-from .errors import DicomveilError, FileAccessError
+from .errors import DicomveilError
 from .profile import ConfidentialityProfile, ConfidentialityProfileOptions
 from .pseudonym import Pseudonym
 from .report import FileResult, Progress, Report, Status
@@ -61,10 +60,8 @@ FILE_COST = 64 * 2**10
 _BATCHES_PER_THREAD = 4
 #: A batch whose worker died too often is cut in this many parts (down to single files).
 _SPLIT = 16
-_LINK_REASON = "symbolic link: not followed"
 #: The engine's element counts of a file it did not de-identify.
 _NO_COUNTS = dict.fromkeys(("removed", "zeroed", "dummied", "kept", "cleaned", "uids_replaced"), 0)
-_PART_PREFIX, _PART_SUFFIX = ".dicomveil-", ".part"
 
 OnError = Literal["continue", "stop", "raise"]
 BurnedIn = Literal["warn", "refuse", "allow"]
@@ -195,62 +192,18 @@ def _run_batch(job: _Job, secret: _Secret, files: list[str] | None) -> dict[str,
 # -- listing and batches ----------------------------------------------------------------------
 @dataclass
 class _Listing:
-    """A source tree as the engine lists it: regular files in its order, symbolic links."""
+    """A source tree as the engine lists it (``_core.list_tree``), paths relative to it:
+    regular files in the engine's order with their sizes, symbolic links, and sub-folders that
+    could not be listed (with why), which the report lists as a local run's does."""
 
     files: list[str]
     sizes: list[int]
     links: list[str]
-    #: Sub-folders that could not be listed, and why: reported refused, as the engine does.
-    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    unreadable: list[tuple[str, str]]
 
-
-def _list_tree(root: str, recursive: bool) -> _Listing:
-    """Files (relative, ``/``-separated) under ``root`` in the engine's order.
-
-    The engine's order: depth first, the entries of each folder sorted by the bytes of their
-    names, a folder's contents right after it. Symbolic links are not followed (listed apart),
-    nor are our temporary files listed.
-    """
-    listing = _Listing([], [], [])
-
-    def scan(folder: str) -> Iterator[os.DirEntry[str]]:
-        try:
-            with os.scandir(folder) as entries:
-                return iter(sorted(entries, key=lambda e: os.fsencode(e.name)))
-        except OSError as e:
-            raise FileAccessError(f"{folder}: cannot list: {e.strerror or e}") from None
-
-    def scan_below(folder: str, rel: str) -> Iterator[os.DirEntry[str]]:
-        try:
-            with os.scandir(folder) as entries:
-                return iter(sorted(entries, key=lambda e: os.fsencode(e.name)))
-        except OSError as e:
-            # as the engine: reported, and the rest of the tree goes on
-            listing.unreadable.append((rel, f"cannot list the folder: {e.strerror or e}"))
-            return iter(())
-
-    stack: list[tuple[Iterator[os.DirEntry[str]], str]] = [(scan(root), "")]
-    while stack:
-        entries, prefix = stack[-1]
-        entry = next(entries, None)
-        if entry is None:
-            stack.pop()
-            continue
-        rel = prefix + entry.name
-        if entry.is_symlink():
-            listing.links.append(rel)
-        elif entry.is_file(follow_symlinks=False):
-            if entry.name.startswith(_PART_PREFIX) and entry.name.endswith(_PART_SUFFIX):
-                continue
-            try:
-                size = entry.stat(follow_symlinks=False).st_size
-            except OSError:
-                size = 0  # gone or unreadable: the engine reports it
-            listing.files.append(rel)
-            listing.sizes.append(size)
-        elif recursive and entry.is_dir(follow_symlinks=False):
-            stack.append((scan_below(entry.path, rel), rel + "/"))
-    return listing
+    @classmethod
+    def of(cls, root: str, recursive: bool) -> _Listing:
+        return cls(*_core.list_tree(root, recursive))
 
 
 def _partition(
@@ -554,67 +507,67 @@ class _Run:
                     continue
                 seen.add(f.source)
                 files.append(f)
-        if self.listing is not None:
-            # what the listing set apart: links (skipped), folders it could not list (refused)
-            apart: list[tuple[str, Status, str, str | None]] = [
-                (rel, "skipped", _LINK_REASON, None) for rel in self.listing.links
-            ]
-            apart += [
-                (rel, "refused", why, "FileAccessError") for rel, why in self.listing.unreadable
-            ]
-            files.extend(
+        listing = self.listing
+        if listing is None or not (listing.links or listing.unreadable):
+            return files
+        # what the listing set apart (links skipped, folders it could not list refused), put
+        # among the files by the engine, as in a local run's report
+        given = self.src.given
+        lines = _core.merge_report(
+            [f.source for f in files],
+            [os.path.join(given, rel) for rel in listing.links],
+            [(os.path.join(given, rel), why) for rel, why in listing.unreadable],
+        )
+        merged: list[FileResult] = []
+        taken = 0
+        for at, source, status, reason, error in lines:
+            merged.extend(files[taken:at])
+            taken = at
+            merged.append(
                 FileResult(
-                    source=os.path.join(self.src.given, rel),
+                    source=source,
                     destination=None,
-                    status=status,
+                    status=cast(Status, status),
                     reason=reason,
                     error=error,
                     counts=dict(_NO_COUNTS),
                 )
-                for rel, status, reason, error in apart
             )
-            if apart:
-                # the engine's order: paths compared component by component, as bytes
-                files.sort(key=lambda f: [os.fsencode(p) for p in Path(f.source).parts])
-        return files
+        merged.extend(files[taken:])
+        return merged
 
     def settle_collisions(self, files: list[FileResult]) -> list[FileResult]:
         """With ``naming``, two inputs of different batches may name the same output (the
-        same instance twice): the first in input order keeps it, is written again (the other
-        may have replaced it), and the other is refused, as the engine refuses such a file
-        within one batch."""
-        owner: dict[str, int] = {}
-        losers: dict[int, int] = {}
-        for i, f in enumerate(files):
-            if f.status != "done" or f.destination is None:
-                continue
-            first = owner.setdefault(f.destination, i)
-            if first != i:
-                losers[i] = first
-        if not losers:
+        same instance twice): the engine's rule (``_core.name_collisions``) says which keeps
+        it, the first in input order, and refuses the others as a local run does. The files
+        that keep their name are written again (another may have replaced their output)."""
+        refused = _core.name_collisions(
+            [f.source for f in files],
+            [f.destination if f.status == "done" else None for f in files],
+        )
+        if not refused:
             return files
-        winners = sorted(set(losers.values()))
+        winners = sorted({first for _, first, _, _ in refused})
         rels = [os.path.relpath(files[i].source, self.src.given) for i in winners]
         future = self.client.submit(
             _run_batch,
             self.job,
             self.secret,
-            [r.replace(os.sep, "/") for r in rels],
+            rels,
             key=f"dicomveil-batch-{self.job.run}-collisions",
             retries=self.retries,
             pure=False,
         )
         future.result()
         out = list(files)
-        for i, first in losers.items():
+        for i, _, reason, error in refused:
             f = files[i]
             out[i] = FileResult(
                 source=f.source,
                 destination=None,
                 status="refused",
-                reason=f"naming: its output name {f.destination} is already taken by "
-                f"{files[first].source} (the same instance twice?)",
-                error="PathError",
+                reason=reason,
+                error=error,
                 bytes_in=f.bytes_in,
                 counts=f.counts,
                 flags=f.flags,
@@ -659,12 +612,7 @@ class _Run:
             try:
                 with os.scandir(folder or os.curdir) as entries:
                     for e in entries:
-                        name = e.name
-                        if (
-                            name.startswith(_PART_PREFIX)
-                            and name.endswith(_PART_SUFFIX)
-                            and e.is_file(follow_symlinks=False)
-                        ):
+                        if _core.is_temp_name(e.name) and e.is_file(follow_symlinks=False):
                             os.unlink(e.path)
                             removed += 1
             except OSError:
@@ -760,10 +708,15 @@ def anonymize_tree_distributed(
 
     Raises:
         ImportError: Dask (``distributed``) is not installed.
-        ValueError: a bad argument, or ``dst`` is ``src``: a batch re-run after a lost
-            worker would de-identify some files twice, so there is no distributed in-place
-            run.
-        DicomValueError: ``dst`` is inside ``src`` or ``src`` inside ``dst`` (as the engine).
+        ValueError: a bad argument.
+        NamingTemplateError: a malformed ``naming`` template, as a local run finds it.
+        PathError: paths a local run refuses (``dst`` inside ``src`` or ``src`` inside
+            ``dst``, an ``audit`` path that is a folder, in a missing folder, or over an input
+            or an output...), with its messages; and ``dst`` equal to ``src``: a batch re-run
+            after a lost worker would de-identify some files twice, so there is no distributed
+            in-place run. A ``PathError`` is a ``DicomValueError`` (and so a ``ValueError``)
+            and a ``FileAccessError``.
+        FileAccessError: ``src`` cannot be read.
     """
     _dask()
     started = time.perf_counter()
@@ -785,19 +738,13 @@ def anonymize_tree_distributed(
         raise ValueError("give a synchronous distributed.Client (asynchronous=False)")
     profile = profile if profile is not None else ConfidentialityProfile.create_default()
 
+    # the checks of a local run, by the same engine functions and with its messages, before
+    # any task: the naming template, then the paths (with the audit log's); and no in place
+    if naming is not None:
+        _core.check_naming(naming)
+    plan = _core.check_paths(src, dst, audit, in_place_allowed=False, naming=naming is not None)
     src_paths = _Paths(os.fspath(src))
     dst_paths = _Paths(os.fspath(dst))
-    src_is_dir = os.path.isdir(src_paths.absolute)
-    if not os.path.exists(src_paths.absolute):
-        raise FileAccessError(f"{src_paths.given}: cannot read: no such file or folder")
-    output = dst_paths.absolute
-    if not src_is_dir and os.path.isdir(output):
-        output = os.path.join(output, os.path.basename(src_paths.absolute))
-    if os.path.realpath(src_paths.absolute) == os.path.realpath(output):
-        raise ValueError(
-            "a distributed run cannot work in place: a batch re-run after a lost worker would "
-            "de-identify some of its files twice; write to a new destination"
-        )
 
     if key_file is not None:
         secret = _Secret(None, os.path.abspath(os.fspath(key_file)))
@@ -806,15 +753,8 @@ def anonymize_tree_distributed(
     else:
         # one key for the whole run, the same on every worker (a random one without a key)
         secret = _Secret(_key_bytes(key), None)
-    # the profile compiles, the replacements are ASCII, dst is not inside src (nor src inside
-    # dst), with the engine's own checks and messages: a run of no file
-    check = Anonymizer(profile, key=b"check", burned_in=burned_in)
-    if src_is_dir:
-        check.anonymize_tree(
-            src_paths.absolute, dst_paths.absolute, workers=1, files=[], dry_run=True
-        )
-    else:
-        check.map_uid("1.2.3")
+    # the profile compiles and the replacements are ASCII, as the workers will find them
+    Anonymizer(profile, key=b"check", burned_in=burned_in)._get_engine()
 
     job = _Job.of(
         profile,
@@ -830,8 +770,8 @@ def anonymize_tree_distributed(
     )
     listing: _Listing | None = None
     units = [_Unit(0, 1, "0")]
-    if src_is_dir:
-        listing = _list_tree(src_paths.absolute, recursive)
+    if plan.folder:
+        listing = _Listing.of(src_paths.absolute, recursive)
         threads = sum(client.nthreads().values())
         ranges = _partition(
             listing.sizes, batch_bytes, batch_files, _BATCHES_PER_THREAD * max(1, threads)
@@ -852,7 +792,8 @@ def anonymize_tree_distributed(
         except Exception as e:
             run.error = e
     # stopped, as the engine says it: some files were not processed
-    stopped = len(files) - (len(listing.links) if listing is not None else 0) < run.total
+    apart = len(listing.links) + len(listing.unreadable) if listing is not None else 0
+    stopped = len(files) - apart < run.total
     report = Report(files=tuple(files), elapsed=time.perf_counter() - started, stopped=stopped)
     if audit is not None:
         report.write_audit(audit)

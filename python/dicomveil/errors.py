@@ -79,6 +79,11 @@ class PathError(DicomValueError, FileAccessError):
     :class:`FileAccessError` (what audit log path errors were raised as).
     """
 
+    #: What is wrong, as a stable name (``"destination-inside-source"``,
+    #: ``"audit-inside-source"``, ...) when the engine's check of a run's paths raised it, for
+    #: callers that word the problem their own way; None otherwise.
+    code: str | None = None
+
 
 def error_class(kind: str | None) -> type[DicomveilError]:
     """The exception class of an error kind: the class name the engine gives each error (the

@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Literal, NamedTuple
 
+from . import _core
 from .errors import FileAccessError, error_class
 
 __all__ = ["FileResult", "Progress", "Report"]
@@ -116,7 +117,10 @@ class Report:
         target = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(target))
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".dicomveil-audit-", suffix=".part", dir=folder)
+            # one of our temporary names: listings pass over it, as over outputs being written
+            fd, tmp = tempfile.mkstemp(
+                prefix=f"{_core.TEMP_PREFIX}audit-", suffix=_core.TEMP_SUFFIX, dir=folder
+            )
         except OSError as e:
             raise FileAccessError(f"{target}: cannot write the audit log: {e.strerror}") from None
         try:
