@@ -405,7 +405,9 @@ pub fn save(file: &DicomFile, path: &Path) -> Result<u64> {
         _ => Path::new("."),
     };
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".dicomveil-").suffix(".part");
+    builder
+        .prefix(crate::batch::TEMP_PREFIX)
+        .suffix(crate::batch::TEMP_SUFFIX);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
