@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-KEY = b"benchmark key"
+KEY = b"benchmark key 0123"
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 TABLE = Path(__file__).resolve().parent.parent / "python/dicomveil/data/table_e1_1_2024c.csv"
-KEY = b"benchmark key"
+KEY = b"benchmark key 0123"
 DUMMY = {
     "DA": "19000101",
     "TM": "000000",

@@ -38,7 +38,7 @@ BENCH_DIR = Path(os.environ.get("DICOMVEIL_BENCH_DIR", ".benchmarks/corpus"))
 L_FILES = int(os.environ.get("DICOMVEIL_BENCH_L_FILES", "1000"))
 S_FILES = int(os.environ.get("DICOMVEIL_BENCH_S_FILES", "5000"))
 MF_GB = float(os.environ.get("DICOMVEIL_BENCH_MF_GB", "2"))
-KEY = b"benchmark key"
+KEY = b"benchmark key 0123"
 
 
 def _corpus(name: str, files: int, size: int) -> Path:

@@ -26,7 +26,7 @@ from batch_tree import (
 )
 from dicomveil import Anonymizer, Progress, verify
 
-KEY = b"batch-test-key"
+KEY = b"batch-test-key-01"
 
 
 @pytest.fixture

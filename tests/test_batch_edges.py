@@ -24,7 +24,7 @@ from dicomveil import (
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "data"
 SAMPLE = EXAMPLES / "ct_explicit_le.dcm"
-KEY = b"batch-edges-key"
+KEY = b"batch-edges-key-1"
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -113,7 +113,7 @@ _UNREADABLE_SCRIPT = """
 import json, sys
 from dicomveil import Anonymizer
 try:
-    r = Anonymizer(key=b"k").anonymize_tree(sys.argv[1], sys.argv[2])
+    r = Anonymizer(key=b"batch-edges-key").anonymize_tree(sys.argv[1], sys.argv[2])
     print(json.dumps({"done": len(r.done), "refused": [f.source for f in r.refused]}))
 except Exception as e:
     print(json.dumps({"error": type(e).__name__ + ": " + str(e)}))

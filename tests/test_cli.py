@@ -20,7 +20,7 @@ from batch_tree import GOOD, Tree, hash_tree, make_tree, plant_leak, pydicom_fil
 from click.testing import CliRunner
 from dicomveil.cli import main
 
-KEY = b"cli-test-key"
+KEY = b"cli-test-key-0123"
 
 
 def cli(*args: str | os.PathLike[str], cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -97,3 +97,101 @@ def test_the_cli_refuses_a_padded_file_in_bounded_memory(tmp_path: Path) -> None
     )
     assert "memory allocation" not in run.stderr
     assert not (tmp_path / "out.dcm").exists()
+
+
+# -- keys --------------------------------------------------------------------------------------
+def test_a_key_file_is_read_no_further_than_4_kib(tmp_path: Path) -> None:
+    """``/dev/zero`` used to end in a MemoryError; a 1 GiB file was accepted as a key after
+    seconds and gigabytes. At most 4 KiB + 1 byte is read, and more is refused."""
+    import time
+
+    from dicomveil import Anonymizer, FileAccessError
+
+    big = tmp_path / "big.key"
+    with open(big, "wb") as f:
+        f.truncate(1 << 30)
+    for path in (Path("/dev/zero"), big):
+        started = time.monotonic()
+        with pytest.raises(FileAccessError, match=r"holds more than 4096 bytes") as e:
+            Anonymizer(key_file=path)
+        assert time.monotonic() - started < 2
+        assert str(e.value).startswith(f"{path}: the key file")
+    exact = tmp_path / "exact.key"
+    exact.write_bytes(bytes(range(256)) * 16)  # 4096 bytes: accepted
+    Anonymizer(key_file=exact)
+
+
+@pytest.mark.parametrize(
+    "content,problem",
+    [
+        (b"", "is empty"),
+        (b"\n", "is empty"),
+        (b"\r\n", "is empty"),
+        (b"a", "is one byte repeated"),
+        (b"\x00" * 32, "is one byte repeated"),
+        (b"zzzzzzzzzzzzzzzzzzzzzzzz\n", "is one byte repeated"),
+    ],
+)
+def test_weak_keys_are_refused_without_showing_them(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    from dicomveil import Anonymizer, FileAccessError
+
+    path = tmp_path / "site.key"
+    path.write_bytes(content)
+    with pytest.raises(FileAccessError) as e:
+        Anonymizer(key_file=path)
+    assert str(e.value) == f"{path}: the key file {problem}" + (
+        ": anyone could recompute every replacement"
+        if problem == "is empty"
+        else ": anyone could guess it"
+    )
+    key = content.rstrip(b"\r\n")
+    with pytest.raises(ValueError, match=f"^the key {problem}"):
+        Anonymizer(key=key)
+    if len(key) >= 8:
+        assert key.decode() not in str(e.value)
+
+
+def test_keys_longer_than_4_kib_are_refused_and_short_ones_warn(tmp_path: Path) -> None:
+    import warnings
+
+    from dicomveil import Anonymizer, WeakKeyWarning
+
+    with pytest.raises(ValueError, match="longer than 4096 bytes"):
+        Anonymizer(key=bytes(range(256)) * 16 + b"!")
+    with pytest.warns(WeakKeyWarning, match=r"^the key has 9 bytes, fewer than 16") as w:
+        Anonymizer(key=b"my secret")
+    assert "my secret" not in str(w[0].message)
+    assert w[0].filename == __file__  # pointed at the caller's line
+    path = tmp_path / "short.key"
+    path.write_bytes(b"abcdefgh\n")
+    with pytest.warns(WeakKeyWarning, match=rf"^the key of {path} has 8 bytes"):
+        Anonymizer(key_file=path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Anonymizer(key=b"sixteen bytes!!!")  # 16: no warning
+        Anonymizer()  # a random key: 32 bytes
+
+
+def test_the_cli_says_one_line_about_a_bad_or_short_key(tmp_path: Path) -> None:
+    src = SAMPLES / "ct_explicit_le.dcm"
+
+    def cli(*args: object) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "dicomveil", *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    r = cli("anonymize", src, tmp_path / "a.dcm", "--key-file", "/dev/zero")
+    assert r.returncode == 2
+    assert "holds more than 4096 bytes" in r.stderr
+    assert "Traceback" not in r.stderr and "MemoryError" not in r.stderr
+    short = tmp_path / "short.key"
+    short.write_bytes(b"tiny!\n")
+    r = cli("anonymize", src, tmp_path / "b.dcm", "--key-file", short, "-q")
+    assert r.returncode == 0, r.stderr
+    assert f"warning: the key of {short} has 5 bytes, fewer than 16" in r.stderr
+    assert "WeakKeyWarning" not in r.stderr and "tiny!" not in r.stderr

@@ -299,7 +299,7 @@ _RSS_PROBE = textwrap.dedent(
             if line.startswith(key + ":"):
                 return int(line.split()[1])  # kB
     small, bad = sys.argv[1], sys.argv[2:]
-    anon = dicomveil.Anonymizer(key=b"k")
+    anon = dicomveil.Anonymizer(key=b"robustness-test-key")
     anon.anonymize(dicomveil.DicomFile.open(small)).to_bytes()  # warm up: pools, tables
     before = status("VmHWM"), status("VmPeak")
     for path in bad:

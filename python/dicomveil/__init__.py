@@ -2,7 +2,7 @@
 
 >>> from dicomveil import DicomFile, Anonymizer
 >>> f = DicomFile.open("input.dcm")
->>> out = Anonymizer(key=b"secret").anonymize(f)   # a new object; f is unchanged
+>>> out = Anonymizer(key=b"a long site secret").anonymize(f)  # f is unchanged
 >>> out.save("anonymized.dcm")
 """
 
@@ -21,6 +21,7 @@ from .errors import (
     ProfileError,
     UnsupportedDicomError,
     UnsupportedTransferSyntaxError,
+    WeakKeyWarning,
 )
 from .file import DicomFile
 from .leakscan import Finding, VerifyReport, verify
@@ -53,6 +54,7 @@ __all__ = [
     "UnsupportedDicomError",
     "UnsupportedTransferSyntaxError",
     "VerifyReport",
+    "WeakKeyWarning",
     "__version__",
     "verify",
 ]

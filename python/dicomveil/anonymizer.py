@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import _core
-from .errors import BurnedInAnnotationWarning, FileAccessError, ProfileError
+from .errors import BurnedInAnnotationWarning, FileAccessError, ProfileError, WeakKeyWarning
 from .file import DicomFile
 from .profile import ConfidentialityProfile
 from .pseudonym import Pseudonym
@@ -18,21 +18,89 @@ from .report import Progress, Report
 if TYPE_CHECKING:  # pydicom is optional
     from pydicom.dataset import Dataset
 
-__all__ = ["Anonymizer"]
+__all__ = ["MAX_KEY_BYTES", "MIN_KEY_BYTES", "Anonymizer", "load_key"]
 
 T = TypeVar("T", "DicomFile", "Dataset")
 
 
-def _key_bytes(key: bytes | str | None) -> bytes:
+#: The most bytes a key (or a key file) may hold: a secret, not data.
+MAX_KEY_BYTES = 4096
+#: Keys shorter than this are accepted with a :class:`WeakKeyWarning`.
+MIN_KEY_BYTES = 16
+
+
+def load_key(
+    key: bytes | str | None = None, key_file: str | os.PathLike[str] | None = None
+) -> bytes:
+    """The secret of the keyed replacements: ``key`` (bytes, or str as UTF-8), or the bytes of
+    ``key_file`` (one trailing newline removed), or a fresh random 32-byte key when neither is
+    given. Every key is checked here, wherever it comes from (API, CLI, Dask workers).
+
+    Refused: an empty key, a key made of one repeated byte, more than :data:`MAX_KEY_BYTES`
+    (a key file is read no further than that, so ``/dev/zero`` costs nothing). A key shorter
+    than :data:`MIN_KEY_BYTES` gives a :class:`~dicomveil.errors.WeakKeyWarning`. Messages
+    never show the key.
+
+    Raises:
+        ValueError: ``key`` is refused, or both are given.
+        TypeError: ``key`` is not bytes or str.
+        FileAccessError: ``key_file`` cannot be read, or what it holds is refused.
+    """
+    if key is not None and key_file is not None:
+        raise ValueError("give key or key_file, not both")
+    if key_file is not None:
+        where = os.fspath(key_file)
+        try:
+            with open(key_file, "rb") as f:
+                data = f.read(MAX_KEY_BYTES + 1)
+        except OSError as e:
+            raise FileAccessError(f"{where}: cannot read the key file: {e.strerror or e}") from None
+        if len(data) > MAX_KEY_BYTES:
+            raise FileAccessError(
+                f"{where}: the key file holds more than {MAX_KEY_BYTES} bytes: a key is a "
+                "secret of at most 4 KiB (e.g. 32 random bytes: head -c 32 /dev/urandom)"
+            )
+        if data.endswith(b"\r\n"):
+            data = data[:-2]
+        elif data.endswith(b"\n"):
+            data = data[:-1]
+        problem = _key_problem(data)
+        if problem is not None:
+            raise FileAccessError(f"{where}: the key file {problem}")
+        _warn_if_short(data, f"the key of {where}")
+        return data
     if key is None:
         return os.urandom(32)  # what secrets.token_bytes uses, without importing it
     if isinstance(key, str):
         key = key.encode("utf-8")
     if not isinstance(key, (bytes, bytearray, memoryview)):
         raise TypeError("key must be bytes or str")
-    if len(key) == 0:
-        raise ValueError("the key is empty: anyone could recompute every replacement")
-    return bytes(key)
+    key = bytes(key)
+    if len(key) > MAX_KEY_BYTES:
+        raise ValueError(f"the key is longer than {MAX_KEY_BYTES} bytes: a key is a secret")
+    problem = _key_problem(key)
+    if problem is not None:
+        raise ValueError(f"the key {problem}")
+    _warn_if_short(key, "the key")
+    return key
+
+
+def _key_problem(key: bytes) -> str | None:
+    if not key:
+        return "is empty: anyone could recompute every replacement"
+    if len(set(key)) == 1:
+        return "is one byte repeated: anyone could guess it"
+    return None
+
+
+def _warn_if_short(key: bytes, what: str) -> None:
+    if len(key) < MIN_KEY_BYTES:
+        warnings.warn(
+            f"{what} has {len(key)} bytes, fewer than {MIN_KEY_BYTES}: a short key can be "
+            "guessed (use e.g. 32 random bytes: head -c 32 /dev/urandom > site.key)",
+            WeakKeyWarning,
+            stacklevel=4,
+        )
 
 
 def _ascii(value: str | Pseudonym | None, what: str) -> bytes | None:
@@ -79,24 +147,8 @@ class Anonymizer:
     ) -> None:
         if burned_in not in ("warn", "refuse", "allow"):
             raise ValueError("burned_in must be 'warn', 'refuse' or 'allow'")
-        if key is not None and key_file is not None:
-            raise ValueError("give key or key_file, not both")
-        if key_file is not None:
-            try:
-                with open(key_file, "rb") as f:
-                    key = f.read()
-            except OSError as e:
-                raise FileAccessError(
-                    f"{os.fspath(key_file)}: cannot read the key file: {e.strerror or e}"
-                ) from None
-            if key.endswith(b"\r\n"):
-                key = key[:-2]
-            elif key.endswith(b"\n"):
-                key = key[:-1]
-            if not key:
-                raise FileAccessError(f"{os.fspath(key_file)}: the key file is empty")
         self._profile = profile if profile is not None else ConfidentialityProfile.create_default()
-        self._key = _key_bytes(key)
+        self._key = load_key(key, key_file)
         self._burned_in = burned_in
         self._keep_uid_map = keep_uid_map
         self._engine: _core.Engine | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
@@ -17,7 +18,7 @@ import click
 
 from . import _core
 from .anonymizer import Anonymizer
-from .errors import DicomveilError
+from .errors import DicomveilError, WeakKeyWarning
 from .file import DicomFile
 from .leakscan import verify as run_verify
 from .profile import (
@@ -324,9 +325,13 @@ def anonymize(
     profile.patient_name = _ascii_param(patient_name, "'--patient-name'")
     profile.patient_id = _ascii_param(patient_id, "'--patient-id'")
     try:
-        anonymizer = Anonymizer(profile, key_file=key_file, burned_in=cast(BurnedIn, burned_in))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", WeakKeyWarning)
+            anonymizer = Anonymizer(profile, key_file=key_file, burned_in=cast(BurnedIn, burned_in))
     except (ValueError, OSError) as e:
         raise click.BadParameter(str(e), param_hint="'--key-file'") from None
+    for w in caught:
+        _err(f"warning: {w.message}")
     if key_file is None:
         _err(
             "warning: no --key-file: a random key is used, so new UIDs (and date shifts and "

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from . import _core
-from .anonymizer import Anonymizer, _key_bytes
+from .anonymizer import Anonymizer, load_key
 from .errors import DicomveilError
 from .profile import ConfidentialityProfile, ConfidentialityProfileOptions
 from .pseudonym import Pseudonym
@@ -749,12 +749,12 @@ def anonymize_tree_distributed(
     if key_file is not None:
         secret = _Secret(None, os.path.abspath(os.fspath(key_file)))
         if os.path.exists(secret.key_file or ""):
-            Anonymizer(key_file=key_file)  # fail early when the client can tell
+            load_key(key_file=key_file)  # fail early when the client can tell
     else:
         # one key for the whole run, the same on every worker (a random one without a key)
-        secret = _Secret(_key_bytes(key), None)
+        secret = _Secret(load_key(key), None)
     # the profile compiles and the replacements are ASCII, as the workers will find them
-    Anonymizer(profile, key=b"check", burned_in=burned_in)._get_engine()
+    Anonymizer(profile, key=secret.key, burned_in=burned_in)._get_engine()
 
     job = _Job.of(
         profile,

@@ -19,6 +19,7 @@ __all__ = [
     "DicomValueError",
     "NamingTemplateError",
     "PathError",
+    "WeakKeyWarning",
     "error_class",
 ]
 
@@ -51,6 +52,11 @@ class BurnedInAnnotationError(DicomveilError):
 
 class BurnedInAnnotationWarning(UserWarning):
     """A de-identified file may carry burned-in annotation: its pixels need review."""
+
+
+class WeakKeyWarning(UserWarning):
+    """The key is short enough to be guessed (fewer than 16 bytes): every replacement made
+    with it could be recomputed."""
 
 
 class FileAccessError(DicomveilError, OSError):
