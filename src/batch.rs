@@ -5,16 +5,15 @@
 //! goes on; outputs are written atomically, so a failed file leaves nothing behind.
 
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use rayon::prelude::*;
 
 use crate::anonymize::{Anonymizer, Counts};
 use crate::error::{Error, Result};
 pub use crate::naming::Template;
 use crate::read::{is_dicomdir, read_path};
+use crate::sink::{Rows, Sink};
 use crate::write::save;
 
 /// How output files are named.
@@ -40,8 +39,8 @@ pub struct TreeOptions {
     /// Only these files, relative to the source folder (a batch of a larger run), instead of
     /// listing the folder.
     pub only: Option<Vec<PathBuf>>,
-    /// Where the caller will write the audit log: checked with the other paths before the run
-    /// (not written by the engine).
+    /// The audit log: one JSON line per input, written as the files complete (to a temporary
+    /// file renamed when the run ends); checked with the other paths before the run.
     pub audit: Option<PathBuf>,
 }
 
@@ -83,13 +82,35 @@ pub struct FileOutcome {
     pub error_kind: Option<&'static str>,
 }
 
-/// The report of a run.
-#[derive(Debug, Clone, Default)]
+/// What a run counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Inputs reported (files, links, folders that could not be listed).
+    pub files: usize,
+    pub done: usize,
+    pub refused: usize,
+    pub skipped: usize,
+    /// Files with flags (e.g. possible burned-in annotation).
+    pub flagged: usize,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// The report of a run. Its memory does not grow with the number of files: every input's
+/// row went to the rows (the audit log, or a temporary file) as it completed; the refused
+/// files are also kept here.
 pub struct Report {
-    pub files: Vec<FileOutcome>,
+    /// One JSON line per input, in input order (see [`crate::sink::row`]).
+    pub rows: Rows,
+    /// The refused inputs, in input order.
+    pub refused: Vec<FileOutcome>,
+    pub totals: Totals,
+    /// The whole run, the audit log included.
     pub elapsed: Duration,
     /// True when the run stopped early (stop on error, or cancelled).
     pub stopped: bool,
+    /// The audit log could not be written (the run itself went on; the rows are complete).
+    pub audit_error: Option<Error>,
 }
 
 /// Progress, as seen by the callback.
@@ -149,53 +170,80 @@ pub struct Listing {
     pub unreadable: Vec<(PathBuf, String)>,
 }
 
-/// Files and links under `src`, sorted; our own temporary files are passed over. Only the top
-/// folder unreadable is an error.
-pub fn list_tree(src: &Path, recursive: bool) -> Result<Listing> {
-    let walker = walkdir::WalkDir::new(src)
+/// One entry of a tree, as the walk meets it.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// A regular file and its size (0 when it cannot be read).
+    File(PathBuf, u64),
+    /// A symbolic link: not followed (it could lead out of the tree, or to a file twice).
+    Link(PathBuf),
+    /// A folder below the top that could not be listed, and why: reported, not fatal.
+    Unreadable(PathBuf, String),
+}
+
+/// The entries under `src` in the engine's order: depth first, the entries of each folder
+/// sorted by name (which is the order of the paths); our own temporary files are passed over.
+/// Lazy: a folder is read when the walk reaches it, so memory does not grow with the tree.
+/// Only the top folder unreadable is an error.
+pub fn walk(src: &Path, recursive: bool) -> impl Iterator<Item = Result<Entry>> + '_ {
+    walkdir::WalkDir::new(src)
         .max_depth(if recursive { usize::MAX } else { 1 })
-        .sort_by_file_name();
-    let mut listing = Listing {
-        files: Vec::new(),
-        sizes: Vec::new(),
-        links: Vec::new(),
-        unreadable: Vec::new(),
-    };
-    for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(move |entry| match entry {
+            Ok(entry) => {
+                if entry.file_type().is_file() {
+                    if is_temp_name(&entry.file_name().to_string_lossy()) {
+                        return None;
+                    }
+                    // gone or unreadable since: 0, and the run reports the file
+                    let size = entry.metadata().map_or(0, |m| m.len());
+                    Some(Ok(Entry::File(entry.into_path(), size)))
+                } else if entry.path_is_symlink() && entry.depth() > 0 {
+                    Some(Ok(Entry::Link(entry.into_path())))
+                } else {
+                    None
+                }
+            }
             // a folder below the top that cannot be listed: the rest of the tree goes on
             Err(e) if e.depth() > 0 && e.path().is_some() => {
                 let path = e.path().map(Path::to_path_buf).unwrap_or_default();
                 let why = e
                     .io_error()
                     .map_or_else(|| "a loop of links".to_string(), |io| io.to_string());
-                listing
-                    .unreadable
-                    .push((path, format!("cannot list the folder: {why}")));
-                continue;
+                Some(Ok(Entry::Unreadable(
+                    path,
+                    format!("cannot list the folder: {why}"),
+                )))
             }
-            Err(e) => {
-                return Err(Error::Io {
-                    name: e
-                        .path()
-                        .map_or_else(|| src.display().to_string(), |p| p.display().to_string()),
-                    op: "list",
-                    source: e
-                        .into_io_error()
-                        .unwrap_or_else(|| std::io::Error::other("loop")),
-                })
+            Err(e) => Some(Err(Error::Io {
+                name: e
+                    .path()
+                    .map_or_else(|| src.display().to_string(), |p| p.display().to_string()),
+                op: "list",
+                source: e
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("loop")),
+            })),
+        })
+}
+
+/// Files and links under `src`, sorted (the [`walk`], collected).
+pub fn list_tree(src: &Path, recursive: bool) -> Result<Listing> {
+    let mut listing = Listing {
+        files: Vec::new(),
+        sizes: Vec::new(),
+        links: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    for entry in walk(src, recursive) {
+        match entry? {
+            Entry::File(path, size) => {
+                listing.files.push(path);
+                listing.sizes.push(size);
             }
-        };
-        if entry.file_type().is_file() {
-            if is_temp_name(&entry.file_name().to_string_lossy()) {
-                continue;
-            }
-            // gone or unreadable since: 0, and the run reports the file
-            listing.sizes.push(entry.metadata().map_or(0, |m| m.len()));
-            listing.files.push(entry.into_path());
-        } else if entry.path_is_symlink() && entry.depth() > 0 {
-            listing.links.push(entry.into_path());
+            Entry::Link(path) => listing.links.push(path),
+            Entry::Unreadable(path, why) => listing.unreadable.push((path, why)),
         }
     }
     Ok(listing)
@@ -210,20 +258,50 @@ pub struct Apart {
     pub error_kind: Option<&'static str>,
 }
 
+impl Apart {
+    /// A symbolic link: skipped, not followed.
+    pub fn link(source: PathBuf) -> Apart {
+        Apart {
+            source,
+            status: Status::Skipped("symbolic link: not followed".into()),
+            error_kind: None,
+        }
+    }
+
+    /// A folder that could not be listed: refused.
+    pub fn unreadable(source: PathBuf, why: String) -> Apart {
+        Apart {
+            source,
+            status: Status::Refused(why),
+            error_kind: Some("FileAccessError"),
+        }
+    }
+
+    /// Its line of a report.
+    pub fn outcome(self) -> FileOutcome {
+        FileOutcome {
+            source: self.source,
+            destination: None,
+            status: self.status,
+            bytes_in: 0,
+            bytes_out: 0,
+            counts: Counts::default(),
+            flags: Vec::new(),
+            error_kind: self.error_kind,
+        }
+    }
+}
+
 /// What a listing set apart, as report lines in the paths' order.
 pub fn set_apart(links: Vec<PathBuf>, unreadable: Vec<(PathBuf, String)>) -> Vec<Apart> {
     let mut apart: Vec<Apart> = links
         .into_iter()
-        .map(|source| Apart {
-            source,
-            status: Status::Skipped("symbolic link: not followed".into()),
-            error_kind: None,
-        })
-        .chain(unreadable.into_iter().map(|(source, why)| Apart {
-            source,
-            status: Status::Refused(why),
-            error_kind: Some("FileAccessError"),
-        }))
+        .map(Apart::link)
+        .chain(
+            unreadable
+                .into_iter()
+                .map(|(source, why)| Apart::unreadable(source, why)),
+        )
         .collect();
     apart.sort_by(|a, b| a.source.cmp(&b.source));
     apart
@@ -259,16 +337,7 @@ pub fn merge_report(files: Vec<FileOutcome>, apart: Vec<Apart>) -> Vec<FileOutco
     for (line, at) in apart.into_iter().zip(positions) {
         merged.extend(files.by_ref().take(at - taken));
         taken = at;
-        merged.push(FileOutcome {
-            source: line.source,
-            destination: None,
-            status: line.status,
-            bytes_in: 0,
-            bytes_out: 0,
-            counts: Counts::default(),
-            flags: Vec::new(),
-            error_kind: line.error_kind,
-        });
+        merged.push(line.outcome());
     }
     merged.extend(files);
     merged
@@ -780,108 +849,244 @@ pub fn anonymize_planned(
                 .into(),
         });
     }
-    let mut apart = Vec::new();
-    let files: Vec<(PathBuf, PathBuf)> = match (&plan.single, &opts.only) {
-        (Some(rel), _) => vec![(src.to_path_buf(), rel.clone())],
-        (None, Some(only)) => {
-            for rel in only {
-                if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_)))
-                {
-                    return Err(Error::Path {
-                        path: "files".into(),
-                        problem: format!(
-                            "{} is not a relative path inside the source",
-                            rel.display()
-                        ),
-                    });
-                }
+    if let Some(only) = &opts.only {
+        for rel in only {
+            if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+                return Err(Error::Path {
+                    path: "files".into(),
+                    problem: format!("{} is not a relative path inside the source", rel.display()),
+                });
             }
-            only.iter()
-                .map(|rel| (src.join(rel), rel.clone()))
-                .collect()
         }
-        (None, None) => {
-            let listing = list_tree(src, opts.recursive)?;
-            apart = set_apart(listing.links, listing.unreadable);
-            listing
-                .files
-                .into_iter()
-                .map(|p| {
-                    let rel = p.strip_prefix(src).unwrap_or(&p).to_path_buf();
-                    (p, rel)
-                })
-                .collect()
+    }
+    let dst_root = plan.dst_root();
+    // the rows go to the audit log, or to a temporary file in the destination
+    let mut sink = Sink::open(opts.audit.as_deref(), Some(dst_root))?;
+    let pool = thread_pool(opts.workers)?;
+    let threads = pool.current_num_threads();
+
+    // the inputs, in order: one file, the files given, or the tree walked as the run goes
+    let entries: Box<dyn Iterator<Item = Result<Entry>> + Send + '_> =
+        match (&plan.single, &opts.only) {
+            (Some(_), _) => Box::new(std::iter::once(Ok(Entry::File(src.to_path_buf(), 0)))),
+            (None, Some(only)) => {
+                Box::new(only.iter().map(|rel| Ok(Entry::File(src.join(rel), 0))))
+            }
+            (None, None) => Box::new(walk(src, opts.recursive)),
+        };
+    let relative = |path: &Path| -> PathBuf {
+        match &plan.single {
+            Some(rel) => rel.clone(),
+            None => path.strip_prefix(src).unwrap_or(path).to_path_buf(),
         }
     };
-    let dst_root = plan.dst_root();
 
     let shared = Shared::default();
-    let total = files.len();
-    let finished = AtomicUsize::new(0);
-    let refused = AtomicUsize::new(0);
-    let bytes_in = AtomicU64::new(0);
+    let listed = AtomicUsize::new(0);
+    let listing_done = AtomicBool::new(false);
     let cancel = AtomicBool::new(false);
-    let results: Mutex<Vec<(usize, FileOutcome)>> = Mutex::new(Vec::with_capacity(total));
-    let pool = thread_pool(opts.workers)?;
-    let snapshot = || Progress {
-        total,
-        finished: finished.load(Ordering::Relaxed),
-        refused: refused.load(Ordering::Relaxed),
-        bytes_in: bytes_in.load(Ordering::Relaxed),
-    };
+    // how far the rows are written: the walk keeps at most WINDOW inputs ahead of it, so
+    // memory is bounded however slow one file is
+    let written = (Mutex::new(0usize), std::sync::Condvar::new());
+    let queue = Queue::default();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Option<FileOutcome>)>();
+    let mut totals = Totals::default();
+    let mut refused_files = Vec::new();
+    let mut unprocessed = 0usize;
+    let mut walk_error = None;
 
     std::thread::scope(|scope| {
-        let work = scope.spawn(|| {
-            pool.install(|| {
-                files.par_iter().enumerate().for_each(|(i, (src, rel))| {
-                    if cancel.load(Ordering::Relaxed) {
-                        return;
+        // the walk: numbers the inputs and hands the files to the workers
+        let producer = {
+            let done_tx = done_tx.clone();
+            let (listed, cancel, written, listing_done, queue) =
+                (&listed, &cancel, &written, &listing_done, &queue);
+            scope.spawn(move || -> Result<()> {
+                let mut seq = 0usize;
+                let result = (|| {
+                    for entry in entries {
+                        if cancel.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        {
+                            let (lock, ready) = written;
+                            let mut at = lock.lock().expect("not poisoned");
+                            while seq >= *at + WINDOW && !cancel.load(Ordering::Relaxed) {
+                                at = ready.wait(at).expect("not poisoned");
+                            }
+                        }
+                        let line = match entry? {
+                            Entry::File(path, _) => {
+                                queue.push((seq, path));
+                                None
+                            }
+                            Entry::Link(path) => Some(Apart::link(path).outcome()),
+                            Entry::Unreadable(path, why) => {
+                                Some(Apart::unreadable(path, why).outcome())
+                            }
+                        };
+                        if let Some(line) = line {
+                            let _ = done_tx.send((seq, Some(line)));
+                        }
+                        seq += 1;
+                        listed.store(seq, Ordering::Relaxed);
                     }
-                    // a panic (a bug) costs one file, not the run
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        process(anon, src, rel, dst_root, opts, &shared)
-                    }))
-                    .unwrap_or_else(|panic| internal_error(src, panic.as_ref()));
-                    if matches!(outcome.status, Status::Refused(_)) {
-                        refused.fetch_add(1, Ordering::Relaxed);
-                        if opts.stop_on_error {
-                            cancel.store(true, Ordering::Relaxed);
+                    Ok(())
+                })();
+                listing_done.store(true, Ordering::Relaxed);
+                queue.close();
+                result
+            })
+        };
+        // the workers, on the pool
+        {
+            let done_tx = done_tx.clone();
+            let (queue, cancel, shared) = (&queue, &cancel, &shared);
+            let relative = &relative;
+            scope.spawn(move || {
+                pool.scope(|s| {
+                    for _ in 0..threads {
+                        let done_tx = done_tx.clone();
+                        s.spawn(move |_| {
+                            while let Some((seq, path)) = queue.pop() {
+                                if cancel.load(Ordering::Relaxed) {
+                                    let _ = done_tx.send((seq, None));
+                                    continue;
+                                }
+                                let rel = relative(&path);
+                                // a panic (a bug) costs one file, not the run
+                                let outcome =
+                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                        process(anon, &path, &rel, dst_root, opts, shared)
+                                    }))
+                                    .unwrap_or_else(|panic| internal_error(&path, panic.as_ref()));
+                                let _ = done_tx.send((seq, Some(outcome)));
+                            }
+                        });
+                    }
+                });
+            });
+        }
+        drop(done_tx);
+
+        // the rows, in input order, as the files complete
+        let mut pending: std::collections::BTreeMap<usize, Option<FileOutcome>> =
+            std::collections::BTreeMap::new();
+        let mut next = 0usize;
+        let mut last = Instant::now();
+        let snapshot = |totals: &Totals, next: usize| Progress {
+            total: listed.load(Ordering::Relaxed).max(next),
+            finished: next,
+            refused: totals.refused,
+            bytes_in: totals.bytes_in,
+        };
+        loop {
+            let wait = tick.saturating_sub(last.elapsed());
+            match done_rx.recv_timeout(wait) {
+                Ok((seq, outcome)) => {
+                    pending.insert(seq, outcome);
+                    let before = next;
+                    while let Some(outcome) = pending.remove(&next) {
+                        next += 1;
+                        let Some(outcome) = outcome else {
+                            unprocessed += 1;
+                            continue;
+                        };
+                        totals.files += 1;
+                        totals.bytes_in += outcome.bytes_in;
+                        totals.bytes_out += outcome.bytes_out;
+                        if !outcome.flags.is_empty() {
+                            totals.flagged += 1;
+                        }
+                        sink.push(&outcome);
+                        match outcome.status {
+                            Status::Done => totals.done += 1,
+                            Status::Skipped(_) => totals.skipped += 1,
+                            Status::Refused(_) => {
+                                totals.refused += 1;
+                                if opts.stop_on_error {
+                                    cancel.store(true, Ordering::Relaxed);
+                                    written.1.notify_all();
+                                }
+                                refused_files.push(outcome);
+                            }
                         }
                     }
-                    bytes_in.fetch_add(outcome.bytes_in, Ordering::Relaxed);
-                    results
-                        .lock()
-                        .expect("no worker panics holding it")
-                        .push((i, outcome));
-                    finished.fetch_add(1, Ordering::Relaxed);
-                })
-            })
-        });
-        let mut last = Instant::now();
-        while !work.is_finished() {
-            std::thread::sleep(Duration::from_millis(10));
+                    if next != before {
+                        let (lock, ready) = &written;
+                        *lock.lock().expect("not poisoned") = next;
+                        ready.notify_all();
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
             if last.elapsed() >= tick {
                 last = Instant::now();
-                if !progress(snapshot()) {
+                if !progress(snapshot(&totals, next)) {
                     cancel.store(true, Ordering::Relaxed);
+                    written.1.notify_all();
                 }
             }
         }
-        if let Err(panic) = work.join() {
-            std::panic::resume_unwind(panic);
+        // a cancelled walk may leave numbers never handed out: they are not in the report
+        match producer.join() {
+            Ok(result) => walk_error = result.err(),
+            Err(panic) => std::panic::resume_unwind(panic),
         }
+        progress(snapshot(&totals, next));
     });
-    progress(snapshot());
-
-    let mut outcomes = results.into_inner().expect("workers are done");
-    outcomes.sort_by_key(|(i, _)| *i);
-    let stopped = outcomes.len() < total;
-    let files = merge_report(outcomes.into_iter().map(|(_, o)| o).collect(), apart);
+    if let Some(e) = walk_error {
+        return Err(e);
+    }
+    let listed = listed.into_inner();
+    let (rows, audit_error) = sink.finish();
     Ok(Report {
-        files,
+        rows,
+        refused: refused_files,
+        totals,
         elapsed: started.elapsed(),
-        stopped,
+        stopped: unprocessed > 0 || totals.files < listed || !listing_done.into_inner(),
+        audit_error,
     })
+}
+
+/// How many inputs the walk may be ahead of the rows written: what bounds a run's memory.
+const WINDOW: usize = 4096;
+
+/// The files listed and not yet taken by a worker, in input order.
+#[derive(Default)]
+struct Queue {
+    /// The files, and whether the listing is over.
+    items: Mutex<(std::collections::VecDeque<(usize, PathBuf)>, bool)>,
+    ready: std::sync::Condvar,
+}
+
+impl Queue {
+    fn push(&self, item: (usize, PathBuf)) {
+        self.items.lock().expect("not poisoned").0.push_back(item);
+        self.ready.notify_one();
+    }
+
+    /// No more files will come.
+    fn close(&self) {
+        self.items.lock().expect("not poisoned").1 = true;
+        self.ready.notify_all();
+    }
+
+    /// The next file, waiting for one; None when the listing is over and all are taken.
+    fn pop(&self) -> Option<(usize, PathBuf)> {
+        let mut items = self.items.lock().expect("not poisoned");
+        loop {
+            if let Some(item) = items.0.pop_front() {
+                return Some(item);
+            }
+            if items.1 {
+                return None;
+            }
+            items = self.ready.wait(items).expect("not poisoned");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod naming;
 pub mod profile;
 pub mod read;
 pub mod rules;
+pub mod sink;
 pub mod uid;
 pub mod value;
 pub mod verify;

@@ -599,7 +599,7 @@ impl PyEngine {
             stop_on_error,
             dry_run,
             only: files,
-            audit: None, // checked with the plan
+            audit,
         };
         let engine = &self.inner;
         let callback_error: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
@@ -626,36 +626,33 @@ impl PyEngine {
             batch::anonymize_planned(engine, &plan, &opts, tick, &mut on_progress)
         })?;
         let interrupted = callback_error.into_inner().expect("not poisoned");
-        let files = PyList::empty(py);
-        for f in &report.files {
-            let (status, reason) = status_words(&f.status);
-            let c = &f.counts;
-            let counts = (
-                c.removed,
-                c.zeroed,
-                c.dummied,
-                c.kept,
-                c.cleaned,
-                c.uids_replaced,
-            );
-            // paths as str (the file system's encoding, like os.fsdecode): building a
-            // pathlib.Path for each was a tenth of a run on small files
-            files.append((
-                f.source.as_os_str(),
-                f.destination.as_deref().map(|p| p.as_os_str()),
-                status,
-                reason,
-                f.error_kind,
-                f.bytes_in,
-                f.bytes_out,
-                counts,
-                PyTuple::new(py, &f.flags)?,
-            ))?;
+        let refused = PyList::empty(py);
+        for f in &report.refused {
+            refused.append(outcome_tuple(py, f)?)?;
         }
+        let t = &report.totals;
+        let totals = PyDict::new(py);
+        for (name, n) in [
+            ("files", t.files),
+            ("done", t.done),
+            ("refused", t.refused),
+            ("skipped", t.skipped),
+            ("flagged", t.flagged),
+        ] {
+            totals.set_item(name, n)?;
+        }
+        totals.set_item("bytes_in", t.bytes_in)?;
+        totals.set_item("bytes_out", t.bytes_out)?;
         let out = PyDict::new(py);
-        out.set_item("files", files)?;
+        out.set_item("rows", PyRows { inner: report.rows })?;
+        out.set_item("refused", refused)?;
+        out.set_item("totals", totals)?;
         out.set_item("elapsed", report.elapsed.as_secs_f64())?;
         out.set_item("stopped", report.stopped)?;
+        out.set_item(
+            "audit_error",
+            report.audit_error.map(|e| to_pyerr(py, e).into_value(py)),
+        )?;
         // an exception from the progress callback or a signal (Ctrl-C) stopped the run: the
         // caller gets the report of what was done, then raises it
         out.set_item("error", interrupted.map(|e| e.into_value(py)))?;
@@ -665,6 +662,65 @@ impl PyEngine {
     /// The new UID for an old one.
     fn map_uid(&self, uid: &str) -> String {
         String::from_utf8_lossy(&self.inner.uids.map(uid.as_bytes())).into_owned()
+    }
+}
+
+/// A report's row as Python's `FileResult` takes it: (source, destination, status, reason,
+/// error, bytes_in, bytes_out, counts, flags). Paths as str (the file system's encoding, like
+/// os.fsdecode).
+fn outcome_tuple<'py>(py: Python<'py>, f: &batch::FileOutcome) -> PyResult<Bound<'py, PyTuple>> {
+    let (status, reason) = status_words(&f.status);
+    let c = &f.counts;
+    let counts = (
+        c.removed,
+        c.zeroed,
+        c.dummied,
+        c.kept,
+        c.cleaned,
+        c.uids_replaced,
+    );
+    (
+        f.source.as_os_str(),
+        f.destination.as_deref().map(|p| p.as_os_str()),
+        status,
+        reason,
+        f.error_kind,
+        f.bytes_in,
+        f.bytes_out,
+        counts,
+        PyTuple::new(py, &f.flags)?,
+    )
+        .into_pyobject(py)
+}
+
+/// The rows of a run (one JSON line per input, in input order), read back on demand.
+#[pyclass(frozen, name = "Rows", module = "dicomveil._core")]
+struct PyRows {
+    inner: crate::sink::Rows,
+}
+
+#[pymethods]
+impl PyRows {
+    /// Up to `size` bytes from `offset`.
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        offset: u64,
+        size: usize,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let rows = &self.inner;
+        let bytes = run(py, || {
+            rows.read(offset, size).map_err(|source| Error::Io {
+                name: "the report's rows".into(),
+                op: "read",
+                source,
+            })
+        })?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len() as usize
     }
 }
 
@@ -971,6 +1027,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(table_rows, m)?)?;
     m.add_function(wrap_pyfunction!(canonical_pattern, m)?)?;
     m.add_class::<PyRules>()?;
+    m.add_class::<PyRows>()?;
     m.add_function(wrap_pyfunction!(keyword_to_tag, m)?)?;
     m.add_function(wrap_pyfunction!(tag_to_keyword, m)?)?;
     m.add_function(wrap_pyfunction!(format_tag, m)?)?;

@@ -14,6 +14,7 @@ __all__ = [
     "TEMP_PREFIX",
     "TEMP_SUFFIX",
     "__version__",
+    "Rows",
     "Rules",
     "canonical_pattern",
     "check_naming",
@@ -68,6 +69,11 @@ class CompiledProfile:
     ) -> CompiledProfile: ...
     @property
     def temporal(self) -> str: ...
+
+@final
+class Rows:
+    def read(self, offset: int, size: int) -> bytes: ...
+    def __len__(self) -> int: ...
 
 @final
 class Rules:

@@ -254,12 +254,19 @@ class Anonymizer:
             on_error: ``"continue"`` past refused files (default), ``"stop"`` at the first,
                 or ``"raise"``: stop and raise the first refused file's error.
             dry_run: decide everything, write nothing.
-            audit: also write the audit log (JSON Lines) to this path.
+            audit: also write the audit log (JSON Lines, one line per input) to this path.
+                The engine writes each line as its file completes, to a temporary file
+                beside the log, renamed to it when the run ends (also after an
+                interruption): the log is complete or absent. Its folder must be writable:
+                that is checked before any file is touched.
             files: only these files, given relative to ``src_dir``, instead of everything in
                 it (how a larger run is split into batches; ``recursive`` is then unused).
 
         Returns:
-            a :class:`Report`. The GIL is released for the whole run.
+            a :class:`Report`. The GIL is released for the whole run. Memory does not grow
+            with the number of files: the report keeps counts and refused files, and reads
+            every file's line back from the run's rows when asked
+            (:attr:`Report.files`, :meth:`Report.iter_files`).
 
         Raises:
             NamingTemplateError: a malformed ``naming`` template (unknown keyword, unbalanced
@@ -270,7 +277,9 @@ class Anonymizer:
                 that would be its source, an ``audit`` path that is a folder, in a missing
                 folder, or would overwrite an input or an output. It is both a
                 ``DicomValueError`` and a ``FileAccessError``.
-            FileAccessError: ``src_dir`` cannot be read.
+            FileAccessError: ``src_dir`` cannot be read; or the audit log could not be
+                written during the run (a full disk): the run went on, and its complete
+                report is the exception's ``report`` attribute.
         """
         if on_error not in ("continue", "stop", "raise"):
             raise ValueError("on_error must be 'continue', 'stop' or 'raise'")
@@ -296,12 +305,15 @@ class Anonymizer:
             None if audit is None else os.fspath(audit),
         )
         report = Report._from_core(raw)
-        if audit is not None:
-            report.write_audit(audit)
         if raw.get("error") is not None:
             # interrupted (Ctrl-C, or the progress callback raised): the outputs written so far
             # are complete and the audit log lists them; the interruption goes on up
             error = raw["error"]
+            error.report = report
+            raise error
+        if raw.get("audit_error") is not None:
+            # the run went on; its report (complete) goes with the error
+            error = raw["audit_error"]
             error.report = report
             raise error
         if on_error == "raise":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Literal, NamedTuple
 
@@ -44,61 +45,155 @@ class FileResult:
     flags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Report:
-    """The report of :meth:`Anonymizer.anonymize_tree`."""
+#: Rows are read back in blocks of this size.
+_BLOCK = 1 << 20
+_NOT_FLAGGED = b'"flags": []}'
 
-    files: tuple[FileResult, ...]
-    elapsed: float
-    #: True when the run stopped before every file was processed.
-    stopped: bool = False
+
+class Report:
+    """The report of :meth:`Anonymizer.anonymize_tree`: what happened to every input.
+
+    A run of the engine keeps its counts and its refused files in memory, and writes one row
+    per input (to the audit log, or to a temporary file) as the files complete, so a run of
+    millions of files does not hold a line per file. :attr:`files` reads the rows back when
+    first asked for (and keeps them); :meth:`iter_files` reads them without keeping them.
+    ``done``, ``skipped`` and ``flagged`` read them too; ``refused``, the counts and
+    :meth:`summary` do not.
+    """
+
+    __slots__ = ("_files", "_refused", "_rows", "_totals", "elapsed", "stopped")
+
+    def __init__(
+        self, files: Iterable[FileResult] = (), elapsed: float = 0.0, stopped: bool = False
+    ) -> None:
+        self._files: tuple[FileResult, ...] | None = tuple(files)
+        self._rows: _core.Rows | None = None
+        self._refused: tuple[FileResult, ...] | None = None
+        self._totals: dict[str, int] | None = None
+        #: The wall time of the whole run, the audit log included, in seconds.
+        self.elapsed = elapsed
+        #: True when the run stopped before every file was processed.
+        self.stopped = stopped
+
+    # -- every input ---------------------------------------------------------------------------
+    @property
+    def files(self) -> tuple[FileResult, ...]:
+        """Every input, in input order (read back from the run's rows when first asked)."""
+        if self._files is None:
+            self._files = tuple(self.iter_files())
+        return self._files
+
+    def iter_files(self) -> Iterator[FileResult]:
+        """Every input, in input order, read back one block at a time (nothing kept)."""
+        if self._files is not None:
+            yield from self._files
+            return
+        for line in self._lines():
+            yield _result(line)
+
+    def _lines(self, keep: Callable[[bytes], bool] | None = None) -> Iterator[bytes]:
+        rows = self._rows
+        if rows is None:
+            return
+        offset, rest = 0, b""
+        while True:
+            block = rows.read(offset, _BLOCK)
+            if not block:
+                break
+            offset += len(block)
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            yield from (line for line in lines if keep is None or keep(line))
+        if rest:
+            yield rest
+
+    def _select(self, status: Status | None = None, flagged: bool = False) -> list[FileResult]:
+        if self._files is not None or self._rows is None:
+            return [
+                f
+                for f in self.files
+                if (status is None or f.status == status) and (not flagged or f.flags)
+            ]
+        # read the rows without building a result for each: only the lines that may match
+        needle = None if status is None else f'"status": "{status}"'.encode()
+
+        def keep(line: bytes) -> bool:
+            return (needle is None or needle in line) and (
+                not flagged or not line.endswith(_NOT_FLAGGED)
+            )
+
+        chosen = (_result(line) for line in self._lines(keep))
+        return [
+            f for f in chosen if (status is None or f.status == status) and (not flagged or f.flags)
+        ]
 
     @property
     def done(self) -> list[FileResult]:
         """Files de-identified and written."""
-        return [f for f in self.files if f.status == "done"]
+        return self._select("done")
 
     @property
     def refused(self) -> list[FileResult]:
-        """DICOM files that could not be de-identified, each with its reason."""
-        return [f for f in self.files if f.status == "refused"]
+        """DICOM files that could not be de-identified, each with its reason (kept in memory
+        by the run)."""
+        if self._refused is not None:
+            return list(self._refused)
+        return self._select("refused")
 
     @property
     def skipped(self) -> list[FileResult]:
-        """Files that are not DICOM, and DICOMDIRs: not written."""
-        return [f for f in self.files if f.status == "skipped"]
+        """Files that are not DICOM, DICOMDIRs and symbolic links: not written."""
+        return self._select("skipped")
 
     @property
     def flagged(self) -> list[FileResult]:
         """Files with flags (e.g. possible burned-in annotation)."""
-        return [f for f in self.files if f.flags]
+        return self._select(flagged=True)
+
+    # -- counts --------------------------------------------------------------------------------
+    def _count(self, name: str) -> int:
+        if self._totals is not None:
+            return self._totals[name]
+        if name == "files":
+            return len(self.files)
+        if name == "flagged":
+            return len(self.flagged)
+        if name.startswith("bytes_"):
+            return sum(getattr(f, name) for f in self.files)
+        return sum(1 for f in self.files if f.status == name)
 
     @property
     def bytes_in(self) -> int:
-        return sum(f.bytes_in for f in self.files)
+        return self._count("bytes_in")
 
     @property
     def bytes_out(self) -> int:
-        return sum(f.bytes_out for f in self.files)
+        return self._count("bytes_out")
 
     @property
     def ok(self) -> bool:
         """True when no file was refused and the run was not stopped."""
-        return not self.refused and not self.stopped
+        return self._count("refused") == 0 and not self.stopped
 
     def summary(self) -> str:
-        """One line: counts and throughput."""
+        """One line: counts and throughput (over the whole run, the audit log included)."""
         mb = self.bytes_in / 1e6
         rate = mb / self.elapsed if self.elapsed > 0 else 0.0
-        files_rate = len(self.files) / self.elapsed if self.elapsed > 0 else 0.0
-        flagged = f", {len(self.flagged)} flagged" if self.flagged else ""
+        n = self._count("files")
+        files_rate = n / self.elapsed if self.elapsed > 0 else 0.0
+        flagged = self._count("flagged")
+        flagged_text = f", {flagged} flagged" if flagged else ""
         text = (
-            f"{len(self.done)} done, {len(self.refused)} refused, {len(self.skipped)} skipped"
-            f"{flagged} in {self.elapsed:.2f} s ({files_rate:.0f} files/s, {rate:.1f} MB/s)"
+            f"{self._count('done')} done, {self._count('refused')} refused, "
+            f"{self._count('skipped')} skipped{flagged_text} in {self.elapsed:.2f} s "
+            f"({files_rate:.0f} files/s, {rate:.1f} MB/s)"
         )
         if self.stopped:
             text += " - stopped early"
         return text
+
+    def __repr__(self) -> str:
+        return f"<Report {self.summary()}>"
 
     def _raise_first_refused(self) -> None:
         """Raise the first refused file's error as its class (``on_error="raise"``)."""
@@ -142,19 +237,31 @@ class Report:
 
     @classmethod
     def _from_core(cls, raw: dict) -> Report:
-        names = _COUNT_NAMES
-        files = tuple(
-            FileResult(
-                src,
-                dst,
-                status,
-                reason,
-                error,
-                bytes_in,
-                bytes_out,
-                dict(zip(names, counts, strict=True)),
-                flags,
-            )
-            for src, dst, status, reason, error, bytes_in, bytes_out, counts, flags in raw["files"]
-        )
-        return cls(files=files, elapsed=raw["elapsed"], stopped=raw["stopped"])
+        report = cls(elapsed=raw["elapsed"], stopped=raw["stopped"])
+        report._files = None
+        report._rows = raw["rows"]
+        report._totals = raw["totals"]
+        report._refused = tuple(_from_tuple(t) for t in raw["refused"])
+        return report
+
+
+def _from_tuple(t: tuple) -> FileResult:
+    src, dst, status, reason, error, bytes_in, bytes_out, counts, flags = t
+    return FileResult(
+        src,
+        dst,
+        status,
+        reason,
+        error,
+        bytes_in,
+        bytes_out,
+        dict(zip(_COUNT_NAMES, counts, strict=True)),
+        tuple(flags),
+    )
+
+
+def _result(line: bytes) -> FileResult:
+    """A row of the engine (a JSON line of the audit log) as a FileResult."""
+    d = json.loads(line)
+    d["flags"] = tuple(d["flags"])
+    return FileResult(**d)
