@@ -125,19 +125,7 @@ norust "$VENV_BIN/ruff" check python tests benches
 norust "$VENV_BIN/ruff" format --check python tests benches
 
 step "smoke run of the installed command on examples/data/"
-SMOKE="$(mktemp -d)"
-trap 'rm -rf "$SMOKE"' EXIT
-printf 'scripts/test.sh smoke key\n' >"$SMOKE/key"
-norust "$VENV_BIN/dicomveil" anonymize examples/data "$SMOKE/out" --key-file "$SMOKE/key" \
-    --audit "$SMOKE/audit.jsonl" --quiet || fail "dicomveil anonymize exited $?"
-for f in examples/data/*.dcm; do
-    [ -s "$SMOKE/out/$(basename "$f")" ] || fail "no output for $f"
-done
-[ -s "$SMOKE/audit.jsonl" ] || fail "no audit log"
-# (not --original: the samples' made-up observer name "Observer^Example" is also a word of a
-# code meaning the engine keeps, "Person Observer Name", which the leak scan reports)
-norust "$VENV_BIN/dicomveil" verify "$SMOKE/out" || fail "dicomveil verify exited $?"
-echo "anonymized $(find "$SMOKE/out" -type f | wc -l) files; verify found nothing"
+norust bash scripts/smoke_cli.sh
 
 step "pytest (against the installed wheel)"
 set +e
