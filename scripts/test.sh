@@ -1,35 +1,68 @@
 #!/usr/bin/env bash
-# Build and test dicomveil: Rust unit/integration tests, then the Python suite.
+# Check, build and test dicomveil as users install it: the wheel, not the source tree.
 #
 #   bash scripts/test.sh [extra pytest arguments]
 #
-# Creates (or reuses) .venv, installs the package with its `test` extra (a release build of the
-# extension), installs Debian's dcmtk (dcmdump), dicom3tools (dciodvfy) and libgdcm-tools
-# (gdcmdump) when running as root and they are missing (non-fatal: their checks skip without
-# them), runs `cargo test --locked` (with the fuzz regression corpus, tests/fuzz_corpus/), then
-# pytest, then a bounded fuzz run (scripts/fuzz.sh, FUZZ_SECONDS per target, default 20; 0 skips
-# it; it skips itself with a message when cargo-fuzz is not installed, and installs it when
-# FUZZ_INSTALL=1, as CI does).
-# Exits non-zero on any failure, and also when pytest collects no tests.
+# In order, each step fatal:
+#  1. lints: cargo fmt --check; cargo clippy --all-targets --features python -D warnings;
+#  2. the independent oracles, Debian's dcmtk (dcmdump), dicom3tools (dciodvfy) and
+#     libgdcm-tools (gdcmdump), installed with apt-get when missing and running as root. Without
+#     them their tests skip locally; under CI (CI=true) a missing one fails the run;
+#  3. cargo test --locked (with the fuzz regression corpus, tests/fuzz_corpus/);
+#  4. the wheel, built once: `maturin build --release --zig --compatibility manylinux2014`, with
+#     maturin and zig (PyPI's ziglang) pinned in scripts/build-requirements.txt and installed
+#     into .venv-build; into dist/. scripts/check_wheel.py checks its tags (abi3,
+#     manylinux2014) and that it loads on glibc 2.17;
+#  5. that wheel installed with its `test` extra into a fresh virtualenv (.venv-test, made anew
+#     on every run) by a pip whose PATH has no Rust toolchain (checked: no cargo, no rustc), so
+#     nothing can be compiled from source; the package must import from its site-packages;
+#  6. ruff check and ruff format --check of python, tests and benches;
+#  7. a smoke run of the installed command on examples/data/ (anonymize, then verify);
+#  8. pytest on tests/, still without Rust on PATH, against the installed package;
+#  9. a bounded fuzz run (scripts/fuzz.sh, FUZZ_SECONDS per target, default 20; 0 skips it; it
+#     installs cargo-fuzz when FUZZ_INSTALL=1, as CI does).
+# Exits non-zero on any failure, and also when pytest collects no tests. Environment: PYTHON
+# (default python3, the interpreter the virtualenvs are made from), VENV (default .venv-test),
+# BUILD_VENV (default .venv-build), FUZZ_SECONDS.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$PWD"
 
 PYTHON="${PYTHON:-python3}"
-VENV="${VENV:-.venv}"
+VENV="${VENV:-.venv-test}"
+BUILD_VENV="${BUILD_VENV:-.venv-build}"
+DIST="$ROOT/dist"
+PIP=(-m pip install --quiet --disable-pip-version-check)
 
 step() { printf '\n=== %s\n' "$*"; }
+fail() {
+    echo "error: $*" >&2
+    exit 1
+}
 
-if [ ! -x "$VENV/bin/python" ]; then
-    step "creating $VENV"
-    "$PYTHON" -m venv "$VENV"
-fi
-PY="$VENV/bin/python"
+# PATH without the directories that hold a Rust toolchain (cargo, rustc, rustup)
+no_rust_path() {
+    local dir out=""
+    local -a dirs
+    IFS=: read -ra dirs <<<"$PATH"
+    for dir in "${dirs[@]}"; do
+        [ -n "$dir" ] || continue
+        if [ -e "$dir/cargo" ] || [ -e "$dir/rustc" ] || [ -e "$dir/rustup" ]; then
+            continue
+        fi
+        out="${out:+$out:}$dir"
+    done
+    printf '%s' "$out"
+}
 
-step "installing dicomveil[test] into $VENV (release build)"
-"$PY" -m pip install --quiet --disable-pip-version-check ".[test]"
+step "cargo fmt --check"
+cargo fmt --check
 
-# independent oracles from Debian: dcmdump (dcmtk), dciodvfy (dicom3tools) and gdcmdump
-# (libgdcm-tools); optional
+step "cargo clippy --all-targets --features python -- -D warnings"
+cargo clippy --locked --quiet --all-targets --features python -- -D warnings
+
+# independent oracles from Debian: dcmdump (dcmtk), dciodvfy (dicom3tools), gdcmdump
+# (libgdcm-tools)
 missing=()
 command -v dcmdump >/dev/null 2>&1 || missing+=(dcmtk)
 command -v dciodvfy >/dev/null 2>&1 || missing+=(dicom3tools)
@@ -39,9 +72,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
         step "installing ${missing[*]} with apt-get"
         if ! { apt-get update -qq \
             && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
+            [ "${CI:-}" = true ] && fail "could not install ${missing[*]}, which CI needs"
             echo "warning: could not install ${missing[*]}; their checks will be skipped" >&2
         fi
     else
+        [ "${CI:-}" = true ] && fail "${missing[*]} not installed (not root, or no apt-get)"
         echo "note: ${missing[*]} not installed (not root); their checks will be skipped" >&2
     fi
 fi
@@ -49,9 +84,52 @@ fi
 step "cargo test --locked"
 cargo test --locked
 
-step "pytest"
+step "building the wheel: maturin build --release --zig --compatibility manylinux2014"
+if [ ! -x "$BUILD_VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$BUILD_VENV"
+fi
+BUILD_BIN="$(cd "$BUILD_VENV/bin" && pwd)"
+"$BUILD_BIN/python" "${PIP[@]}" -r scripts/build-requirements.txt
+rm -f "$DIST"/dicomveil-*.whl
+# maturin finds zig as `python -m ziglang` of the build environment
+PATH="$BUILD_BIN:$PATH" maturin build --release --zig --compatibility manylinux2014 \
+    --out "$DIST"
+wheels=("$DIST"/dicomveil-*.whl)
+[ "${#wheels[@]}" = 1 ] && [ -f "${wheels[0]}" ] || fail "expected one wheel in $DIST"
+WHEEL="${wheels[0]}"
+"$BUILD_BIN/python" scripts/check_wheel.py "$WHEEL"
+echo "wheel: $(basename "$WHEEL"), $(du -k "$WHEEL" | cut -f1) KiB"
+
+step "installing the wheel into a fresh $VENV, with no Rust toolchain on PATH"
+NO_RUST_PATH="$(no_rust_path)"
+found="$(env PATH="$NO_RUST_PATH" sh -c 'command -v cargo; command -v rustc' || true)"
+[ -z "$found" ] || fail "a Rust toolchain is still on the PATH for the install: $found"
+"$PYTHON" -m venv --clear "$VENV"
+VENV_BIN="$(cd "$VENV/bin" && pwd)"
+PY="$VENV_BIN/python"
+# everything from here to the fuzz run sees this PATH: the virtualenv, and no cargo or rustc
+norust() { PATH="$VENV_BIN:$NO_RUST_PATH" "$@"; }
+norust "$PY" "${PIP[@]}" "$WHEEL[test]"
+SITE="$(norust "$PY" -c 'import sysconfig; print(sysconfig.get_path("platlib"))')"
+where="$(norust "$PY" -c 'import dicomveil._core as c, dicomveil as d; print(d.__file__, c.__file__)')"
+for f in $where; do
+    case "$f" in
+    "$SITE"/*) ;;
+    *) fail "dicomveil imports from $f, not from $SITE" ;;
+    esac
+done
+echo "dicomveil imports from $SITE/dicomveil"
+
+step "ruff check, ruff format --check (python tests benches)"
+norust "$VENV_BIN/ruff" check python tests benches
+norust "$VENV_BIN/ruff" format --check python tests benches
+
+step "smoke run of the installed command on examples/data/"
+norust bash scripts/smoke_cli.sh
+
+step "pytest (against the installed wheel)"
 set +e
-"$PY" -m pytest -q tests "$@"
+DICOMVEIL_EXPECT_INSTALLED_IN="$SITE" norust "$PY" -m pytest -q tests "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

@@ -214,6 +214,11 @@ impl Writer<'_> {
 /// (`copy_file_range`: no copy through user space, and a reflink where the file system has
 /// them). Returns the bytes copied: fewer than `len` (maybe none) where the kernel or the
 /// file systems cannot, and the caller copies the rest.
+///
+/// Called through `syscall`, not glibc's wrapper: the wrapper appeared in glibc 2.27, and a
+/// manylinux2014 wheel must load on glibc 2.17, where an extension that names
+/// `copy_file_range` fails to import ("undefined symbol"). A kernel without the call answers
+/// ENOSYS, and the plain copy takes over.
 #[cfg(target_os = "linux")]
 fn kernel_copy(from: &fs::File, offset: u64, to: &fs::File, len: u64) -> io::Result<u64> {
     use std::os::unix::io::AsRawFd;
@@ -224,13 +229,14 @@ fn kernel_copy(from: &fs::File, offset: u64, to: &fs::File, len: u64) -> io::Res
         // SAFETY: both descriptors are open files owned by the caller; `off_in` is a valid
         // pointer; a null `off_out` means the output's own position, which the call advances.
         let n = unsafe {
-            libc::copy_file_range(
+            libc::syscall(
+                libc::SYS_copy_file_range,
                 from.as_raw_fd(),
-                &mut off_in,
+                &mut off_in as *mut libc::loff_t,
                 to.as_raw_fd(),
-                std::ptr::null_mut(),
+                std::ptr::null_mut::<libc::loff_t>(),
                 chunk,
-                0,
+                0 as libc::c_uint,
             )
         };
         match n {

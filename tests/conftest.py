@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,49 @@ ANONYMIZED_CORPUS = [p for p in CORPUS if expected_refusal(corpus_id(p)) is None
 
 def has_dcmdump() -> bool:
     return shutil.which("dcmdump") is not None
+
+
+# Independent readers and validators the tests check outputs with (Debian packages dcmtk,
+# dicom3tools, libgdcm-tools). Locally their checks skip when one is missing; under CI
+# (CI=true) a missing one fails the run before any test, so CI never passes without them.
+ORACLES = {"dcmdump": "dcmtk", "dciodvfy": "dicom3tools", "gdcmdump": "libgdcm-tools"}
+
+
+def missing_oracles() -> list[str]:
+    return [tool for tool in ORACLES if shutil.which(tool) is None]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    import dicomveil
+
+    missing = missing_oracles()
+    lines = [f"dicomveil imported from {Path(dicomveil.__file__).parent}"]
+    if missing:
+        lines.append(f"oracles missing, their checks skip: {', '.join(missing)}")
+    return lines
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    missing = missing_oracles()
+    if missing and os.environ.get("CI") == "true":
+        packages = " ".join(ORACLES[t] for t in missing)
+        pytest.exit(
+            f"CI=true and {', '.join(missing)} not installed: the checks that use them cannot "
+            f"be skipped in CI (apt-get install {packages})",
+            returncode=1,
+        )
+    # scripts/test.sh tests the installed wheel: the package must come from that environment's
+    # site-packages, not from python/ in the tree
+    expected = os.environ.get("DICOMVEIL_EXPECT_INSTALLED_IN")
+    if expected:
+        import dicomveil
+
+        where = Path(dicomveil.__file__).resolve()
+        if not where.is_relative_to(Path(expected).resolve()):
+            pytest.exit(
+                f"dicomveil imported from {where}, not from the installed wheel in {expected}",
+                returncode=1,
+            )
 
 
 @dataclass
