@@ -338,7 +338,7 @@ def test_a_different_key_changes_every_derived_value() -> None:
 
 
 def test_uid_map_is_exactly_what_was_mapped() -> None:
-    anon = Anonymizer(keyed_profile(), key=KEY)
+    anon = Anonymizer(keyed_profile(), key=KEY, keep_uid_map=True)
     assert anon.uid_map() == {}
     deid_bytes(keyed_input(n=1), anonymizer=anon)
     deid_bytes(keyed_input("PID-2002", "Roe^Jane", n=2), anonymizer=anon)
@@ -358,7 +358,7 @@ def test_uid_map_is_exactly_what_was_mapped() -> None:
 
 def test_uid_map_survives_a_profile_change() -> None:
     p = keyed_profile()
-    anon = Anonymizer(p, key=KEY)
+    anon = Anonymizer(p, key=KEY, keep_uid_map=True)
     deid_bytes(keyed_input(n=1), anonymizer=anon)
     p.patient_id = "SUBJECT-1"  # a new engine is built for the next file
     deid_bytes(keyed_input(n=2), anonymizer=anon)
@@ -366,7 +366,8 @@ def test_uid_map_survives_a_profile_change() -> None:
 
 
 def test_uid_map_is_empty_without_keep_uid_map() -> None:
-    anon = Anonymizer(keyed_profile(), key=KEY, keep_uid_map=False)
+    """Opt-in: a run of millions of files would otherwise hold millions of UIDs."""
+    anon = Anonymizer(keyed_profile(), key=KEY)
     out = deid(keyed_input(), anonymizer=anon)
     assert out.SOPInstanceUID == hmac_uid(KEY, f"{ROOT}.30.1")
     assert anon.uid_map() == {}
@@ -1201,7 +1202,7 @@ def test_retain_uids_keeps_the_uids() -> None:
     ref = Dataset()
     ref.ReferencedSOPClassUID = CT
     ref.ReferencedSOPInstanceUID = f"{ROOT}.31.1"
-    anon = Anonymizer(profile_of(O.RETAIN_UIDS), key=KEY)
+    anon = Anonymizer(profile_of(O.RETAIN_UIDS), key=KEY, keep_uid_map=True)
     out = deid(dataset(ReferencedImageSequence=Sequence([ref])), anonymizer=anon)
     assert out.StudyInstanceUID == f"{ROOT}.10.1"
     assert out.SeriesInstanceUID == f"{ROOT}.20.1"

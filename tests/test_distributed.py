@@ -595,7 +595,7 @@ def test_cli_scheduler_without_dask(
         main, ["anonymize", str(good_tree), str(tmp_path / "out"), "--scheduler", "tcp://x:1"]
     )
     assert result.exit_code == 2
-    assert "pip install 'dicomveil[dask]'" in result.output
+    assert "pip install 'dask[distributed]>=2024.1'" in result.output
     assert not (tmp_path / "out").exists()
 
 

@@ -195,3 +195,122 @@ def test_the_cli_says_one_line_about_a_bad_or_short_key(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert f"warning: the key of {short} has 5 bytes, fewer than 16" in r.stderr
     assert "WeakKeyWarning" not in r.stderr and "tiny!" not in r.stderr
+
+
+# -- the audit log -----------------------------------------------------------------------------
+def _tree(root: Path, n: int) -> Path:
+    root.mkdir()
+    data = (SAMPLES / "ct_explicit_le.dcm").read_bytes()
+    for i in range(n):
+        (root / f"{i:04}.dcm").write_bytes(data)
+    (root / "notes.txt").write_text("not DICOM")
+    return root
+
+
+def test_the_audit_log_is_written_by_the_engine_as_files_complete(tmp_path: Path) -> None:
+    import json
+
+    from dicomveil import Anonymizer
+
+    src = _tree(tmp_path / "src", 30)
+    audit = tmp_path / "audit.jsonl"
+    report = Anonymizer(key=b"a test key, 16+ bytes").anonymize_tree(
+        src, tmp_path / "out", audit=audit, workers=2
+    )
+    lines = audit.read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["source"] for r in rows] == [str(src / f"{i:04}.dcm") for i in range(30)] + [
+        str(src / "notes.txt")
+    ]
+    assert [r["status"] for r in rows] == ["done"] * 30 + ["skipped"]
+    assert list(rows[0]) == [
+        "source",
+        "destination",
+        "status",
+        "reason",
+        "error",
+        "bytes_in",
+        "bytes_out",
+        "counts",
+        "flags",
+    ]
+    # the report reads the same rows back
+    assert [f.source for f in report.files] == [r["source"] for r in rows]
+    assert [f.counts for f in report.iter_files()] == [r["counts"] for r in rows]
+    assert report.summary().startswith("30 done, 0 refused, 1 skipped in ")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dicomveil-")]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE")
+def test_a_failed_audit_write_keeps_the_report_and_says_so(tmp_path: Path) -> None:
+    """The audit log cannot grow past 16 KiB (as on a full disk; the outputs, 6 KiB each,
+    still fit): the run goes on, the summary and refusals are shown, the audit log failure
+    is said last, and no half log or temporary file is left. It used to print only the
+    audit error and lose the report."""
+    src = _tree(tmp_path / "src", 120)
+    (src / "0005.dcm").write_bytes(b"DICM" + bytes(200))  # one refusal
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import resource, signal, sys
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 10, 16 << 10))
+                from dicomveil.cli import main
+                sys.argv = ["dicomveil", "anonymize", "src", "out", "--audit", "audit.jsonl"]
+                main()
+                """
+            ),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stderr
+    lines = run.stderr.splitlines()
+    assert any(x.startswith("refused: src/0005.dcm: ") for x in lines), lines
+    summary = [x for x in lines if x.startswith("dicomveil: ")]
+    assert summary and summary[0].startswith("dicomveil: 119 done, 1 refused, 1 skipped"), lines
+    assert lines[-1].startswith("error: audit.jsonl: cannot write the audit log: File too large")
+    assert not (tmp_path / "audit.jsonl").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dicomveil-")]
+    assert len(list((tmp_path / "out").iterdir())) == 119
+
+    # the API: the exception carries the whole report
+    from dicomveil import Anonymizer, FileAccessError
+
+    code = textwrap.dedent(
+        """
+        import resource, signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 10, 16 << 10))
+        from dicomveil import Anonymizer, FileAccessError
+        try:
+            Anonymizer(key=b"a test key, 16+ bytes").anonymize_tree("src", "out2", audit="a.jsonl")
+        except FileAccessError as e:
+            print(len(e.report.files), len(e.report.done), len(e.report.refused), e)
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert run.stdout.startswith("121 119 1 a.jsonl: cannot write the audit log"), run.stderr
+    assert Anonymizer and FileAccessError
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="/proc")
+def test_an_audit_folder_that_cannot_be_written_is_refused_before_the_run(
+    tmp_path: Path,
+) -> None:
+    """/proc exists and is a folder, but no file can be created in it (not even by root)."""
+    from dicomveil import Anonymizer, FileAccessError
+
+    src = _tree(tmp_path / "src", 3)
+    with pytest.raises(FileAccessError, match=r"^/proc/audit.jsonl: cannot write the audit log"):
+        Anonymizer(key=b"a test key, 16+ bytes").anonymize_tree(
+            src, tmp_path / "out", audit="/proc/audit.jsonl"
+        )
+    assert not (tmp_path / "out").exists()

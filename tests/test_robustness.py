@@ -1178,10 +1178,11 @@ def test_one_anonymizer_from_many_threads_and_batches(tmp_path: Path):
     for i, p in enumerate(files):
         names.append(f"{i:03d}_{p.name}")
         shutil.copyfile(p, src / names[-1])
-    serial_anon = Anonymizer(key=TEST_KEY, burned_in="allow")
+    serial_anon = Anonymizer(key=TEST_KEY, burned_in="allow", keep_uid_map=True)
     serial = [serial_anon.anonymize(DicomFile.open(src / n)).to_bytes() for n in names]
 
-    shared = Anonymizer(key=TEST_KEY, burned_in="allow")  # its engine is made by the threads
+    # its engine is made by the threads
+    shared = Anonymizer(key=TEST_KEY, burned_in="allow", keep_uid_map=True)
 
     def one(name: str) -> bytes:
         return shared.anonymize(DicomFile.open(src / name)).to_bytes()

@@ -133,7 +133,9 @@ class Anonymizer:
             ``"warn"`` (default) processes them, flags them in reports and warns with
             :class:`BurnedInAnnotationWarning`; ``"refuse"`` raises
             :class:`BurnedInAnnotationError`; ``"allow"`` processes them silently.
-        keep_uid_map: remember every UID mapping for :meth:`uid_map` (about 150 bytes each).
+        keep_uid_map: remember every UID mapping for :meth:`uid_map` (about 150 bytes each,
+            so off by default: a tree of a million files maps millions of UIDs). Opt in for
+            an audit of the mapping of a run of a size that fits in memory.
     """
 
     def __init__(
@@ -143,7 +145,7 @@ class Anonymizer:
         *,
         key_file: str | os.PathLike[str] | None = None,
         burned_in: Literal["warn", "refuse", "allow"] = "warn",
-        keep_uid_map: bool = True,
+        keep_uid_map: bool = False,
     ) -> None:
         if burned_in not in ("warn", "refuse", "allow"):
             raise ValueError("burned_in must be 'warn', 'refuse' or 'allow'")

@@ -369,7 +369,16 @@ def anonymize(
         _err("interrupted: the files finished so far are complete; no partial file is left")
         sys.exit(130)
     except (DicomveilError, OSError) as e:
-        raise click.ClickException(str(e)) from None
+        failed = getattr(e, "report", None)
+        if failed is None:
+            raise click.ClickException(str(e)) from None
+        # the run went on (the audit log failed): what it did, then what failed
+        if bar is not None:
+            bar.close()
+            bar = None
+        _print_report(failed, dry_run, quiet, None)
+        _err(f"error: {e}")
+        sys.exit(1)
     finally:
         if bar is not None:
             bar.close()
@@ -391,7 +400,9 @@ def _check_cluster(in_place: bool, workers: int | None) -> None:
     try:
         import distributed  # noqa: F401
     except ImportError:
-        raise click.UsageError("--scheduler needs Dask: pip install 'dicomveil[dask]'") from None
+        raise click.UsageError(
+            "--scheduler needs Dask: pip install 'dask[distributed]>=2024.1'"
+        ) from None
 
 
 def _anonymize_on_cluster(scheduler: str, src: Path, target: str, **options: Any) -> Report:

@@ -71,7 +71,9 @@ def _dask() -> Any:
     try:
         import distributed
     except ImportError as e:
-        raise ImportError("distributed runs need Dask: pip install 'dicomveil[dask]'") from e
+        raise ImportError(
+            "distributed runs need Dask: pip install 'dask[distributed]>=2024.1'"
+        ) from e
     return distributed
 
 
