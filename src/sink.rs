@@ -251,6 +251,15 @@ fn path(p: &Path, out: &mut Vec<u8>) {
 /// A JSON string of UTF-8 text; bytes that are not UTF-8 become `\udcXX`.
 fn string(mut bytes: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
+    // most paths and reasons are plain ASCII with nothing to escape: copied as they are
+    if bytes
+        .iter()
+        .all(|&b| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     while !bytes.is_empty() {
         let (valid, rest) = match std::str::from_utf8(bytes) {
             Ok(s) => (s, &[][..]),
