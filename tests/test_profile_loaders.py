@@ -27,6 +27,7 @@ from dicomveil.profile import canonical_pattern
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
+from util import OPTION_COLUMNS
 
 Options = ConfidentialityProfileOptions
 P = ConfidentialityProfile
@@ -35,19 +36,7 @@ CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 DATA = Path(dicomveil.__file__).resolve().parent / "data"
 EXAMPLES = DATA / "examples"
 TABLE = DATA / "table_e1_1_2024c.csv"
-COLUMNS = (
-    "basic_profile",
-    "rtn_safe_priv_opt",
-    "rtn_uids_opt",
-    "rtn_dev_id_opt",
-    "rtn_inst_id_opt",
-    "rtn_pat_chars_opt",
-    "rtn_long_full_dates_opt",
-    "rtn_long_modif_dates_opt",
-    "clean_desc_opt",
-    "clean_struct_cont_opt",
-    "clean_graph_opt",
-)
+COLUMNS = OPTION_COLUMNS
 
 LOAD_STRING = {
     "csv": P.load_from_csv_string,

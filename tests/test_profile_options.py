@@ -30,24 +30,13 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
+from util import OPTION_COLUMNS
 
 Options = ConfidentialityProfileOptions
 KEY = b"dicomveil-test-key"
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 TABLE = Path(dicomveil.__file__).resolve().parent / "data" / "table_e1_1_2024c.csv"
-COLUMNS = (
-    "basic_profile",
-    "rtn_safe_priv_opt",
-    "rtn_uids_opt",
-    "rtn_dev_id_opt",
-    "rtn_inst_id_opt",
-    "rtn_pat_chars_opt",
-    "rtn_long_full_dates_opt",
-    "rtn_long_modif_dates_opt",
-    "clean_desc_opt",
-    "clean_struct_cont_opt",
-    "clean_graph_opt",
-)
+COLUMNS = OPTION_COLUMNS
 OPTIONS = [o for o in Options if o not in (Options.ALL, Options.BASIC_PROFILE)]
 
 # CID 7050, De-identification Method (PS3.16), written out here from the standard

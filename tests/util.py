@@ -34,6 +34,22 @@ REPO = Path(__file__).resolve().parent.parent
 DICOM_ROOT = "1.2.840.10008."
 TEST_KEY = b"dicomveil-test-key"
 
+#: The eleven action columns of PS3.15 Table E.1-1 (as the shipped table names them), in the
+#: bit order of ConfidentialityProfileOptions: written here once, from the standard.
+OPTION_COLUMNS = (
+    "basic_profile",
+    "rtn_safe_priv_opt",
+    "rtn_uids_opt",
+    "rtn_dev_id_opt",
+    "rtn_inst_id_opt",
+    "rtn_pat_chars_opt",
+    "rtn_long_full_dates_opt",
+    "rtn_long_modif_dates_opt",
+    "clean_desc_opt",
+    "clean_struct_cont_opt",
+    "clean_graph_opt",
+)
+
 # ---------------------------------------------------------------------------------------------
 # The profile table (PS3.15 Table E.1-1)
 # ---------------------------------------------------------------------------------------------
