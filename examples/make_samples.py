@@ -150,7 +150,7 @@ def sr_dataset(patient: tuple[str, str, str, str]) -> Dataset:
     ds.CompletionFlag = "COMPLETE"
     ds.VerificationFlag = "VERIFIED"
     observer = Dataset()
-    observer.VerifyingObserverName = "Verifier^Example"
+    observer.VerifyingObserverName = "Okafor^Chidi"
     observer.VerifyingOrganization = "Fictional Reading Centre"
     observer.VerificationDateTime = "20240229120000"
     ds.VerifyingObserverSequence = Sequence([observer])
@@ -173,7 +173,7 @@ def sr_dataset(patient: tuple[str, str, str, str]) -> Dataset:
     person.RelationshipType = "HAS OBS CONTEXT"
     person.ValueType = "PNAME"
     person.ConceptNameCodeSequence = Sequence([code("121008", "Person Observer Name")])
-    person.PersonName = "Observer^Example"
+    person.PersonName = "Lindqvist^Maja"
     section = Dataset()
     section.RelationshipType = "CONTAINS"
     section.ValueType = "CONTAINER"
