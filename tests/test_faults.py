@@ -195,3 +195,37 @@ def test_the_cli_says_one_line_about_a_bad_or_short_key(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert f"warning: the key of {short} has 5 bytes, fewer than 16" in r.stderr
     assert "WeakKeyWarning" not in r.stderr and "tiny!" not in r.stderr
+
+
+# -- messages of a failed write ----------------------------------------------------------------
+def test_the_messages_of_a_failed_write_name_the_path(tmp_path: Path) -> None:
+    """``cannot create a temporary file in the folder of: Permission denied`` and ``cannot
+    rename the finished file to: ...`` ended with nothing where a path was wanted."""
+    from dicomveil import Anonymizer, DicomFile, FileAccessError
+
+    f = DicomFile.open(SAMPLES / "ct_explicit_le.dcm")
+    taken = tmp_path / "taken.dcm"
+    taken.mkdir()
+    with pytest.raises(FileAccessError) as e:
+        f.save(taken)
+    assert str(e.value).startswith(f"{taken}: cannot rename the finished file into place: ")
+    if sys.platform == "linux":  # a folder where nobody can create a file, root included
+        with pytest.raises(FileAccessError) as e:
+            f.save("/proc/self/x.dcm")
+        assert str(e.value).startswith(
+            "/proc/self/x.dcm: cannot create a temporary file beside it: "
+        )
+    with pytest.raises(FileAccessError) as e:
+        f.save(tmp_path / "missing" / "x.dcm")
+    assert str(e.value).startswith(f"{tmp_path / 'missing' / 'x.dcm'}: cannot open its folder: ")
+    # in a tree run
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copyfile(SAMPLES / "ct_explicit_le.dcm", src / "a.dcm")
+    (tmp_path / "out" / "a.dcm").mkdir(parents=True)
+    [result] = Anonymizer(key=b"a test key, 16+ bytes").anonymize_tree(src, tmp_path / "out").files
+    assert (result.status, result.error) == ("refused", "FileAccessError")
+    assert (result.reason or "").startswith(
+        f"{tmp_path / 'out' / 'a.dcm'}: cannot rename the finished file into place: "
+    )
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.dcm"]
