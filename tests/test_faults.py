@@ -197,6 +197,198 @@ def test_the_cli_says_one_line_about_a_bad_or_short_key(tmp_path: Path) -> None:
     assert "WeakKeyWarning" not in r.stderr and "tiny!" not in r.stderr
 
 
+# -- one run at a time into a destination, and only inside it ----------------------------------
+def _run_cli(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m dicomveil ARGS``, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "dicomveil", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def _many(root: Path, n: int, sample: str = "sc_rle_lossless.dcm") -> Path:
+    """A folder of ``n`` files, all one sample (hard links, copies where links fail)."""
+    import os
+
+    root.mkdir(parents=True)
+    first = root / "00000.dcm"
+    shutil.copyfile(SAMPLES / sample, first)
+    for i in range(1, n):
+        try:
+            os.link(first, root / f"{i:05}.dcm")
+        except OSError:
+            shutil.copyfile(first, root / f"{i:05}.dcm")
+    return root
+
+
+def _wait_for(condition: object, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.005)
+
+
+def _key(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.key"
+    path.write_bytes(f"the key of the {name} run, 16+ bytes\n".encode())
+    return path
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock and SIGSTOP")
+def test_a_destination_is_written_by_one_run_at_a_time(tmp_path: Path) -> None:
+    """Two runs with different keys into one DST both exited 0 and mixed their UIDs. Now the
+    first holds DST's lock for its whole run, and the second is refused, naming the lock file
+    and the holder; after the first has ended, a new run works."""
+    import signal
+    import socket
+
+    src = _many(tmp_path / "src", 2000)
+    dst = tmp_path / "dst"
+    lock = dst / ".dicomveil.lock"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "dicomveil", "anonymize", src, dst, "--workers", "1", "-q"]
+        + ["--key-file", str(_key(tmp_path, "first"))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    second_key = _key(tmp_path, "second")
+    try:
+        # the lock is taken once the holder has written itself into the lock file
+        _wait_for(lambda: f"pid={first.pid}\n" in _text(lock) or first.poll() is not None)
+        first.send_signal(signal.SIGSTOP)  # held still, and so is its lock
+        if first.poll() is not None:
+            pytest.skip("the first run finished before the second started")
+        second = _run_cli("anonymize", SAMPLES, dst, "--key-file", second_key, "-q")
+        assert second.returncode == 1, second.stderr
+        holder = f"pid {first.pid} on host {socket.gethostname()}, started 2"
+        assert (
+            f"Error: {lock}: the destination is in use by another dicomveil run ({holder}"
+        ) in second.stderr
+        assert "wait for it to end, or write elsewhere" in second.stderr
+        assert not [p for p in dst.iterdir() if not p.name.startswith(("0", "."))]
+        # a dry run writes nothing, and takes no lock
+        dry = _run_cli("anonymize", SAMPLES, dst, "--key-file", second_key, "--dry-run", "-q")
+        assert dry.returncode == 0, dry.stderr
+    finally:
+        first.send_signal(signal.SIGCONT)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert not lock.exists()
+    again = _run_cli("anonymize", SAMPLES, dst, "--key-file", second_key, "-q")
+    assert again.returncode == 0, again.stderr
+    assert (dst / "ct_explicit_le.dcm").is_file() and not lock.exists()
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def test_a_lock_file_left_by_a_dead_run_does_not_block(tmp_path: Path) -> None:
+    """A lock file nobody holds (its run was killed: the system released the lock) is taken
+    over; it is never an input, nor an output."""
+    from dicomveil import Anonymizer
+
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    lock = dst / ".dicomveil.lock"
+    lock.write_text("pid=999999999\nhost=gone\nstarted=2001-01-01 00:00:00 UTC\n")
+    r = _run_cli("anonymize", SAMPLES, dst, "--key-file", _key(tmp_path, "a"), "-q")
+    assert r.returncode == 0, r.stderr
+    assert not lock.exists()
+    assert sorted(p.name for p in dst.iterdir()) == sorted(p.name for p in SAMPLES.iterdir())
+    # a folder holding a lock file as a source: the lock file is passed over
+    lock.write_text("pid=999999999\n")
+    report = Anonymizer(key=b"a test key, 16+ bytes").anonymize_tree(dst, tmp_path / "again")
+    assert str(lock) not in {f.source for f in report.files}
+    assert not (tmp_path / "again" / ".dicomveil.lock").exists()
+
+
+def test_the_lock_from_python_and_what_it_refuses(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from dicomveil import Anonymizer, DestinationBusyError, FileAccessError, _core
+
+    anonymizer = Anonymizer(key=b"a test key, 16+ bytes")
+    dst = tmp_path / "new" / "dst"
+    with _core.RunLock(dst) as held:
+        assert held.held and held.path == str(dst / ".dicomveil.lock")
+        with pytest.raises(DestinationBusyError) as e:
+            anonymizer.anonymize_tree(SAMPLES, dst)
+        assert isinstance(e.value, FileAccessError)
+        assert str(e.value).startswith(f"{held.path}: the destination is in use by another")
+        with pytest.raises(DestinationBusyError):
+            _core.RunLock(dst).acquire()
+        assert anonymizer.anonymize_tree(SAMPLES, dst, dry_run=True).ok
+        assert not [p for p in dst.iterdir() if p.name != ".dicomveil.lock"]
+        # in place: the source is the destination, and is locked alike
+        with pytest.raises(DestinationBusyError):
+            anonymizer.anonymize_tree(dst, dst)
+    assert not held.held and not (dst / ".dicomveil.lock").exists()
+    # a one-file run waits a little for the lock of its output's folder
+    lock = _core.RunLock(dst)
+    lock.acquire()
+    threading.Timer(0.3, lock.release).start()
+    started = time.monotonic()
+    report = anonymizer.anonymize_tree(SAMPLES / "ct_explicit_le.dcm", dst / "one.dcm")
+    assert report.ok and time.monotonic() - started >= 0.25
+    assert (dst / "one.dcm").is_file()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links")
+def test_a_symbolic_link_inside_the_destination_is_not_followed(tmp_path: Path) -> None:
+    """``ln -s /elsewhere dst/sub`` made outputs land outside DST. Now each folder of an
+    output is opened without following links: the files that would go through one are
+    refused, saying so, nothing is written outside, and the other files are done."""
+    import os
+
+    from dicomveil import Anonymizer
+
+    src = tmp_path / "src"
+    for rel, sample in (
+        ("a.dcm", "ct_explicit_le.dcm"),
+        ("sub/b.dcm", "mr_implicit_le.dcm"),
+        ("deep/er/c.dcm", "us_rgb_explicit_be.dcm"),
+    ):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SAMPLES / sample, src / rel)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    dst = tmp_path / "dst"
+    (dst / "deep").mkdir(parents=True)
+    os.symlink(elsewhere, dst / "sub")  # absolute
+    os.symlink("../../elsewhere", dst / "deep" / "er")  # relative, deeper
+    anonymizer = Anonymizer(key=b"a test key, 16+ bytes")
+    report = anonymizer.anonymize_tree(src, dst)
+    by_rel = {Path(f.source).relative_to(src).as_posix(): f for f in report.files}
+    assert by_rel["a.dcm"].status == "done" and (dst / "a.dcm").is_file()
+    problem = (
+        "a symbolic link inside the destination: not followed, so nothing is written through "
+        "it (remove it, or write elsewhere)"
+    )
+    for rel, link in (("sub/b.dcm", dst / "sub"), ("deep/er/c.dcm", dst / "deep" / "er")):
+        f = by_rel[rel]
+        assert (f.status, f.error, f.reason) == ("refused", "PathError", f"{link}: {problem}")
+    assert list(elsewhere.iterdir()) == []
+    # a naming template whose folder is a link: refused alike
+    os.symlink(elsewhere, dst / "_abs_path")
+    report = anonymizer.anonymize_tree(src, dst, naming="_abs_path/{SOPInstanceUID}.dcm")
+    assert [f.status for f in report.files] == ["refused"] * 3
+    assert list(elsewhere.iterdir()) == []
+    # the command line: refused lines, exit 1
+    r = _run_cli("anonymize", src, dst, "--key-file", _key(tmp_path, "cli"), "-q")
+    assert r.returncode == 1
+    assert f"refused: {src / 'sub' / 'b.dcm'}: {dst / 'sub'}: {problem}" in r.stderr
+
+
 # -- messages of a failed write ----------------------------------------------------------------
 def test_the_messages_of_a_failed_write_name_the_path(tmp_path: Path) -> None:
     """``cannot create a temporary file in the folder of: Permission denied`` and ``cannot

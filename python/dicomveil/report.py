@@ -52,6 +52,9 @@ class Report:
     elapsed: float
     #: True when the run stopped before every file was processed.
     stopped: bool = False
+    #: Temporary files (``.dicomveil-*.part``) left by an earlier, killed run in the folders
+    #: this run wrote to, and removed.
+    leftovers_removed: int = 0
 
     @property
     def done(self) -> list[FileResult]:
@@ -157,4 +160,9 @@ class Report:
             )
             for src, dst, status, reason, error, bytes_in, bytes_out, counts, flags in raw["files"]
         )
-        return cls(files=files, elapsed=raw["elapsed"], stopped=raw["stopped"])
+        return cls(
+            files=files,
+            elapsed=raw["elapsed"],
+            stopped=raw["stopped"],
+            leftovers_removed=raw.get("leftovers_removed", 0),
+        )
