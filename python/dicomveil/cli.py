@@ -610,6 +610,8 @@ def verify_cmd(
       leak                  an identifying value of an original (--original) is
                             in this element (any VR, private and nested included)
       unreadable            the file is DICOM but cannot be read
+      leftover              a temporary file of dicomveil (.dicomveil-*.part)
+                            left by a run that was killed while writing it
 
     Give the --profile or --option the output was made with. Each finding is
     printed on standard output as FILE, TAG PATH, KIND and KEYWORD separated by
