@@ -389,6 +389,85 @@ def test_a_symbolic_link_inside_the_destination_is_not_followed(tmp_path: Path) 
     assert f"refused: {src / 'sub' / 'b.dcm'}: {dst / 'sub'}: {problem}" in r.stderr
 
 
+# -- signals and leftovers ---------------------------------------------------------------------
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_a_run_as_ctrl_c_does(tmp_path: Path, name: str) -> None:
+    """SIGTERM and SIGHUP (the terminal closed) killed the run and left a ``.part`` file in
+    DST. Now they stop it as Ctrl-C does: the files being written are finished, the report so
+    far is printed, and the exit code is 128 + the signal's number."""
+    import re
+    import signal
+
+    sig = getattr(signal, name)
+    src = _many(tmp_path / "src", 2000)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dicomveil", "anonymize", src, out, "--workers", "1"]
+        + ["--key-file", str(_key(tmp_path, "k"))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(lambda: out.exists() and any(p.suffix == ".dcm" for p in out.iterdir()))
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the signal arrived")
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err
+    assert "error: the run stopped before every file was processed" in err
+    assert f"stopped by {name}: the files finished so far are complete; no partial file" in err
+    summary = re.search(r"dicomveil: (\d+) done, 0 refused, 0 skipped", err)
+    assert summary is not None, err
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert 0 < len(written) == int(summary[1]) < 2000
+    assert [p for p in written if ".dicomveil" in p.name or p.suffix == ".part"] == []
+
+
+def test_a_rerun_removes_leftovers_and_verify_finds_them(tmp_path: Path) -> None:
+    """A ``.part`` file of a killed run survived a clean rerun, unreported. Now a rerun
+    removes those in the folders its outputs go to and says how many, and ``verify`` reports
+    any it finds (kind ``leftover``)."""
+    from dicomveil import Anonymizer, verify
+
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    shutil.copyfile(SAMPLES / "ct_explicit_le.dcm", src / "a.dcm")
+    shutil.copyfile(SAMPLES / "mr_implicit_le.dcm", src / "sub" / "b.dcm")
+    out = tmp_path / "out"
+    key = _key(tmp_path, "k")
+    assert _run_cli("anonymize", src, out, "--key-file", key, "-q").returncode == 0
+    planted = [
+        out / ".dicomveil-aB3dE9.part",
+        out / "sub" / ".dicomveil-x.part",
+        out / "sub" / ".dicomveil-audit-y.part",
+    ]
+    untouched = out / "other" / ".dicomveil-z.part"  # a folder no output goes to
+    for path in [*planted, untouched]:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"half a file")
+
+    found = _run_cli("verify", out)
+    assert found.returncode == 1
+    lines = [line for line in found.stdout.splitlines() if "\tleftover\t" in line]
+    assert sorted(lines) == sorted(f"{p}\t-\tleftover\t-" for p in [*planted, untouched])
+    assert "(4 leftover)" in found.stderr
+
+    rerun = _run_cli("anonymize", src, out, "--key-file", key)
+    assert rerun.returncode == 0, rerun.stderr
+    assert (
+        "note: removed 3 temporary files (.dicomveil-*.part) left by an earlier run that was killed"
+    ) in rerun.stderr
+    assert not any(p.exists() for p in planted) and untouched.exists()
+
+    (out / "sub" / ".dicomveil-again.part").write_bytes(b"x")
+    report = Anonymizer(key_file=key).anonymize_tree(src, out)
+    assert report.leftovers_removed == 1
+    findings = [(Path(f.file), f.path, f.kind, f.tag) for f in verify(out).findings]
+    assert findings == [(untouched, "", "leftover", None)]
+
+
 # -- messages of a failed write ----------------------------------------------------------------
 def test_the_messages_of_a_failed_write_name_the_path(tmp_path: Path) -> None:
     """``cannot create a temporary file in the folder of: Permission denied`` and ``cannot
