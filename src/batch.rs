@@ -10,11 +10,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::anonymize::{Anonymizer, Counts};
+use crate::dest::Destination;
 use crate::error::{Error, Result};
 pub use crate::naming::Template;
 use crate::read::{is_dicomdir, read_path};
 use crate::sink::{Rows, Sink};
-use crate::write::save;
 
 /// How output files are named.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,10 @@ pub struct TreeOptions {
     /// The audit log: one JSON line per input, written as the files complete (to a temporary
     /// file renamed when the run ends); checked with the other paths before the run.
     pub audit: Option<PathBuf>,
+    /// Take the destination's lock for the run, and remove the temporary files earlier runs
+    /// left in the folders written to (see [`crate::dest`]). False only for a part of a larger
+    /// run whose caller holds the lock (a batch of a distributed run). A dry run does neither.
+    pub lock: bool,
 }
 
 impl Default for TreeOptions {
@@ -54,6 +58,7 @@ impl Default for TreeOptions {
             dry_run: false,
             only: None,
             audit: None,
+            lock: true,
         }
     }
 }
@@ -111,6 +116,8 @@ pub struct Report {
     pub stopped: bool,
     /// The audit log could not be written (the run itself went on; the rows are complete).
     pub audit_error: Option<Error>,
+    /// Temporary files left by earlier runs, removed from the folders written to.
+    pub leftovers_removed: usize,
 }
 
 /// Progress, as seen by the callback.
@@ -152,7 +159,11 @@ pub const TEMP_PREFIX: &str = ".dicomveil-";
 /// See [`TEMP_PREFIX`].
 pub const TEMP_SUFFIX: &str = ".part";
 
-/// Files under `src`, sorted; our own temporary files are passed over.
+/// The lock file of a destination, in it while a run writes there (see [`crate::dest`]).
+/// Listings pass over it, as over our temporary files.
+pub const LOCK_NAME: &str = ".dicomveil.lock";
+
+/// Files under `src`, sorted; our own temporary files and lock files are passed over.
 pub fn list_files(src: &Path, recursive: bool) -> Result<Vec<PathBuf>> {
     Ok(list_tree(src, recursive)?.files)
 }
@@ -168,6 +179,8 @@ pub struct Listing {
     pub links: Vec<PathBuf>,
     /// Folders below the top that could not be listed, and why: reported, not fatal.
     pub unreadable: Vec<(PathBuf, String)>,
+    /// Temporary files of ours (`.dicomveil-*.part`): left by a killed run, or being written.
+    pub leftovers: Vec<PathBuf>,
 }
 
 /// One entry of a tree, as the walk meets it.
@@ -179,10 +192,14 @@ pub enum Entry {
     Link(PathBuf),
     /// A folder below the top that could not be listed, and why: reported, not fatal.
     Unreadable(PathBuf, String),
+    /// A temporary file of ours (`.dicomveil-*.part`): left by a killed run, or being
+    /// written; never an input.
+    Leftover(PathBuf),
 }
 
 /// The entries under `src` in the engine's order: depth first, the entries of each folder
-/// sorted by name (which is the order of the paths); our own temporary files are passed over.
+/// sorted by name (which is the order of the paths). Our temporary files are set apart
+/// ([`Entry::Leftover`]) and a destination's lock file ([`LOCK_NAME`]) is passed over.
 /// Lazy: a folder is read when the walk reaches it, so memory does not grow with the tree.
 /// Only the top folder unreadable is an error.
 pub fn walk(src: &Path, recursive: bool) -> impl Iterator<Item = Result<Entry>> + '_ {
@@ -193,7 +210,11 @@ pub fn walk(src: &Path, recursive: bool) -> impl Iterator<Item = Result<Entry>> 
         .filter_map(move |entry| match entry {
             Ok(entry) => {
                 if entry.file_type().is_file() {
-                    if is_temp_name(&entry.file_name().to_string_lossy()) {
+                    let name = entry.file_name().to_string_lossy();
+                    if is_temp_name(&name) {
+                        return Some(Ok(Entry::Leftover(entry.into_path())));
+                    }
+                    if name == LOCK_NAME {
                         return None;
                     }
                     // gone or unreadable since: 0, and the run reports the file
@@ -235,6 +256,7 @@ pub fn list_tree(src: &Path, recursive: bool) -> Result<Listing> {
         sizes: Vec::new(),
         links: Vec::new(),
         unreadable: Vec::new(),
+        leftovers: Vec::new(),
     };
     for entry in walk(src, recursive) {
         match entry? {
@@ -244,6 +266,7 @@ pub fn list_tree(src: &Path, recursive: bool) -> Result<Listing> {
             }
             Entry::Link(path) => listing.links.push(path),
             Entry::Unreadable(path, why) => listing.unreadable.push((path, why)),
+            Entry::Leftover(path) => listing.leftovers.push(path),
         }
     }
     Ok(listing)
@@ -381,12 +404,11 @@ pub fn name_collisions<P: AsRef<Path>>(outputs: &[Option<P>]) -> Vec<(usize, usi
 /// inputs never write the same output.
 type Claims = Mutex<std::collections::HashMap<PathBuf, PathBuf>>;
 
-/// What the workers of a run share: output names claimed, and folders already created (each
-/// is created once, not once per file).
-#[derive(Default)]
+/// What the workers of a run share: output names claimed, and the destination (None in a dry
+/// run).
 struct Shared {
     claims: Claims,
-    folders: Mutex<std::collections::HashSet<PathBuf>>,
+    destination: Option<Destination>,
 }
 
 fn process(
@@ -416,10 +438,11 @@ fn process(
         let done = anon.anonymize(&mut file)?;
         outcome.counts = done.counts;
         outcome.flags = done.flags;
-        let dst = match &opts.naming {
-            Naming::Mirror => dst_root.join(rel),
-            Naming::Template(t) => dst_root.join(t.fill(&file)?),
+        let output = match &opts.naming {
+            Naming::Mirror => rel.to_path_buf(),
+            Naming::Template(t) => t.fill(&file)?,
         };
+        let dst = dst_root.join(&output);
         if let Naming::Template(_) = opts.naming {
             let mut claimed = shared.claims.lock().expect("not poisoned");
             if let Some(first) = claimed.get(&dst) {
@@ -427,27 +450,8 @@ fn process(
             }
             claimed.insert(dst.clone(), src.to_path_buf());
         }
-        if !opts.dry_run {
-            if let Some(parent) = dst.parent() {
-                let known = shared
-                    .folders
-                    .lock()
-                    .expect("not poisoned")
-                    .contains(parent);
-                if !known {
-                    std::fs::create_dir_all(parent).map_err(|e| Error::Io {
-                        name: parent.display().to_string(),
-                        op: "create the folder",
-                        source: e,
-                    })?;
-                    shared
-                        .folders
-                        .lock()
-                        .expect("not poisoned")
-                        .insert(parent.to_path_buf());
-                }
-            }
-            outcome.bytes_out = save(&file, &dst)?;
+        if let Some(destination) = &shared.destination {
+            outcome.bytes_out = destination.save(&file, &output)?;
         }
         Ok(Some(dst))
     })();
@@ -812,12 +816,20 @@ pub fn check_paths(
     Ok(plan)
 }
 
+/// How long a one-file run waits for the lock of its output's folder.
+const ONE_FILE_WAIT: Duration = Duration::from_secs(10);
+
 /// Anonymize every file under `src` into `dst`.
 ///
 /// The paths are checked first ([`check_paths`], in place allowed, with the audit log's path
 /// of the options): `src` may be one file (then `dst` is the output file, or a folder), `dst`
 /// equal to `src` means in place, a `dst` inside `src` is refused. `progress` is called from
 /// the calling thread about every `tick`, and once at the end; it returns false to cancel.
+///
+/// Unless `opts.lock` is false or the run is dry, the run holds the lock of the folder it
+/// writes below (DST, SRC in place, the output's folder for one file) from start to end, and
+/// another run is refused meanwhile ([`Error::Busy`]); outputs are written only inside it, no
+/// symbolic link followed ([`crate::dest`]).
 pub fn anonymize_tree(
     anon: &Anonymizer,
     src: &Path,
@@ -859,9 +871,31 @@ pub fn anonymize_planned(
             }
         }
     }
+    // the audit log's folder must be writable: found before anything is created
+    let audit_sink = match &opts.audit {
+        Some(audit) => Some(Sink::open(Some(audit), None)?),
+        None => None,
+    };
+    // held by this run alone, and written only inside; a one-file run waits a little for
+    // another's lock (parallel one-file runs into one folder each hold it briefly)
+    let wait = if plan.is_folder() {
+        Duration::ZERO
+    } else {
+        ONE_FILE_WAIT
+    };
+    let destination = match opts.dry_run {
+        true => None,
+        false => Some(Destination::open(
+            plan.dst_root(),
+            opts.lock.then_some(wait),
+        )?),
+    };
     let dst_root = plan.dst_root();
     // the rows go to the audit log, or to a temporary file in the destination
-    let mut sink = Sink::open(opts.audit.as_deref(), Some(dst_root))?;
+    let mut sink = match audit_sink {
+        Some(sink) => sink,
+        None => Sink::open(None, Some(dst_root))?,
+    };
     let pool = thread_pool(opts.workers)?;
     let threads = pool.current_num_threads();
 
@@ -881,7 +915,10 @@ pub fn anonymize_planned(
         }
     };
 
-    let shared = Shared::default();
+    let shared = Shared {
+        claims: Claims::default(),
+        destination,
+    };
     let listed = AtomicUsize::new(0);
     let listing_done = AtomicBool::new(false);
     let cancel = AtomicBool::new(false);
@@ -924,6 +961,8 @@ pub fn anonymize_planned(
                             Entry::Unreadable(path, why) => {
                                 Some(Apart::unreadable(path, why).outcome())
                             }
+                            // not an input: the destination removes those in its folders
+                            Entry::Leftover(_) => continue,
                         };
                         if let Some(line) = line {
                             let _ = done_tx.send((seq, Some(line)));
@@ -1041,6 +1080,10 @@ pub fn anonymize_planned(
     }
     let listed = listed.into_inner();
     let (rows, audit_error) = sink.finish();
+    let leftovers_removed = shared
+        .destination
+        .as_ref()
+        .map_or(0, Destination::leftovers_removed);
     Ok(Report {
         rows,
         refused: refused_files,
@@ -1048,6 +1091,7 @@ pub fn anonymize_planned(
         elapsed: started.elapsed(),
         stopped: unprocessed > 0 || totals.files < listed || !listing_done.into_inner(),
         audit_error,
+        leftovers_removed,
     })
 }
 
@@ -1269,15 +1313,17 @@ mod tests {
     }
 
     #[test]
-    fn listing_with_sizes_links_and_no_temporary_files() {
+    fn listing_with_sizes_links_leftovers_and_no_lock_file() {
         let dir = tree();
         let src = dir.path().join("src");
         std::fs::write(src.join(".dicomveil-x1.part"), b"partial").unwrap();
+        std::fs::write(src.join("sub").join(LOCK_NAME), b"pid=1\n").unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink(src.join("a.dcm"), src.join("link")).unwrap();
         let listing = list_tree(&src, true).unwrap();
         assert_eq!(listing.files, [src.join("a.dcm"), src.join("sub/b.dcm")]);
         assert_eq!(listing.sizes, [1, 2]);
+        assert_eq!(listing.leftovers, [src.join(".dicomveil-x1.part")]);
         #[cfg(unix)]
         assert_eq!(listing.links, [src.join("link")]);
         assert_eq!(list_tree(&src, false).unwrap().files, [src.join("a.dcm")]);

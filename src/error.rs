@@ -76,6 +76,13 @@ pub enum Error {
     /// output that would overwrite an input, an audit log over an input or an output...).
     #[error("{path}: {problem}")]
     Path { path: String, problem: String },
+    /// The destination is in use: another run holds its lock (`lock`, the lock file), and
+    /// `holder` says which run (pid, host, start time) as far as the lock file tells.
+    #[error(
+        "{lock}: the destination is in use by another dicomveil run ({holder}): wait for it to \
+         end, or write elsewhere"
+    )]
+    Busy { lock: String, holder: String },
     /// The engine failed where it should not (a panic caught at a boundary): a bug.
     #[error("{}internal error in the dicomveil engine (please report it): {what}", named(.name))]
     Internal { name: String, what: String },
@@ -95,6 +102,7 @@ pub const KINDS: &[&str] = &[
     "DicomValueError",
     "NamingTemplateError",
     "PathError",
+    "DestinationBusyError",
 ];
 
 /// `name: ` before a message, or nothing when there is no name.
@@ -123,6 +131,7 @@ impl Error {
             Error::Value { .. } => "DicomValueError",
             Error::Template { .. } => "NamingTemplateError",
             Error::Path { .. } => "PathError",
+            Error::Busy { .. } => "DestinationBusyError",
             Error::Internal { .. } => "DicomveilError",
         }
     }
@@ -157,7 +166,8 @@ impl Error {
             Error::Profile { .. }
             | Error::Value { .. }
             | Error::Template { .. }
-            | Error::Path { .. } => {}
+            | Error::Path { .. }
+            | Error::Busy { .. } => {}
         }
         self
     }
@@ -206,6 +216,10 @@ mod tests {
             Error::Path {
                 path: "p".into(),
                 problem: "p".into(),
+            },
+            Error::Busy {
+                lock: "l".into(),
+                holder: "h".into(),
             },
             Error::from_panic("f", &"boom"),
         ];

@@ -14,6 +14,7 @@ pub mod anonymize;
 pub mod batch;
 pub mod clean;
 pub mod dataset;
+pub mod dest;
 pub mod dump;
 pub mod error;
 pub mod naming;

@@ -567,7 +567,8 @@ impl PyEngine {
 
     /// Anonymize a tree (or one file) on a thread pool; returns the raw report. The naming
     /// template and the paths (with the audit log's, not written here) are checked first.
-    #[pyo3(signature = (src, dst, workers=0, recursive=true, naming=None, stop_on_error=false, dry_run=false, progress=None, tick=0.2, files=None, audit=None))]
+    /// `lock`: take the destination's lock (false: the caller holds it).
+    #[pyo3(signature = (src, dst, workers=0, recursive=true, naming=None, stop_on_error=false, dry_run=false, progress=None, tick=0.2, files=None, audit=None, lock=true))]
     #[allow(clippy::too_many_arguments)]
     fn anonymize_tree<'py>(
         &self,
@@ -583,6 +584,7 @@ impl PyEngine {
         tick: f64,
         files: Option<Vec<PathBuf>>,
         audit: Option<PathBuf>,
+        lock: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let naming = match naming {
             Some(template) => {
@@ -600,6 +602,7 @@ impl PyEngine {
             dry_run,
             only: files,
             audit,
+            lock,
         };
         let engine = &self.inner;
         let callback_error: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
@@ -653,6 +656,7 @@ impl PyEngine {
             "audit_error",
             report.audit_error.map(|e| to_pyerr(py, e).into_value(py)),
         )?;
+        out.set_item("leftovers_removed", report.leftovers_removed)?;
         // an exception from the progress callback or a signal (Ctrl-C) stopped the run: the
         // caller gets the report of what was done, then raises it
         out.set_item("error", interrupted.map(|e| e.into_value(py)))?;
@@ -753,6 +757,9 @@ struct PyPathPlan {
     /// The output file of a one-file run without a naming template.
     #[pyo3(get)]
     output: Option<std::ffi::OsString>,
+    /// The folder the outputs are written below (and the run's lock is taken on).
+    #[pyo3(get)]
+    root: std::ffi::OsString,
 }
 
 /// `batch::check_paths`, its refusal raised as its class (PathError, or FileAccessError for
@@ -800,6 +807,7 @@ fn check_paths(
         folder: plan.is_folder(),
         in_place: plan.in_place(),
         output: plan.output().map(|p| p.as_os_str().to_os_string()),
+        root: plan.dst_root().as_os_str().to_os_string(),
     })
 }
 
@@ -895,6 +903,71 @@ fn name_collisions(
             })
             .collect())
     })
+}
+
+/// The lock of a destination folder for a run (`dest::RunLock`): taken by `acquire` or
+/// `with`, held until `release` or the end of the `with` block (or the process).
+#[pyclass(name = "RunLock", module = "dicomveil._core")]
+struct PyRunLock {
+    folder: PathBuf,
+    held: Option<crate::dest::RunLock>,
+}
+
+#[pymethods]
+impl PyRunLock {
+    #[new]
+    fn new(folder: PathBuf) -> Self {
+        PyRunLock { folder, held: None }
+    }
+
+    /// Take the lock (the folder is created when missing), waiting up to `wait` seconds for
+    /// another run to release it; raises DestinationBusyError naming the holder.
+    #[pyo3(signature = (wait=0.0))]
+    fn acquire(&mut self, py: Python<'_>, wait: f64) -> PyResult<()> {
+        if self.held.is_none() {
+            let folder = &self.folder;
+            let wait = std::time::Duration::from_secs_f64(wait.clamp(0.0, 86400.0));
+            self.held = Some(run(py, || crate::dest::RunLock::acquire(folder, wait))?);
+        }
+        Ok(())
+    }
+
+    /// Release the lock (nothing when not held).
+    fn release(&mut self) {
+        self.held = None;
+    }
+
+    /// The lock file.
+    #[getter]
+    fn path(&self) -> std::ffi::OsString {
+        let folder = if self.folder.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &self.folder
+        };
+        folder.join(batch::LOCK_NAME).into_os_string()
+    }
+
+    #[getter]
+    fn held(&self) -> bool {
+        self.held.is_some()
+    }
+
+    fn __enter__(mut slf: PyRefMut<'_, Self>) -> PyResult<PyRefMut<'_, Self>> {
+        let py = slf.py();
+        slf.acquire(py, 0.0)?;
+        Ok(slf)
+    }
+
+    fn __exit__(
+        &mut self,
+        _kind: Option<&Bound<'_, PyAny>>,
+        _value: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
+        self.release();
+        false
+    }
 }
 
 /// Is this file name one of our temporary files (`.dicomveil-*.part`)?
@@ -1038,6 +1111,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merge_report, m)?)?;
     m.add_function(wrap_pyfunction!(name_collisions, m)?)?;
     m.add_function(wrap_pyfunction!(is_temp_name, m)?)?;
+    m.add_class::<PyRunLock>()?;
+    m.add("LOCK_NAME", batch::LOCK_NAME)?;
     m.add("TEMP_PREFIX", batch::TEMP_PREFIX)?;
     m.add("TEMP_SUFFIX", batch::TEMP_SUFFIX)?;
     m.add("EDITION", profile::EDITION)?;

@@ -18,7 +18,7 @@ use dicom_dictionary_std::tags;
 use rayon::prelude::*;
 
 use crate::anonymize::private_creators;
-use crate::batch::{list_files, thread_pool};
+use crate::batch::{list_files, list_tree, thread_pool};
 use crate::clean::{identifying_words, is_word, normalize_str, Charset};
 use crate::dataset::{tag_str, DataSet, DicomFile, Source, Value};
 use crate::error::{Error, Result};
@@ -38,6 +38,9 @@ pub enum FindingKind {
     Leak,
     /// The output could not be read.
     Unreadable,
+    /// A temporary file of ours (`.dicomveil-*.part`): left by a run that was killed while
+    /// writing (or a run writing there now). Its content is not checked.
+    Leftover,
 }
 
 impl FindingKind {
@@ -48,6 +51,7 @@ impl FindingKind {
             FindingKind::NotRemoved => "not-removed",
             FindingKind::Leak => "leak",
             FindingKind::Unreadable => "unreadable",
+            FindingKind::Leftover => "leftover",
         }
     }
 }
@@ -187,7 +191,7 @@ fn verify_file(
 }
 
 /// Scan every file under `out` (or one file). Returns the findings (sorted) and the number of
-/// files checked.
+/// files checked. Temporary files of ours found under `out` are findings too (`leftover`).
 pub fn verify(
     out: &Path,
     original: Option<&Path>,
@@ -202,7 +206,12 @@ pub fn verify(
         }
     };
     let pool = thread_pool(workers)?;
-    let outputs = list(out)?;
+    let (outputs, leftovers) = if out.is_file() {
+        (vec![out.to_path_buf()], Vec::new())
+    } else {
+        let listing = list_tree(out, true)?;
+        (listing.files, listing.leftovers)
+    };
     let needles = match original {
         None => None,
         Some(orig) => {
@@ -238,6 +247,12 @@ pub fn verify(
             .flat_map_iter(|p| verify_file(p, profile, needles.as_ref()))
             .collect()
     });
+    findings.extend(leftovers.iter().map(|p| Finding {
+        file: p.clone(),
+        path: String::new(),
+        tag: None,
+        kind: FindingKind::Leftover,
+    }));
     findings.sort();
-    Ok((findings, outputs.len()))
+    Ok((findings, outputs.len() + leftovers.len()))
 }

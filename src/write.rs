@@ -396,47 +396,255 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// Save atomically: written to a temporary file beside `path` (mode 0644 on Unix), renamed
-/// over it when complete. On any error nothing is left behind. Returns the bytes written.
-pub fn save(file: &DicomFile, path: &Path) -> Result<u64> {
-    let io_err = |op: &'static str| {
-        move |source: io::Error| Error::Io {
-            name: path.display().to_string(),
-            op,
-            source,
-        }
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder
-        .prefix(crate::batch::TEMP_PREFIX)
-        .suffix(crate::batch::TEMP_SUFFIX);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o644));
-    }
-    let tmp = builder
-        .tempfile_in(dir)
-        .map_err(io_err("create a temporary file in the folder of"))?;
+/// Write the whole Part 10 file into `out`, a new empty file (bulk values of a source file
+/// copied by the kernel where it can). Returns the bytes written.
+fn write_into(file: &DicomFile, out: &fs::File) -> io::Result<u64> {
     // headers and small values gather here; bulk values bypass it (copied by the kernel, or
     // written in large chunks). Sized to the input when that is small: a buffer much larger
     // than the file costs a fresh mapping per file where malloc's trimming is tuned down
     // (as Dask's workers do).
     let capacity = (file.source_len as usize + 1024).clamp(4 * 1024, 64 * 1024);
-    let mut out = Counting {
-        inner: BufWriter::with_capacity(capacity, tmp.as_file()),
+    let mut counting = Counting {
+        inner: BufWriter::with_capacity(capacity, out),
         count: 0,
     };
-    let copied = write_part10(file, &mut out, Some(tmp.as_file()))
-        .and_then(|copied| out.flush().map(|_| copied))
-        .map_err(io_err("write"))?;
-    let written = out.count + copied;
+    let copied = write_part10(file, &mut counting, Some(out))?;
+    counting.flush()?;
+    Ok(counting.count + copied)
+}
+
+/// The error of a file operation (`op`) on `path`.
+pub(crate) fn io_error<'a>(path: &'a Path, op: &'static str) -> impl Fn(io::Error) -> Error + 'a {
+    move |source| Error::Io {
+        name: path.display().to_string(),
+        op,
+        source,
+    }
+}
+
+/// The folder and the file name of `path`, the output of [`save`]. A path that names no file
+/// (ending with `..` or a separator) is refused.
+fn split_output(path: &Path) -> Result<(&Path, &std::ffi::OsStr)> {
+    let ends_with_separator = path
+        .as_os_str()
+        .as_encoded_bytes()
+        .last()
+        .is_some_and(|&b| std::path::is_separator(b as char));
+    match path.file_name() {
+        Some(name) if !ends_with_separator => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            Ok((dir, name))
+        }
+        _ => Err(io_error(path, "write")(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the path names a folder, not a file",
+        ))),
+    }
+}
+
+/// A temporary file of ours in a folder (`.dicomveil-XXXXXX.part`), removed when dropped
+/// unless it was renamed into place.
+#[cfg(unix)]
+struct Temporary<'a> {
+    dir: std::os::fd::BorrowedFd<'a>,
+    name: String,
+    renamed: bool,
+}
+
+#[cfg(unix)]
+impl<'a> Temporary<'a> {
+    /// Create one in `dir`, new (never an existing file, never through a link), mode 0644
+    /// (less the umask).
+    fn create(dir: std::os::fd::BorrowedFd<'a>) -> io::Result<(Temporary<'a>, fs::File)> {
+        use rustix::fs::{openat, Mode, OFlags};
+        use rustix::io::Errno;
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mut tries = 0;
+        loop {
+            let random: String = std::iter::repeat_with(fastrand::alphanumeric)
+                .take(6)
+                .collect();
+            let name = format!(
+                "{}{random}{}",
+                crate::batch::TEMP_PREFIX,
+                crate::batch::TEMP_SUFFIX
+            );
+            match openat(dir, name.as_str(), flags, Mode::from_raw_mode(0o644)) {
+                Ok(fd) => {
+                    let temporary = Temporary {
+                        dir,
+                        name,
+                        renamed: false,
+                    };
+                    return Ok((temporary, fs::File::from(fd)));
+                }
+                Err(Errno::EXIST) if tries < 100 => tries += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Rename it to `name` in its folder (replacing what is there: a file, or a link itself,
+    /// never what a link points to).
+    fn rename_to(mut self, name: &std::ffi::OsStr) -> io::Result<()> {
+        rustix::fs::renameat(self.dir, self.name.as_str(), self.dir, name)?;
+        self.renamed = true;
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Temporary<'_> {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ =
+                rustix::fs::unlinkat(self.dir, self.name.as_str(), rustix::fs::AtFlags::empty());
+        }
+    }
+}
+
+/// Save atomically as `name` in the open folder `dir`: written to a temporary file created in
+/// that folder (never through a link), renamed to `name` when complete. On any error nothing
+/// is left behind. `path` is the output's path, for messages. Returns the bytes written.
+#[cfg(unix)]
+pub fn save_in(
+    file: &DicomFile,
+    dir: std::os::fd::BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    path: &Path,
+) -> Result<u64> {
+    let (temporary, out) =
+        Temporary::create(dir).map_err(io_error(path, "create a temporary file beside it"))?;
+    let written = write_into(file, &out).map_err(io_error(path, "write"))?;
     drop(out);
-    tmp.persist(path)
-        .map_err(|e| io_err("rename the finished file to")(e.error))?;
+    temporary
+        .rename_to(name)
+        .map_err(io_error(path, "rename the finished file into place"))?;
     Ok(written)
+}
+
+/// Save atomically: written to a temporary file beside `path` (mode 0644, less the umask, on
+/// Unix), renamed over it when complete. On any error nothing is left behind. Returns the
+/// bytes written.
+pub fn save(file: &DicomFile, path: &Path) -> Result<u64> {
+    let (dir, name) = split_output(path)?;
+    #[cfg(unix)]
+    {
+        use rustix::fs::{open, Mode, OFlags};
+        let folder = open(
+            dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_error(path, "open its folder")(e.into()))?;
+        save_in(file, std::os::fd::AsFd::as_fd(&folder), name, path)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = name;
+        let tmp = tempfile::Builder::new()
+            .prefix(crate::batch::TEMP_PREFIX)
+            .suffix(crate::batch::TEMP_SUFFIX)
+            .tempfile_in(dir)
+            .map_err(io_error(path, "create a temporary file beside it"))?;
+        let written = write_into(file, tmp.as_file()).map_err(io_error(path, "write"))?;
+        tmp.persist(path)
+            .map_err(|e| io_error(path, "rename the finished file into place")(e.error))?;
+        Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> DicomFile {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/ct_explicit_le.dcm");
+        crate::read::read_path(&path).unwrap()
+    }
+
+    fn no_temporary_files(dir: &Path) {
+        let names: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| crate::batch::is_temp_name(n))
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
+    }
+
+    #[test]
+    fn a_failed_rename_names_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let taken = dir.path().join("taken.dcm");
+        fs::create_dir(&taken).unwrap();
+        let e = save(&sample(), &taken).unwrap_err();
+        assert_eq!(e.kind(), "FileAccessError");
+        let message = e.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "{}: cannot rename the finished file into place: ",
+                taken.display()
+            )),
+            "{message}"
+        );
+        no_temporary_files(dir.path());
+    }
+
+    #[test]
+    fn a_temporary_file_that_cannot_be_created_names_the_output() {
+        // a folder where no file can be created, even by root; elsewhere, a file as a folder
+        let dir = tempfile::tempdir().unwrap();
+        let folder = if cfg!(target_os = "linux") {
+            std::path::PathBuf::from("/proc/self")
+        } else {
+            let path = dir.path().join("nowhere");
+            fs::write(&path, b"a file, not a folder").unwrap();
+            path
+        };
+        let output = folder.join("x.dcm");
+        let message = save(&sample(), &output).unwrap_err().to_string();
+        let expected = if cfg!(target_os = "linux") {
+            "cannot create a temporary file beside it: "
+        } else {
+            "cannot "
+        };
+        assert!(
+            message.starts_with(&format!("{}: {expected}", output.display())),
+            "{message}"
+        );
+        // nothing after a word that wants a path
+        assert!(
+            !message.contains(" of:") && !message.contains(" to:"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_missing_folder_or_a_folder_path_names_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("missing/x.dcm");
+        let message = save(&sample(), &output).unwrap_err().to_string();
+        assert!(
+            message.starts_with(&format!("{}: cannot open its folder: ", output.display())),
+            "{message}"
+        );
+        let mut folder = dir.path().as_os_str().to_os_string();
+        folder.push("/");
+        let message = save(&sample(), Path::new(&folder)).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "{}: cannot write: the path names a folder, not a file",
+                Path::new(&folder).display()
+            )
+        );
+        // and a good save leaves the file and nothing else
+        let out = dir.path().join("ok.dcm");
+        assert!(save(&sample(), &out).unwrap() > 0);
+        no_temporary_files(dir.path());
+    }
 }

@@ -418,6 +418,38 @@ def test_an_interruption_waits_for_the_batches_running(
     assert not leftovers(tmp_path / "out")
 
 
+def test_the_client_holds_the_destination_lock_and_removes_leftovers(
+    client: Client, series: Path, tmp_path: Path
+) -> None:
+    """The client holds the lock of ``dst`` for the whole run (the batches take none): a run
+    into ``dst`` meanwhile is refused. At the end, the temporary files of a killed run in the
+    folders written to are removed and counted."""
+    dst = tmp_path / "out"
+    with dicomveil._core.RunLock(dst):
+        with pytest.raises(dicomveil.DestinationBusyError, match="in use by another"):
+            anonymize_tree_distributed(series, dst, client=client, key=KEY)
+        # a dry run takes no lock
+        assert anonymize_tree_distributed(series, dst, client=client, key=KEY, dry_run=True).ok
+    rel = next(p for p in sorted(series.rglob("*")) if p.is_file()).relative_to(series)
+    leftover = dst / rel.parent / ".dicomveil-killed.part"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half a file")
+    refused: list[BaseException] = []
+
+    def progress(p: Progress) -> None:
+        if not refused:
+            try:
+                local_run(series, dst)
+            except dicomveil.DestinationBusyError as e:
+                refused.append(e)
+
+    report = anonymize_tree_distributed(series, dst, client=client, key=KEY, progress=progress)
+    assert refused and str(refused[0]).startswith(f"{dst / '.dicomveil.lock'}: ")
+    assert report.ok and len(report.done) == 48
+    assert report.leftovers_removed == 1 and not leftover.exists()
+    assert not (dst / ".dicomveil.lock").exists()
+
+
 def test_bad_destinations_are_refused(client: Client, series: Path) -> None:
     with pytest.raises(ValueError, match="in place"):
         anonymize_tree_distributed(series, series, client=client, key=KEY)

@@ -314,3 +314,308 @@ def test_an_audit_folder_that_cannot_be_written_is_refused_before_the_run(
             src, tmp_path / "out", audit="/proc/audit.jsonl"
         )
     assert not (tmp_path / "out").exists()
+
+
+# -- one run at a time into a destination, and only inside it ----------------------------------
+def _run_cli(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m dicomveil ARGS``, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "dicomveil", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def _many(root: Path, n: int, sample: str = "sc_rle_lossless.dcm") -> Path:
+    """A folder of ``n`` files, all one sample (hard links, copies where links fail)."""
+    import os
+
+    root.mkdir(parents=True)
+    first = root / "00000.dcm"
+    shutil.copyfile(SAMPLES / sample, first)
+    for i in range(1, n):
+        try:
+            os.link(first, root / f"{i:05}.dcm")
+        except OSError:
+            shutil.copyfile(first, root / f"{i:05}.dcm")
+    return root
+
+
+def _wait_for(condition: object, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.005)
+
+
+def _key(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.key"
+    path.write_bytes(f"the key of the {name} run, 16+ bytes\n".encode())
+    return path
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock and SIGSTOP")
+def test_a_destination_is_written_by_one_run_at_a_time(tmp_path: Path) -> None:
+    """Two runs with different keys into one DST both exited 0 and mixed their UIDs. Now the
+    first holds DST's lock for its whole run, and the second is refused, naming the lock file
+    and the holder; after the first has ended, a new run works."""
+    import signal
+    import socket
+
+    src = _many(tmp_path / "src", 2000)
+    dst = tmp_path / "dst"
+    lock = dst / ".dicomveil.lock"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "dicomveil", "anonymize", src, dst, "--workers", "1", "-q"]
+        + ["--key-file", str(_key(tmp_path, "first"))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    second_key = _key(tmp_path, "second")
+    try:
+        # the lock is taken once the holder has written itself into the lock file
+        _wait_for(lambda: f"pid={first.pid}\n" in _text(lock) or first.poll() is not None)
+        first.send_signal(signal.SIGSTOP)  # held still, and so is its lock
+        if first.poll() is not None:
+            pytest.skip("the first run finished before the second started")
+        second = _run_cli("anonymize", SAMPLES, dst, "--key-file", second_key, "-q")
+        assert second.returncode == 1, second.stderr
+        holder = f"pid {first.pid} on host {socket.gethostname()}, started 2"
+        assert (
+            f"Error: {lock}: the destination is in use by another dicomveil run ({holder}"
+        ) in second.stderr
+        assert "wait for it to end, or write elsewhere" in second.stderr
+        assert not [p for p in dst.iterdir() if not p.name.startswith(("0", "."))]
+        # a dry run writes nothing, and takes no lock
+        dry = _run_cli("anonymize", SAMPLES, dst, "--key-file", second_key, "--dry-run", "-q")
+        assert dry.returncode == 0, dry.stderr
+    finally:
+        first.send_signal(signal.SIGCONT)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert not lock.exists()
+    again = _run_cli("anonymize", SAMPLES, dst, "--key-file", second_key, "-q")
+    assert again.returncode == 0, again.stderr
+    assert (dst / "ct_explicit_le.dcm").is_file() and not lock.exists()
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def test_a_lock_file_left_by_a_dead_run_does_not_block(tmp_path: Path) -> None:
+    """A lock file nobody holds (its run was killed: the system released the lock) is taken
+    over; it is never an input, nor an output."""
+    from dicomveil import Anonymizer
+
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    lock = dst / ".dicomveil.lock"
+    lock.write_text("pid=999999999\nhost=gone\nstarted=2001-01-01 00:00:00 UTC\n")
+    r = _run_cli("anonymize", SAMPLES, dst, "--key-file", _key(tmp_path, "a"), "-q")
+    assert r.returncode == 0, r.stderr
+    assert not lock.exists()
+    assert sorted(p.name for p in dst.iterdir()) == sorted(p.name for p in SAMPLES.iterdir())
+    # a folder holding a lock file as a source: the lock file is passed over
+    lock.write_text("pid=999999999\n")
+    report = Anonymizer(key=b"a test key, 16+ bytes").anonymize_tree(dst, tmp_path / "again")
+    assert str(lock) not in {f.source for f in report.files}
+    assert not (tmp_path / "again" / ".dicomveil.lock").exists()
+
+
+def test_the_lock_from_python_and_what_it_refuses(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from dicomveil import Anonymizer, DestinationBusyError, FileAccessError, _core
+
+    anonymizer = Anonymizer(key=b"a test key, 16+ bytes")
+    dst = tmp_path / "new" / "dst"
+    with _core.RunLock(dst) as held:
+        assert held.held and held.path == str(dst / ".dicomveil.lock")
+        with pytest.raises(DestinationBusyError) as e:
+            anonymizer.anonymize_tree(SAMPLES, dst)
+        assert isinstance(e.value, FileAccessError)
+        assert str(e.value).startswith(f"{held.path}: the destination is in use by another")
+        with pytest.raises(DestinationBusyError):
+            _core.RunLock(dst).acquire()
+        assert anonymizer.anonymize_tree(SAMPLES, dst, dry_run=True).ok
+        assert not [p for p in dst.iterdir() if p.name != ".dicomveil.lock"]
+        # in place: the source is the destination, and is locked alike
+        with pytest.raises(DestinationBusyError):
+            anonymizer.anonymize_tree(dst, dst)
+    assert not held.held and not (dst / ".dicomveil.lock").exists()
+    # a one-file run waits a little for the lock of its output's folder
+    lock = _core.RunLock(dst)
+    lock.acquire()
+    threading.Timer(0.3, lock.release).start()
+    started = time.monotonic()
+    report = anonymizer.anonymize_tree(SAMPLES / "ct_explicit_le.dcm", dst / "one.dcm")
+    assert report.ok and time.monotonic() - started >= 0.25
+    assert (dst / "one.dcm").is_file()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links")
+def test_a_symbolic_link_inside_the_destination_is_not_followed(tmp_path: Path) -> None:
+    """``ln -s /elsewhere dst/sub`` made outputs land outside DST. Now each folder of an
+    output is opened without following links: the files that would go through one are
+    refused, saying so, nothing is written outside, and the other files are done."""
+    import os
+
+    from dicomveil import Anonymizer
+
+    src = tmp_path / "src"
+    for rel, sample in (
+        ("a.dcm", "ct_explicit_le.dcm"),
+        ("sub/b.dcm", "mr_implicit_le.dcm"),
+        ("deep/er/c.dcm", "us_rgb_explicit_be.dcm"),
+    ):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SAMPLES / sample, src / rel)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    dst = tmp_path / "dst"
+    (dst / "deep").mkdir(parents=True)
+    os.symlink(elsewhere, dst / "sub")  # absolute
+    os.symlink("../../elsewhere", dst / "deep" / "er")  # relative, deeper
+    anonymizer = Anonymizer(key=b"a test key, 16+ bytes")
+    report = anonymizer.anonymize_tree(src, dst)
+    by_rel = {Path(f.source).relative_to(src).as_posix(): f for f in report.files}
+    assert by_rel["a.dcm"].status == "done" and (dst / "a.dcm").is_file()
+    problem = (
+        "a symbolic link inside the destination: not followed, so nothing is written through "
+        "it (remove it, or write elsewhere)"
+    )
+    for rel, link in (("sub/b.dcm", dst / "sub"), ("deep/er/c.dcm", dst / "deep" / "er")):
+        f = by_rel[rel]
+        assert (f.status, f.error, f.reason) == ("refused", "PathError", f"{link}: {problem}")
+    assert list(elsewhere.iterdir()) == []
+    # a naming template whose folder is a link: refused alike
+    os.symlink(elsewhere, dst / "_abs_path")
+    report = anonymizer.anonymize_tree(src, dst, naming="_abs_path/{SOPInstanceUID}.dcm")
+    assert [f.status for f in report.files] == ["refused"] * 3
+    assert list(elsewhere.iterdir()) == []
+    # the command line: refused lines, exit 1
+    r = _run_cli("anonymize", src, dst, "--key-file", _key(tmp_path, "cli"), "-q")
+    assert r.returncode == 1
+    assert f"refused: {src / 'sub' / 'b.dcm'}: {dst / 'sub'}: {problem}" in r.stderr
+
+
+# -- signals and leftovers ---------------------------------------------------------------------
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_a_run_as_ctrl_c_does(tmp_path: Path, name: str) -> None:
+    """SIGTERM and SIGHUP (the terminal closed) killed the run and left a ``.part`` file in
+    DST. Now they stop it as Ctrl-C does: the files being written are finished, the report so
+    far is printed, and the exit code is 128 + the signal's number."""
+    import re
+    import signal
+
+    sig = getattr(signal, name)
+    src = _many(tmp_path / "src", 2000)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dicomveil", "anonymize", src, out, "--workers", "1"]
+        + ["--key-file", str(_key(tmp_path, "k"))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(lambda: out.exists() and any(p.suffix == ".dcm" for p in out.iterdir()))
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the signal arrived")
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err
+    assert "error: the run stopped before every file was processed" in err
+    assert f"stopped by {name}: the files finished so far are complete; no partial file" in err
+    summary = re.search(r"dicomveil: (\d+) done, 0 refused, 0 skipped", err)
+    assert summary is not None, err
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert 0 < len(written) == int(summary[1]) < 2000
+    assert [p for p in written if ".dicomveil" in p.name or p.suffix == ".part"] == []
+
+
+def test_a_rerun_removes_leftovers_and_verify_finds_them(tmp_path: Path) -> None:
+    """A ``.part`` file of a killed run survived a clean rerun, unreported. Now a rerun
+    removes those in the folders its outputs go to and says how many, and ``verify`` reports
+    any it finds (kind ``leftover``)."""
+    from dicomveil import Anonymizer, verify
+
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    shutil.copyfile(SAMPLES / "ct_explicit_le.dcm", src / "a.dcm")
+    shutil.copyfile(SAMPLES / "mr_implicit_le.dcm", src / "sub" / "b.dcm")
+    out = tmp_path / "out"
+    key = _key(tmp_path, "k")
+    assert _run_cli("anonymize", src, out, "--key-file", key, "-q").returncode == 0
+    planted = [
+        out / ".dicomveil-aB3dE9.part",
+        out / "sub" / ".dicomveil-x.part",
+        out / "sub" / ".dicomveil-audit-y.part",
+    ]
+    untouched = out / "other" / ".dicomveil-z.part"  # a folder no output goes to
+    for path in [*planted, untouched]:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"half a file")
+
+    found = _run_cli("verify", out)
+    assert found.returncode == 1
+    lines = [line for line in found.stdout.splitlines() if "\tleftover\t" in line]
+    assert sorted(lines) == sorted(f"{p}\t-\tleftover\t-" for p in [*planted, untouched])
+    assert "(4 leftover)" in found.stderr
+
+    rerun = _run_cli("anonymize", src, out, "--key-file", key)
+    assert rerun.returncode == 0, rerun.stderr
+    assert (
+        "note: removed 3 temporary files (.dicomveil-*.part) left by an earlier run that was killed"
+    ) in rerun.stderr
+    assert not any(p.exists() for p in planted) and untouched.exists()
+
+    (out / "sub" / ".dicomveil-again.part").write_bytes(b"x")
+    report = Anonymizer(key_file=key).anonymize_tree(src, out)
+    assert report.leftovers_removed == 1
+    findings = [(Path(f.file), f.path, f.kind, f.tag) for f in verify(out).findings]
+    assert findings == [(untouched, "", "leftover", None)]
+
+
+# -- messages of a failed write ----------------------------------------------------------------
+def test_the_messages_of_a_failed_write_name_the_path(tmp_path: Path) -> None:
+    """``cannot create a temporary file in the folder of: Permission denied`` and ``cannot
+    rename the finished file to: ...`` ended with nothing where a path was wanted."""
+    from dicomveil import Anonymizer, DicomFile, FileAccessError
+
+    f = DicomFile.open(SAMPLES / "ct_explicit_le.dcm")
+    taken = tmp_path / "taken.dcm"
+    taken.mkdir()
+    with pytest.raises(FileAccessError) as e:
+        f.save(taken)
+    assert str(e.value).startswith(f"{taken}: cannot rename the finished file into place: ")
+    if sys.platform == "linux":  # a folder where nobody can create a file, root included
+        with pytest.raises(FileAccessError) as e:
+            f.save("/proc/self/x.dcm")
+        assert str(e.value).startswith(
+            "/proc/self/x.dcm: cannot create a temporary file beside it: "
+        )
+    with pytest.raises(FileAccessError) as e:
+        f.save(tmp_path / "missing" / "x.dcm")
+    assert str(e.value).startswith(f"{tmp_path / 'missing' / 'x.dcm'}: cannot open its folder: ")
+    # in a tree run
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copyfile(SAMPLES / "ct_explicit_le.dcm", src / "a.dcm")
+    (tmp_path / "out" / "a.dcm").mkdir(parents=True)
+    [result] = Anonymizer(key=b"a test key, 16+ bytes").anonymize_tree(src, tmp_path / "out").files
+    assert (result.status, result.error) == ("refused", "FileAccessError")
+    assert (result.reason or "").startswith(
+        f"{tmp_path / 'out' / 'a.dcm'}: cannot rename the finished file into place: "
+    )
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.dcm"]

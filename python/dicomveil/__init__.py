@@ -11,6 +11,7 @@ from .anonymizer import Anonymizer
 from .errors import (
     BurnedInAnnotationError,
     BurnedInAnnotationWarning,
+    DestinationBusyError,
     DicomValueError,
     DicomveilError,
     FileAccessError,
@@ -37,6 +38,7 @@ __all__ = [
     "Anonymizer",
     "ConfidentialityProfile",
     "ConfidentialityProfileOptions",
+    "DestinationBusyError",
     "DicomFile",
     "DicomValueError",
     "DicomveilError",

@@ -10,7 +10,9 @@ __all__ = [
     "EDITION",
     "ERROR_KINDS",
     "Engine",
+    "LOCK_NAME",
     "PathPlan",
+    "RunLock",
     "TEMP_PREFIX",
     "TEMP_SUFFIX",
     "__version__",
@@ -35,6 +37,7 @@ EDITION: str
 ERROR_KINDS: list[str]
 TEMP_PREFIX: str
 TEMP_SUFFIX: str
+LOCK_NAME: str
 
 @final
 class Dataset:
@@ -128,6 +131,7 @@ class Engine:
         tick: float = 0.2,
         files: list[str] | None = None,
         audit: str | None = None,
+        lock: bool = True,
     ) -> dict[str, Any]: ...
     def map_uid(self, uid: str) -> str: ...
 
@@ -151,6 +155,8 @@ class PathPlan:
     def in_place(self) -> bool: ...
     @property
     def output(self) -> str | None: ...
+    @property
+    def root(self) -> str: ...
 
 def check_naming(template: str) -> None: ...
 def check_paths(
@@ -170,3 +176,15 @@ def name_collisions(
     sources: list[str], outputs: list[str | None]
 ) -> list[tuple[int, int, str, str]]: ...
 def is_temp_name(name: str) -> bool: ...
+
+@final
+class RunLock:
+    def __new__(cls, folder: _Path) -> RunLock: ...
+    def acquire(self, wait: float = 0.0) -> None: ...
+    def release(self) -> None: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def held(self) -> bool: ...
+    def __enter__(self) -> RunLock: ...
+    def __exit__(self, kind: object, value: object, traceback: object) -> bool: ...

@@ -236,6 +236,7 @@ class Anonymizer:
         audit: str | os.PathLike[str] | None = None,
         progress_interval: float = 0.2,
         files: Sequence[str | os.PathLike[str]] | None = None,
+        lock: bool = True,
     ) -> Report:
         """De-identify every file under ``src_dir`` into ``dst_dir``, in parallel in Rust.
 
@@ -263,6 +264,13 @@ class Anonymizer:
                 that is checked before any file is touched.
             files: only these files, given relative to ``src_dir``, instead of everything in
                 it (how a larger run is split into batches; ``recursive`` is then unused).
+            lock: hold the destination's lock for the run (the default): the file
+                ``.dicomveil.lock`` in ``dst_dir`` (in ``src_dir`` in place; in the output's
+                folder for one file), locked with ``flock`` so that the system releases it
+                however the run ends; and remove the temporary files earlier runs left in the
+                folders written to (``Report.leftovers_removed``). False only when the caller
+                holds the lock and other parts of its run may be writing (the batches of a
+                distributed run). A dry run does neither.
 
         Returns:
             a :class:`Report`. The GIL is released for the whole run. Memory does not grow
@@ -282,6 +290,9 @@ class Anonymizer:
             FileAccessError: ``src_dir`` cannot be read; or the audit log could not be
                 written during the run (a full disk): the run went on, and its complete
                 report is the exception's ``report`` attribute.
+            DestinationBusyError: another run holds the destination's lock (the message
+                names the lock file and that run's pid, host and start time). A one-file run
+                waits up to 10 s for it first.
         """
         if on_error not in ("continue", "stop", "raise"):
             raise ValueError("on_error must be 'continue', 'stop' or 'raise'")
@@ -305,6 +316,7 @@ class Anonymizer:
             progress_interval,
             None if files is None else [os.fspath(f) for f in files],
             None if audit is None else os.fspath(audit),
+            lock=lock,
         )
         report = Report._from_core(raw)
         if raw.get("error") is not None:

@@ -1,16 +1,20 @@
 """The ``dicomveil`` command: de-identify a tree, show or export a profile, dump, verify.
 
 Exit codes: 0 when all went well, 1 when some files were refused (or a check found something,
-or a command failed), 2 on a usage error. Nothing printed holds patient data or the key, except
-``dicomveil dump``, whose purpose is to show a file's values.
+or a command failed), 2 on a usage error, 128 + the signal's number when a run was stopped by
+Ctrl-C (SIGINT, 130), SIGTERM (143) or SIGHUP (129). Nothing printed holds patient data or
+the key, except ``dicomveil dump``, whose purpose is to show a file's values.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
@@ -193,6 +197,55 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during a run: it stops as on Ctrl-C (a ``KeyboardInterrupt``, so that
+    the engine and a distributed run treat it alike)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+#: The signals that stop a run as Ctrl-C does (closing the terminal sends SIGHUP).
+_STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """While a run goes on: SIGTERM and SIGHUP raise :class:`_Signalled` (the engine checks
+    for signals every progress tick, then finishes the files being written and stops)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread can handle signals
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise _Signalled(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupted(stop: KeyboardInterrupt, dry_run: bool, quiet: bool, audit: Path | None) -> int:
+    """Say that the run was stopped, with the report of the files done so far; the exit code
+    (128 + the signal's number)."""
+    signum = getattr(stop, "signum", signal.SIGINT)
+    what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    report = getattr(stop, "report", None)
+    try:
+        if isinstance(report, Report):
+            _print_report(report, dry_run, quiet, audit)
+        _err(f"{what}: the files finished so far are complete; no partial file is left")
+    except OSError:  # the terminal is gone (SIGHUP): nothing to tell it
+        pass
+    return 128 + int(signum)
+
+
 def _print_report(report: Report, dry_run: bool, quiet: bool, audit: Path | None) -> int:
     """Print refused and flagged files, notes and the summary on stderr; return the exit code."""
     for r in report.refused:
@@ -214,6 +267,11 @@ def _print_report(report: Report, dry_run: bool, quiet: bool, audit: Path | None
         if not_dicom:
             where = f"listed in {audit}" if audit else "--audit FILE lists them"
             _err(f"note: skipped {_plural(not_dicom, 'file')} that are not DICOM ({where})")
+        if report.leftovers_removed:
+            _err(
+                f"note: removed {_plural(report.leftovers_removed, 'temporary file')} "
+                "(.dicomveil-*.part) left by an earlier run that was killed"
+            )
         summary = report.summary()
         prefix = "dry run, nothing written: " if dry_run else ""
         _err(f"dicomveil: {prefix}{summary}")
@@ -313,7 +371,14 @@ def anonymize(
     With a file SRC, DST is the output file, or a folder when it exists, ends
     with a slash or --naming is given.
 
-    Exit code 0 when every DICOM file was done, 1 when some were refused.
+    One run at a time writes into a folder: a run holds DST's lock (the file
+    DST/.dicomveil.lock; SRC's with --in-place) until it ends, and another run
+    into it is refused meanwhile. Symbolic links inside DST are not followed:
+    a file whose output would go through one is refused.
+
+    Exit code 0 when every DICOM file was done, 1 when some were refused (or
+    another run holds DST), 128 + the signal's number when stopped by Ctrl-C,
+    SIGTERM or SIGHUP (the files being written are finished first).
     """
     if scheduler is not None:
         _check_cluster(in_place, workers)
@@ -327,7 +392,12 @@ def anonymize(
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", WeakKeyWarning)
-            anonymizer = Anonymizer(profile, key_file=key_file, burned_in=cast(BurnedIn, burned_in))
+            anonymizer = Anonymizer(
+                profile,
+                key_file=key_file,
+                burned_in=cast(BurnedIn, burned_in),
+                keep_uid_map=False,  # never asked for here: no memory per UID
+            )
     except (ValueError, OSError) as e:
         raise click.BadParameter(str(e), param_hint="'--key-file'") from None
     for w in caught:
@@ -341,48 +411,77 @@ def anonymize(
 
     bar = _Bar() if not quiet and sys.stderr.isatty() else None
     try:
-        if scheduler is None:
-            report = anonymizer.anonymize_tree(
-                src,
-                target,
-                workers=workers,
-                naming=naming,
-                dry_run=dry_run,
-                audit=audit,
-                progress=bar,
-                progress_interval=0.1,
-            )
-        else:
-            report = _anonymize_on_cluster(
-                scheduler,
-                src,
-                target,
-                profile=profile,
-                key_file=key_file,
-                burned_in=cast(BurnedIn, burned_in),
-                naming=naming,
-                dry_run=dry_run,
-                audit=audit,
-                progress=bar,
-            )
-    except KeyboardInterrupt:
-        _err("interrupted: the files finished so far are complete; no partial file is left")
-        sys.exit(130)
+        try:
+            with _stopped_by_signals():
+                report = _run(
+                    anonymizer,
+                    scheduler,
+                    src,
+                    target,
+                    profile=profile,
+                    key_file=key_file,
+                    burned_in=cast(BurnedIn, burned_in),
+                    workers=workers,
+                    naming=naming,
+                    dry_run=dry_run,
+                    audit=audit,
+                    progress=bar,
+                )
+        finally:
+            if bar is not None:
+                bar.close()
+    except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM, SIGHUP
+        sys.exit(_interrupted(stop, dry_run, quiet, audit))
     except (DicomveilError, OSError) as e:
         failed = getattr(e, "report", None)
         if failed is None:
             raise click.ClickException(str(e)) from None
         # the run went on (the audit log failed): what it did, then what failed
-        if bar is not None:
-            bar.close()
-            bar = None
         _print_report(failed, dry_run, quiet, None)
         _err(f"error: {e}")
         sys.exit(1)
-    finally:
-        if bar is not None:
-            bar.close()
     sys.exit(_print_report(report, dry_run, quiet, audit))
+
+
+def _run(
+    anonymizer: Anonymizer,
+    scheduler: str | None,
+    src: Path,
+    target: str,
+    *,
+    profile: ConfidentialityProfile,
+    key_file: Path | None,
+    burned_in: BurnedIn,
+    workers: int | None,
+    naming: str | None,
+    dry_run: bool,
+    audit: Path | None,
+    progress: _Bar | None,
+) -> Report:
+    """The run of ``anonymize``: on this machine, or on the cluster at ``scheduler``."""
+    if scheduler is None:
+        return anonymizer.anonymize_tree(
+            src,
+            target,
+            workers=workers,
+            naming=naming,
+            dry_run=dry_run,
+            audit=audit,
+            progress=progress,
+            progress_interval=0.1,
+        )
+    return _anonymize_on_cluster(
+        scheduler,
+        src,
+        target,
+        profile=profile,
+        key_file=key_file,
+        burned_in=burned_in,
+        naming=naming,
+        dry_run=dry_run,
+        audit=audit,
+        progress=progress,
+    )
 
 
 def _check_cluster(in_place: bool, workers: int | None) -> None:
@@ -621,6 +720,8 @@ def verify_cmd(
       leak                  an identifying value of an original (--original) is
                             in this element (any VR, private and nested included)
       unreadable            the file is DICOM but cannot be read
+      leftover              a temporary file of dicomveil (.dicomveil-*.part)
+                            left by a run that was killed while writing it
 
     Give the --profile or --option the output was made with. Each finding is
     printed on standard output as FILE, TAG PATH, KIND and KEYWORD separated by

@@ -60,6 +60,8 @@ FILE_COST = 64 * 2**10
 _BATCHES_PER_THREAD = 4
 #: A batch whose worker died too often is cut in this many parts (down to single files).
 _SPLIT = 16
+#: How long a one-file run waits for another run's lock of its output's folder (seconds).
+_ONE_FILE_WAIT = 10.0
 #: The engine's element counts of a file it did not de-identify.
 _NO_COUNTS = dict.fromkeys(("removed", "zeroed", "dummied", "kept", "cleaned", "uids_replaced"), 0)
 
@@ -184,6 +186,7 @@ def _run_batch(job: _Job, secret: _Secret, files: list[str] | None) -> dict[str,
         on_error="stop" if job.stop_on_error else "continue",
         dry_run=job.dry_run,
         files=files,
+        lock=False,  # the client holds it for the whole run
     )
     return {
         "files": [dict(asdict(f), flags=list(f.flags)) for f in report.files],
@@ -317,21 +320,16 @@ class _Run:
         self.stopping = False
         self.completed: Any = None  # the as_completed of the batches in flight
         self.error: BaseException | None = None
-        self.lost_worker = False
         self.window = 4
-        self.workers: set[str] = set()
         self.refreshed = -math.inf
 
     # scheduling
-    def _refresh(self, now: bool = False) -> None:
-        """Every 2 s: the window (twice the cluster's threads) and whether a worker left."""
-        if not now and time.monotonic() - self.refreshed < 2.0:
+    def _refresh(self) -> None:
+        """Every 2 s: the window (twice the cluster's threads)."""
+        if time.monotonic() - self.refreshed < 2.0:
             return
         self.refreshed = time.monotonic()
         nthreads = self.client.nthreads()
-        if self.workers - set(nthreads):
-            self.lost_worker = True  # its temporary files may be left behind
-        self.workers = set(nthreads)
         self.window = max(4, 2 * sum(nthreads.values()))
 
     def _submit(self, unit: _Unit) -> None:
@@ -361,7 +359,6 @@ class _Run:
         try:
             result = future.result()
         except distributed.KilledWorker as e:
-            self.lost_worker = True
             self._killed(unit, e)
             return
         except Exception as e:  # the batch failed as a whole (or was cancelled)
@@ -576,39 +573,18 @@ class _Run:
             )
         return out
 
-    def _lost_batches(self) -> list[_Unit] | None:
-        """The batches that were on a worker when it left (from the scheduler's events), or
-        None when a worker left and the events do not say which."""
-        prefix = f"dicomveil-batch-{self.job.run}-"
-        names: set[str] = set()
-        try:
-            events = self.client.get_events("all")
-        except Exception:  # pragma: no cover - a scheduler that keeps no events
-            events = ()
-        for _, event in events:
-            if isinstance(event, dict) and event.get("action") == "remove-worker":
-                for key in event.get("processing-tasks", ()):
-                    if isinstance(key, str) and key.startswith(prefix):
-                        names.add(key[len(prefix) :])
-        if names:
-            return [self.units[n] for n in names if n in self.units]
-        self._refresh(now=True)
-        return None if self.lost_worker else []
-
-    def remove_leftovers(self) -> None:
-        """A worker killed while writing leaves a temporary file beside the output it was
-        writing (the output itself is complete or absent; the batch ran again elsewhere):
-        remove those, in the folders of the batches that were on a lost worker (of every
-        batch when the scheduler does not say which)."""
-        lost = self._lost_batches()
-        if lost == []:
-            return
-        blocks = [
-            block
-            for start, block in self.results.items()
-            if lost is None or any(u.start <= start < u.end for u in lost)
-        ]
-        folders = {os.path.dirname(f.destination) for b in blocks for f in b if f.destination}
+    def remove_leftovers(self) -> int:
+        """Remove the temporary files of ours in every folder an output of this run went to,
+        once no batch is writing: those of a worker killed while writing (the output itself
+        is complete or absent; the batch ran again elsewhere), and those of an earlier run
+        that was killed (the batches leave them: batches of this run may be writing in the
+        same folders). Returns how many."""
+        folders = {
+            os.path.dirname(f.destination)
+            for block in self.results.values()
+            for f in block
+            if f.destination
+        }
         removed = 0
         for folder in folders:
             try:
@@ -620,7 +596,8 @@ class _Run:
             except OSError:
                 continue
         if removed:
-            log.warning("removed %d temporary files left by lost workers", removed)
+            log.warning("removed %d temporary files left by killed workers or runs", removed)
+        return removed
 
 
 def anonymize_tree_distributed(
@@ -666,7 +643,13 @@ def anonymize_tree_distributed(
     never leaves a half-written output, and each file is in the report once. When Dask gives
     up on a batch because its workers kept dying, the batch is cut into parts and those are
     run, down to the single file that kills workers, which is then refused
-    (``error="KilledWorker"``). Temporary files left by killed workers are removed at the end.
+    (``error="KilledWorker"``). Temporary files of ours in the folders written to, left by
+    killed workers or by an earlier run that was killed, are removed at the end (a look into
+    each such folder, from the client) and counted in ``Report.leftovers_removed``.
+
+    The client holds the lock of ``dst`` for the whole run (the file ``.dicomveil.lock`` in
+    it, as a local run does; not for a dry run): a second run into ``dst``, local or
+    distributed, is refused while it goes on. The workers take no lock.
     Any other failure of a batch (the key file unreadable on a worker, ``src`` missing
     there...) ends the run: the batches running are waited for, and the batch's exception is
     raised with the report of the files done so far as its ``report`` attribute. So is a
@@ -719,6 +702,8 @@ def anonymize_tree_distributed(
             in-place run. A ``PathError`` is a ``DicomValueError`` (and so a ``ValueError``)
             and a ``FileAccessError``.
         FileAccessError: ``src`` cannot be read.
+        DestinationBusyError: another run holds the lock of ``dst``; the message names the
+            lock file and that run's pid, host and start time.
     """
     _dask()
     started = time.perf_counter()
@@ -770,42 +755,57 @@ def anonymize_tree_distributed(
         threads=threads_per_batch,
         version=_core.__version__,
     )
-    listing: _Listing | None = None
-    units = [_Unit(0, 1, "0")]
-    if plan.folder:
-        listing = _Listing.of(src_paths.absolute, recursive)
-        threads = sum(client.nthreads().values())
-        ranges = _partition(
-            listing.sizes, batch_bytes, batch_files, _BATCHES_PER_THREAD * max(1, threads)
-        )
-        units = [_Unit(a, b, str(i)) for i, (a, b) in enumerate(ranges)]
-    log.info(
-        "run %s: %d files in %d batches", job.run, len(listing.files) if listing else 1, len(units)
-    )
-
-    run = _Run(client, job, secret, listing, units, src_paths, dst_paths, retries, progress)
-    interruption = run.execute()
+    # one run at a time into DST, as a local run: the client holds DST's lock for the whole
+    # run (the batches take none); a one-file run waits for it a little, as locally
+    lock = _core.RunLock(plan.root)
     if not dry_run:
-        run.remove_leftovers()
-    files = run.merged()
-    if naming is not None and not dry_run and run.error is None and interruption is None:
-        try:
-            files = run.settle_collisions(files)
-        except Exception as e:
-            run.error = e
-    # stopped, as the engine says it: some files were not processed
-    apart = len(listing.links) + len(listing.unreadable) if listing is not None else 0
-    stopped = len(files) - apart < run.total
-    report = Report(files=tuple(files), elapsed=time.perf_counter() - started, stopped=stopped)
-    if audit is not None:
-        report.write_audit(audit)
-    failure = interruption if interruption is not None else run.error
-    if failure is not None:
-        try:
-            failure.report = report  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover - an exception without a __dict__
-            pass
-        raise failure
-    if on_error == "raise":
-        report._raise_first_refused()
-    return report
+        lock.acquire(wait=0.0 if plan.folder else _ONE_FILE_WAIT)
+    try:
+        listing: _Listing | None = None
+        units = [_Unit(0, 1, "0")]
+        if plan.folder:
+            listing = _Listing.of(src_paths.absolute, recursive)
+            threads = sum(client.nthreads().values())
+            ranges = _partition(
+                listing.sizes, batch_bytes, batch_files, _BATCHES_PER_THREAD * max(1, threads)
+            )
+            units = [_Unit(a, b, str(i)) for i, (a, b) in enumerate(ranges)]
+        log.info(
+            "run %s: %d files in %d batches",
+            job.run,
+            len(listing.files) if listing else 1,
+            len(units),
+        )
+
+        run = _Run(client, job, secret, listing, units, src_paths, dst_paths, retries, progress)
+        interruption = run.execute()
+        removed = 0 if dry_run else run.remove_leftovers()
+        files = run.merged()
+        if naming is not None and not dry_run and run.error is None and interruption is None:
+            try:
+                files = run.settle_collisions(files)
+            except Exception as e:
+                run.error = e
+        # stopped, as the engine says it: some files were not processed
+        apart = len(listing.links) + len(listing.unreadable) if listing is not None else 0
+        stopped = len(files) - apart < run.total
+        report = Report(
+            files=tuple(files),
+            elapsed=time.perf_counter() - started,
+            stopped=stopped,
+            leftovers_removed=removed,
+        )
+        if audit is not None:
+            report.write_audit(audit)
+        failure = interruption if interruption is not None else run.error
+        if failure is not None:
+            try:
+                failure.report = report  # type: ignore[attr-defined]
+            except AttributeError:  # pragma: no cover - an exception without a __dict__
+                pass
+            raise failure
+        if on_error == "raise":
+            report._raise_first_refused()
+        return report
+    finally:
+        lock.release()

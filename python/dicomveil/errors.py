@@ -19,6 +19,7 @@ __all__ = [
     "DicomValueError",
     "NamingTemplateError",
     "PathError",
+    "DestinationBusyError",
     "WeakKeyWarning",
     "error_class",
 ]
@@ -89,6 +90,13 @@ class PathError(DicomValueError, FileAccessError):
     #: ``"audit-inside-source"``, ...) when the engine's check of a run's paths raised it, for
     #: callers that word the problem their own way; None otherwise.
     code: str | None = None
+
+
+class DestinationBusyError(FileAccessError):
+    """Another run is writing into the destination: it holds the destination's lock (the file
+    ``.dicomveil.lock`` in it). The message names the lock file and the holder (pid, host,
+    start time). Raised before any file is touched; run again when the other run has ended,
+    or write elsewhere."""
 
 
 def error_class(kind: str | None) -> type[DicomveilError]:

@@ -26,9 +26,12 @@ __all__ = ["Finding", "FindingKind", "VerifyReport", "verify"]
 #: - ``not-removed``: an attribute that the profile removes is present;
 #: - ``leak``: an identifying value of an original (name component, ID, birth date, accession
 #:   number, institution, ...) was found in this element (only with ``original``);
-#: - ``unreadable``: the output file is DICOM but could not be read.
+#: - ``unreadable``: the output file is DICOM but could not be read;
+#: - ``leftover``: a temporary file of dicomveil's (``.dicomveil-*.part``), left by a run that
+#:   was killed while writing it (or by a run writing there now); delete it, or run again
+#:   into the same folder, which removes it.
 FindingKind = Literal[
-    "identity-not-removed", "private-attribute", "not-removed", "leak", "unreadable"
+    "identity-not-removed", "private-attribute", "not-removed", "leak", "unreadable", "leftover"
 ]
 
 
@@ -39,11 +42,11 @@ class Finding:
     #: The output file.
     file: str
     #: Tag path from the top level, e.g. ``"(0008,1140)[0] > (0010,0010)"``; empty when the
-    #: whole file is concerned (``unreadable``).
+    #: whole file is concerned (``unreadable``, ``leftover``).
     path: str
     kind: FindingKind
     #: The tag the finding is about (the last of ``path``), as a number; None for
-    #: ``unreadable``.
+    #: ``unreadable`` and ``leftover``.
     tag: int | None = None
     #: That tag's keyword in the standard dictionary; None for a private or unknown tag.
     keyword: str | None = None
@@ -60,7 +63,7 @@ class VerifyReport:
     #: Every finding, sorted by file, then tag path.
     findings: tuple[Finding, ...]
     #: Files looked at under the output folder (files that are not DICOM, and DICOMDIRs,
-    #: are looked at and pass).
+    #: are looked at and pass; leftover temporary files are counted too).
     files_checked: int
 
     @property
@@ -98,7 +101,8 @@ def verify(
     that ``profile`` removes. With ``original`` (a folder or file of the inputs), every
     identifying value of the originals is also searched for in every element of every output,
     any VR, private and nested included, pixel data excepted, as whole words, case- and
-    accent-insensitively.
+    accent-insensitively. A temporary file of dicomveil's (``.dicomveil-*.part``) under
+    ``out_dir`` is a finding of kind ``leftover``: a run was killed while writing there.
 
     Args:
         out_dir: the de-identified output, a folder or one file.

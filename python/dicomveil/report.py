@@ -61,10 +61,22 @@ class Report:
     :meth:`summary` do not.
     """
 
-    __slots__ = ("_files", "_refused", "_rows", "_totals", "elapsed", "stopped")
+    __slots__ = (
+        "_files",
+        "_refused",
+        "_rows",
+        "_totals",
+        "elapsed",
+        "leftovers_removed",
+        "stopped",
+    )
 
     def __init__(
-        self, files: Iterable[FileResult] = (), elapsed: float = 0.0, stopped: bool = False
+        self,
+        files: Iterable[FileResult] = (),
+        elapsed: float = 0.0,
+        stopped: bool = False,
+        leftovers_removed: int = 0,
     ) -> None:
         self._files: tuple[FileResult, ...] | None = tuple(files)
         self._rows: _core.Rows | None = None
@@ -74,6 +86,9 @@ class Report:
         self.elapsed = elapsed
         #: True when the run stopped before every file was processed.
         self.stopped = stopped
+        #: Temporary files (``.dicomveil-*.part``) left by an earlier, killed run in the
+        #: folders this run wrote to, and removed.
+        self.leftovers_removed = leftovers_removed
 
     # -- every input ---------------------------------------------------------------------------
     @property
@@ -237,7 +252,11 @@ class Report:
 
     @classmethod
     def _from_core(cls, raw: dict) -> Report:
-        report = cls(elapsed=raw["elapsed"], stopped=raw["stopped"])
+        report = cls(
+            elapsed=raw["elapsed"],
+            stopped=raw["stopped"],
+            leftovers_removed=raw.get("leftovers_removed", 0),
+        )
         report._files = None
         report._rows = raw["rows"]
         report._totals = raw["totals"]
