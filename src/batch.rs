@@ -87,6 +87,22 @@ pub struct FileOutcome {
     pub error_kind: Option<&'static str>,
 }
 
+impl FileOutcome {
+    /// The outcome of `source` before anything happened to it: done, nothing counted.
+    pub fn new(source: PathBuf) -> FileOutcome {
+        FileOutcome {
+            source,
+            destination: None,
+            status: Status::Done,
+            bytes_in: 0,
+            bytes_out: 0,
+            counts: Counts::default(),
+            flags: Vec::new(),
+            error_kind: None,
+        }
+    }
+}
+
 /// What a run counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
@@ -303,14 +319,9 @@ impl Apart {
     /// Its line of a report.
     pub fn outcome(self) -> FileOutcome {
         FileOutcome {
-            source: self.source,
-            destination: None,
             status: self.status,
-            bytes_in: 0,
-            bytes_out: 0,
-            counts: Counts::default(),
-            flags: Vec::new(),
             error_kind: self.error_kind,
+            ..FileOutcome::new(self.source)
         }
     }
 }
@@ -419,16 +430,7 @@ fn process(
     opts: &TreeOptions,
     shared: &Shared,
 ) -> FileOutcome {
-    let mut outcome = FileOutcome {
-        source: src.to_path_buf(),
-        destination: None,
-        status: Status::Done,
-        bytes_in: 0,
-        bytes_out: 0,
-        counts: Counts::default(),
-        flags: Vec::new(),
-        error_kind: None,
-    };
+    let mut outcome = FileOutcome::new(src.to_path_buf());
     let result = (|| -> Result<Option<PathBuf>> {
         let mut file = read_path(src)?;
         outcome.bytes_in = file.source_len;
@@ -479,14 +481,10 @@ fn process(
 fn internal_error(src: &Path, panic: &(dyn std::any::Any + Send)) -> FileOutcome {
     let error = Error::from_panic(&src.display().to_string(), panic);
     FileOutcome {
-        source: src.to_path_buf(),
-        destination: None,
         error_kind: Some(error.kind()),
         status: Status::Refused(error.to_string()),
         bytes_in: std::fs::metadata(src).map(|m| m.len()).unwrap_or(0),
-        bytes_out: 0,
-        counts: Counts::default(),
-        flags: Vec::new(),
+        ..FileOutcome::new(src.to_path_buf())
     }
 }
 
@@ -1344,16 +1342,7 @@ mod tests {
             [Path::new("s/b"), Path::new("s/c/locked"), Path::new("s/e")]
         );
         assert_eq!(merge_positions(&files, &apart), [1, 1, 3]);
-        let outcome = |source: &PathBuf| FileOutcome {
-            source: source.clone(),
-            destination: None,
-            status: Status::Done,
-            bytes_in: 0,
-            bytes_out: 0,
-            counts: Counts::default(),
-            flags: Vec::new(),
-            error_kind: None,
-        };
+        let outcome = |source: &PathBuf| FileOutcome::new(source.clone());
         let merged = merge_report(files.iter().map(outcome).collect(), apart);
         let order: Vec<_> = merged.iter().map(|f| f.source.to_str().unwrap()).collect();
         assert_eq!(order, ["s/a", "s/b", "s/c/locked", "s/c/x", "s/d", "s/e"]);

@@ -299,18 +299,13 @@ fn string(mut bytes: &[u8], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::anonymize::Counts;
 
     fn outcome(source: &str, status: Status) -> FileOutcome {
         FileOutcome {
-            source: PathBuf::from(source),
-            destination: None,
             status,
             bytes_in: 10,
-            bytes_out: 0,
-            counts: Counts::default(),
             flags: vec!["burned-in-annotation"],
-            error_kind: None,
+            ..FileOutcome::new(PathBuf::from(source))
         }
     }
 

@@ -19,19 +19,9 @@ import pytest
 from batch_tree import GOOD, Tree, hash_tree, make_tree, plant_leak, pydicom_file
 from click.testing import CliRunner
 from dicomveil.cli import main
+from util import run_cli as cli
 
 KEY = b"cli-test-key-0123"
-
-
-def cli(*args: str | os.PathLike[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m dicomveil ARGS`` with stdout and stderr captured (not a terminal)."""
-    return subprocess.run(
-        [sys.executable, "-m", "dicomveil", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
 
 
 @pytest.fixture

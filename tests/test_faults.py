@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from util import run_cli
 
 SAMPLES = Path(__file__).resolve().parent.parent / "examples" / "data"
 
@@ -177,21 +178,13 @@ def test_keys_longer_than_4_kib_are_refused_and_short_ones_warn(tmp_path: Path) 
 def test_the_cli_says_one_line_about_a_bad_or_short_key(tmp_path: Path) -> None:
     src = SAMPLES / "ct_explicit_le.dcm"
 
-    def cli(*args: object) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "dicomveil", *map(str, args)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    r = cli("anonymize", src, tmp_path / "a.dcm", "--key-file", "/dev/zero")
+    r = run_cli("anonymize", src, tmp_path / "a.dcm", "--key-file", "/dev/zero")
     assert r.returncode == 2
     assert "holds more than 4096 bytes" in r.stderr
     assert "Traceback" not in r.stderr and "MemoryError" not in r.stderr
     short = tmp_path / "short.key"
     short.write_bytes(b"tiny!\n")
-    r = cli("anonymize", src, tmp_path / "b.dcm", "--key-file", short, "-q")
+    r = run_cli("anonymize", src, tmp_path / "b.dcm", "--key-file", short, "-q")
     assert r.returncode == 0, r.stderr
     assert f"warning: the key of {short} has 5 bytes, fewer than 16" in r.stderr
     assert "WeakKeyWarning" not in r.stderr and "tiny!" not in r.stderr
@@ -317,17 +310,6 @@ def test_an_audit_folder_that_cannot_be_written_is_refused_before_the_run(
 
 
 # -- one run at a time into a destination, and only inside it ----------------------------------
-def _run_cli(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``python -m dicomveil ARGS``, output captured."""
-    return subprocess.run(
-        [sys.executable, "-m", "dicomveil", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
-
-
 def _many(root: Path, n: int, sample: str = "sc_rle_lossless.dcm") -> Path:
     """A folder of ``n`` files, all one sample (hard links, copies where links fail)."""
     import os
@@ -382,7 +364,7 @@ def test_a_destination_is_written_by_one_run_at_a_time(tmp_path: Path) -> None:
         first.send_signal(signal.SIGSTOP)  # held still, and so is its lock
         if first.poll() is not None:
             pytest.skip("the first run finished before the second started")
-        second = _run_cli("anonymize", SAMPLES, dst, "--key-file", second_key, "-q")
+        second = run_cli("anonymize", SAMPLES, dst, "--key-file", second_key, "-q")
         assert second.returncode == 1, second.stderr
         holder = f"pid {first.pid} on host {socket.gethostname()}, started 2"
         assert (
@@ -391,14 +373,14 @@ def test_a_destination_is_written_by_one_run_at_a_time(tmp_path: Path) -> None:
         assert "wait for it to end, or write elsewhere" in second.stderr
         assert not [p for p in dst.iterdir() if not p.name.startswith(("0", "."))]
         # a dry run writes nothing, and takes no lock
-        dry = _run_cli("anonymize", SAMPLES, dst, "--key-file", second_key, "--dry-run", "-q")
+        dry = run_cli("anonymize", SAMPLES, dst, "--key-file", second_key, "--dry-run", "-q")
         assert dry.returncode == 0, dry.stderr
     finally:
         first.send_signal(signal.SIGCONT)
     _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert not lock.exists()
-    again = _run_cli("anonymize", SAMPLES, dst, "--key-file", second_key, "-q")
+    again = run_cli("anonymize", SAMPLES, dst, "--key-file", second_key, "-q")
     assert again.returncode == 0, again.stderr
     assert (dst / "ct_explicit_le.dcm").is_file() and not lock.exists()
 
@@ -419,7 +401,7 @@ def test_a_lock_file_left_by_a_dead_run_does_not_block(tmp_path: Path) -> None:
     dst.mkdir()
     lock = dst / ".dicomveil.lock"
     lock.write_text("pid=999999999\nhost=gone\nstarted=2001-01-01 00:00:00 UTC\n")
-    r = _run_cli("anonymize", SAMPLES, dst, "--key-file", _key(tmp_path, "a"), "-q")
+    r = run_cli("anonymize", SAMPLES, dst, "--key-file", _key(tmp_path, "a"), "-q")
     assert r.returncode == 0, r.stderr
     assert not lock.exists()
     assert sorted(p.name for p in dst.iterdir()) == sorted(p.name for p in SAMPLES.iterdir())
@@ -503,7 +485,7 @@ def test_a_symbolic_link_inside_the_destination_is_not_followed(tmp_path: Path) 
     assert [f.status for f in report.files] == ["refused"] * 3
     assert list(elsewhere.iterdir()) == []
     # the command line: refused lines, exit 1
-    r = _run_cli("anonymize", src, dst, "--key-file", _key(tmp_path, "cli"), "-q")
+    r = run_cli("anonymize", src, dst, "--key-file", _key(tmp_path, "cli"), "-q")
     assert r.returncode == 1
     assert f"refused: {src / 'sub' / 'b.dcm'}: {dst / 'sub'}: {problem}" in r.stderr
 
@@ -556,7 +538,7 @@ def test_a_rerun_removes_leftovers_and_verify_finds_them(tmp_path: Path) -> None
     shutil.copyfile(SAMPLES / "mr_implicit_le.dcm", src / "sub" / "b.dcm")
     out = tmp_path / "out"
     key = _key(tmp_path, "k")
-    assert _run_cli("anonymize", src, out, "--key-file", key, "-q").returncode == 0
+    assert run_cli("anonymize", src, out, "--key-file", key, "-q").returncode == 0
     planted = [
         out / ".dicomveil-aB3dE9.part",
         out / "sub" / ".dicomveil-x.part",
@@ -567,13 +549,13 @@ def test_a_rerun_removes_leftovers_and_verify_finds_them(tmp_path: Path) -> None
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(b"half a file")
 
-    found = _run_cli("verify", out)
+    found = run_cli("verify", out)
     assert found.returncode == 1
     lines = [line for line in found.stdout.splitlines() if "\tleftover\t" in line]
     assert sorted(lines) == sorted(f"{p}\t-\tleftover\t-" for p in [*planted, untouched])
     assert "(4 leftover)" in found.stderr
 
-    rerun = _run_cli("anonymize", src, out, "--key-file", key)
+    rerun = run_cli("anonymize", src, out, "--key-file", key)
     assert rerun.returncode == 0, rerun.stderr
     assert (
         "note: removed 3 temporary files (.dicomveil-*.part) left by an earlier run that was killed"

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -645,3 +646,14 @@ def dciodvfy_errors(path: str | os.PathLike) -> tuple[set[str], bool]:
 
 def tag_int(t: BaseTag | int) -> int:
     return int(t)
+
+
+def run_cli(*args: object, cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m dicomveil ARGS`` with stdout and stderr captured (not a terminal)."""
+    return subprocess.run(
+        [sys.executable, "-m", "dicomveil", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
