@@ -601,3 +601,15 @@ def test_the_messages_of_a_failed_write_name_the_path(tmp_path: Path) -> None:
         f"{tmp_path / 'out' / 'a.dcm'}: cannot rename the finished file into place: "
     )
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.dcm"]
+
+
+def test_a_streamed_report_pickles_with_its_files(tmp_path: Path) -> None:
+    import pickle
+
+    from dicomveil import Anonymizer
+
+    src = _tree(tmp_path / "src", 3)
+    report = Anonymizer(key=b"a test key, 16+ bytes").anonymize_tree(src, tmp_path / "out")
+    again = pickle.loads(pickle.dumps(report))
+    assert again.files == report.files and len(again.files) == 4
+    assert again.summary().split(" in ")[0] == "3 done, 0 refused, 1 skipped"

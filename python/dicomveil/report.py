@@ -210,6 +210,10 @@ class Report:
     def __repr__(self) -> str:
         return f"<Report {self.summary()}>"
 
+    def __reduce__(self) -> tuple[type[Report], tuple[object, ...]]:
+        # pickled with every file's line (the rows of a run are not picklable)
+        return (Report, (self.files, self.elapsed, self.stopped, self.leftovers_removed))
+
     def _raise_first_refused(self) -> None:
         """Raise the first refused file's error as its class (``on_error="raise"``)."""
         if self.refused:
