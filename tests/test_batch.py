@@ -297,7 +297,7 @@ def test_workers_give_identical_outputs(tree: Tree, tmp_path: Path) -> None:
     assert h1 == hash_tree(two) == hash_tree(tmp_path / "w0")
     assert [f.counts for f in r1.files] == [f.counts for f in r0.files]
     # a different key gives different UIDs
-    Anonymizer(key=b"another key").anonymize_tree(tree.root, tmp_path / "k2", workers=2)
+    Anonymizer(key=b"another key, 16+ bytes").anonymize_tree(tree.root, tmp_path / "k2", workers=2)
     a = pydicom.dcmread(one / "study1" / "CT_small.dcm")
     b = pydicom.dcmread(tmp_path / "k2" / "study1" / "CT_small.dcm")
     assert a.SOPInstanceUID != b.SOPInstanceUID

@@ -374,13 +374,13 @@ def test_uids_consistent_across_files_with_one_key(pair):
 def test_uids_differ_across_keys(pair):
     a, _ = pair
     data = encode(a, EXPLICIT)
-    one = pydicom.dcmread(io.BytesIO(anonymize_bytes(data, b"key-one")))
-    two = pydicom.dcmread(io.BytesIO(anonymize_bytes(data, b"key-two")))
+    one = pydicom.dcmread(io.BytesIO(anonymize_bytes(data, b"the first test key")))
+    two = pydicom.dcmread(io.BytesIO(anonymize_bytes(data, b"the second test key")))
     uids_one, uids_two = uid_values(one) - {CT_IMAGE_STORAGE}, uid_values(two) - {CT_IMAGE_STORAGE}
     assert len(uids_one) >= 6
     assert uids_one.isdisjoint(uids_two)
-    assert one.StudyInstanceUID == map_uid(b"key-one", STUDY.study_uid)
-    assert two.StudyInstanceUID == map_uid(b"key-two", STUDY.study_uid)
+    assert one.StudyInstanceUID == map_uid(b"the first test key", STUDY.study_uid)
+    assert two.StudyInstanceUID == map_uid(b"the second test key", STUDY.study_uid)
 
 
 def test_same_output_from_every_entry_point(tmp_path: Path, pair):
