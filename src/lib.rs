@@ -17,6 +17,7 @@ pub mod dataset;
 pub mod dest;
 pub mod dump;
 pub mod error;
+pub mod iod;
 pub mod naming;
 pub mod profile;
 pub mod read;
