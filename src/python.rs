@@ -22,6 +22,7 @@ use crate::batch;
 use crate::batch::Template;
 use crate::dataset::{tag_str, DicomFile};
 use crate::error::Error;
+use crate::iod;
 use crate::profile::{self, CompiledProfile, MethodCode};
 use crate::rules::{Cell, Form, Row, RuleSet};
 use crate::value::{self, Plain};
@@ -1090,6 +1091,27 @@ fn format_tag(tag: u32) -> String {
     tag_str(value::u32_tag(tag))
 }
 
+/// The requirement type ("1", "1C", "2", "2C" or "3") of the attribute at `path` (tags from
+/// the top of the dataset, the sequences first) in the IOD of `sop_class`, as `iod::requirement`
+/// answers it: a C or U module's Type 1 and 2 count as 1C and 2C. `None` when not listed.
+#[pyfunction]
+fn iod_requirement(sop_class: &str, path: Vec<u32>) -> Option<&'static str> {
+    let path: Vec<_> = path.into_iter().map(value::u32_tag).collect();
+    iod::requirement(sop_class, &path).map(iod::Type::as_str)
+}
+
+/// The name of the IOD of a SOP class ("CT Image"), if the IOD tables know it.
+#[pyfunction]
+fn iod_of(sop_class: &str) -> Option<&'static str> {
+    iod::iod_of(sop_class)
+}
+
+/// The SOP class UIDs the IOD tables know, sorted.
+#[pyfunction]
+fn iod_sop_classes() -> Vec<&'static str> {
+    iod::sop_classes().to_vec()
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDataset>()?;
@@ -1104,6 +1126,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(keyword_to_tag, m)?)?;
     m.add_function(wrap_pyfunction!(tag_to_keyword, m)?)?;
     m.add_function(wrap_pyfunction!(format_tag, m)?)?;
+    m.add_function(wrap_pyfunction!(iod_requirement, m)?)?;
+    m.add_function(wrap_pyfunction!(iod_of, m)?)?;
+    m.add_function(wrap_pyfunction!(iod_sop_classes, m)?)?;
     m.add_class::<PyPathPlan>()?;
     m.add_function(wrap_pyfunction!(check_naming, m)?)?;
     m.add_function(wrap_pyfunction!(check_paths, m)?)?;
@@ -1116,6 +1141,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TEMP_PREFIX", batch::TEMP_PREFIX)?;
     m.add("TEMP_SUFFIX", batch::TEMP_SUFFIX)?;
     m.add("EDITION", profile::EDITION)?;
+    m.add("IOD_SOURCE", iod::source())?;
     m.add("ERROR_KINDS", crate::error::KINDS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,7 +1,7 @@
 """Type stubs of the Rust extension module (src/python.rs)."""
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, final
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "Dataset",
     "EDITION",
     "ERROR_KINDS",
+    "IOD_SOURCE",
     "Engine",
     "LOCK_NAME",
     "PathPlan",
@@ -23,6 +24,9 @@ __all__ = [
     "check_paths",
     "default_rules",
     "format_tag",
+    "iod_of",
+    "iod_requirement",
+    "iod_sop_classes",
     "is_temp_name",
     "keyword_to_tag",
     "list_tree",
@@ -35,6 +39,7 @@ __all__ = [
 __version__: str
 EDITION: str
 ERROR_KINDS: list[str]
+IOD_SOURCE: str
 TEMP_PREFIX: str
 TEMP_SUFFIX: str
 LOCK_NAME: str
@@ -144,6 +149,9 @@ def canonical_pattern(pattern: str) -> str: ...
 def keyword_to_tag(keyword: str) -> int | None: ...
 def tag_to_keyword(tag: int) -> str | None: ...
 def format_tag(tag: int) -> str: ...
+def iod_requirement(sop_class: str, path: Sequence[int]) -> str | None: ...
+def iod_of(sop_class: str) -> str | None: ...
+def iod_sop_classes() -> list[str]: ...
 
 _Path = str | os.PathLike[str]
 
