@@ -272,29 +272,56 @@ fn open_subfolder(
     })
 }
 
-/// Remove the temporary files of ours in the open folder `dir`; returns how many.
+/// Remove the temporary files of ours in the open folder `dir` that nobody holds (a file
+/// being written is held locked by its writer: [`crate::write::hold`]); returns how many.
 #[cfg(unix)]
 fn remove_leftovers(dir: std::os::fd::BorrowedFd<'_>) -> usize {
-    use rustix::fs::{statat, unlinkat, AtFlags, Dir, FileType};
+    use rustix::fs::{flock, fstat, openat, statat, unlinkat, AtFlags, Dir, FileType};
+    use rustix::fs::{FlockOperation, Mode, OFlags};
     let Ok(entries) = Dir::read_from(dir) else {
         return 0;
     };
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
         if !is_temp_name(&name.to_string_lossy()) {
             continue;
         }
-        let regular = match entry.file_type() {
-            FileType::Unknown => statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-                .is_ok_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::RegularFile),
-            kind => kind == FileType::RegularFile,
+        // a regular file nobody holds, still there under its name once we hold it
+        let Ok(fd) = openat(dir, name, flags, Mode::empty()) else {
+            continue;
         };
-        if regular && unlinkat(dir, name, AtFlags::empty()).is_ok() {
+        let Ok(ours) = fstat(&fd) else { continue };
+        if FileType::from_raw_mode(ours.st_mode) != FileType::RegularFile
+            || flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err()
+        {
+            continue;
+        }
+        let same = statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|s| s.st_dev == ours.st_dev && s.st_ino == ours.st_ino);
+        if same && unlinkat(dir, name, AtFlags::empty()).is_ok() {
             removed += 1;
         }
     }
     removed
+}
+
+/// Remove the temporary files of ours that nobody holds in `folder` (not below it): those of
+/// killed runs and workers. Returns how many (none when the folder cannot be read).
+pub fn remove_leftovers_in(folder: &Path) -> usize {
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        open_folder(folder).map_or(0, |dir| remove_leftovers(dir.as_fd()))
+    }
+    #[cfg(not(unix))]
+    remove_leftovers(folder)
 }
 
 #[cfg(not(unix))]
@@ -593,6 +620,30 @@ mod tests {
         assert!(root.join("a/keep.part").exists() && root.join(".dicomveil-y.part").exists());
         dest.save(&file, Path::new("3.dcm")).unwrap();
         assert_eq!(dest.leftovers_removed(), 3);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_temporary_file_held_by_its_writer_is_not_a_leftover() {
+        use rustix::fs::{flock, FlockOperation};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join(".dicomveil-dead.part"), b"killed").unwrap();
+        let live = std::fs::File::create(root.join(".dicomveil-live.part")).unwrap();
+        flock(&live, FlockOperation::LockExclusive).unwrap();
+        // the audit log of this run, beside its outputs
+        let sink = crate::sink::Sink::open(Some(&root.join("audit.jsonl")), None).unwrap();
+        let dest = Destination::open(root, Some(Duration::ZERO)).unwrap();
+        dest.save(&sample(), Path::new("a.dcm")).unwrap();
+        assert_eq!(dest.leftovers_removed(), 1);
+        assert!(root.join(".dicomveil-live.part").exists());
+        assert!(!root.join(".dicomveil-dead.part").exists());
+        let (_, error) = sink.finish();
+        assert!(error.is_none(), "{error:?}");
+        assert!(root.join("audit.jsonl").is_file());
+        drop(live);
+        assert_eq!(remove_leftovers_in(root), 1);
+        assert!(!root.join(".dicomveil-live.part").exists());
     }
 
     /// A small valid file of the examples.

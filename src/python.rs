@@ -976,6 +976,13 @@ fn is_temp_name(name: &str) -> bool {
     batch::is_temp_name(name)
 }
 
+/// Remove the temporary files of ours (`.dicomveil-*.part`) in `folder` (not below it) that
+/// no process holds: those of killed runs and workers, never one being written. How many.
+#[pyfunction]
+fn remove_leftovers(py: Python<'_>, folder: PathBuf) -> usize {
+    py.detach(|| crate::dest::remove_leftovers_in(&folder))
+}
+
 /// A finding of `verify`: file, tag path, kind, tag (a number), keyword.
 type Finding = (
     PathBuf,
@@ -1111,6 +1118,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merge_report, m)?)?;
     m.add_function(wrap_pyfunction!(name_collisions, m)?)?;
     m.add_function(wrap_pyfunction!(is_temp_name, m)?)?;
+    m.add_function(wrap_pyfunction!(remove_leftovers, m)?)?;
     m.add_class::<PyRunLock>()?;
     m.add("LOCK_NAME", batch::LOCK_NAME)?;
     m.add("TEMP_PREFIX", batch::TEMP_PREFIX)?;

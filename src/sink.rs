@@ -51,12 +51,11 @@ impl Sink {
                     use std::os::unix::fs::PermissionsExt;
                     builder.permissions(std::fs::Permissions::from_mode(0o644));
                 }
-                let temp = builder.tempfile_in(folder).map_err(|e| Error::Io {
+                let (file, path) = held_tempfile(&builder, folder).map_err(|e| Error::Io {
                     name: target.display().to_string(),
                     op: "write the audit log",
                     source: e,
                 })?;
-                let (file, path) = temp.into_parts();
                 (file, Some((path, target.to_path_buf())))
             }
             None => {
@@ -141,6 +140,40 @@ impl Sink {
             tail: std::mem::take(&mut self.buf),
         };
         (rows, error)
+    }
+}
+
+/// A temporary file of ours in `folder`, held locked while open (as outputs being written
+/// are: [`crate::write::hold`]), so that a sweep of leftovers passes over it: the audit log
+/// may be written in a folder this run, or another, writes outputs to.
+fn held_tempfile(
+    builder: &tempfile::Builder<'_, '_>,
+    folder: &Path,
+) -> io::Result<(File, tempfile::TempPath)> {
+    for _ in 0..100 {
+        let (file, path) = builder.tempfile_in(folder)?.into_parts();
+        #[cfg(unix)]
+        if !held(&file, &path) {
+            // a sweep removed it before we held it: another one (this name is gone)
+            let _ = path.keep();
+            continue;
+        }
+        return Ok((file, path));
+    }
+    Ok(builder.tempfile_in(folder)?.into_parts())
+}
+
+/// Lock `file` (see [`held_tempfile`]); false when `path` no longer names it then.
+#[cfg(unix)]
+fn held(file: &File, path: &Path) -> bool {
+    use rustix::fs::{flock, FlockOperation};
+    use std::os::unix::fs::MetadataExt;
+    if flock(file, FlockOperation::LockExclusive).is_err() {
+        return true; // no locks on this file system: no run sweeps it either
+    }
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(ours), Ok(there)) => ours.dev() == there.dev() && ours.ino() == there.ino(),
+        _ => false,
     }
 }
 

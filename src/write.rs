@@ -445,8 +445,29 @@ fn split_output(path: &Path) -> Result<(&Path, &std::ffi::OsStr)> {
     }
 }
 
+/// Hold the temporary file of ours `fd`, just created as `name` in the open folder `dir`,
+/// locked (`flock`) until it is closed: a sweep of leftovers ([`crate::dest`]) removes only
+/// those nobody holds, so never one being written, by this run or another. False when a sweep
+/// removed it between its creation and the lock (the caller creates another). Where the file
+/// system has no locks, nothing is held and no run sweeps (a run needs its lock).
+#[cfg(unix)]
+pub(crate) fn hold(
+    dir: std::os::fd::BorrowedFd<'_>,
+    name: &str,
+    fd: &impl std::os::fd::AsFd,
+) -> bool {
+    use rustix::fs::{flock, fstat, statat, AtFlags, FlockOperation};
+    if flock(fd, FlockOperation::LockExclusive).is_err() {
+        return true;
+    }
+    let (Ok(ours), Ok(there)) = (fstat(fd), statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)) else {
+        return false;
+    };
+    ours.st_dev == there.st_dev && ours.st_ino == there.st_ino
+}
+
 /// A temporary file of ours in a folder (`.dicomveil-XXXXXX.part`), removed when dropped
-/// unless it was renamed into place.
+/// unless it was renamed into place. Held locked while its file is open ([`hold`]).
 #[cfg(unix)]
 struct Temporary<'a> {
     dir: std::os::fd::BorrowedFd<'a>,
@@ -475,6 +496,11 @@ impl<'a> Temporary<'a> {
             );
             match openat(dir, name.as_str(), flags, Mode::from_raw_mode(0o644)) {
                 Ok(fd) => {
+                    // a sweep of leftovers removed it before we held it: another one
+                    if !hold(dir, &name, &fd) && tries < 100 {
+                        tries += 1;
+                        continue;
+                    }
                     let temporary = Temporary {
                         dir,
                         name,
@@ -520,10 +546,11 @@ pub fn save_in(
     let (temporary, out) =
         Temporary::create(dir).map_err(io_error(path, "create a temporary file beside it"))?;
     let written = write_into(file, &out).map_err(io_error(path, "write"))?;
-    drop(out);
+    // closed (and so released) only once renamed: a sweep never takes it for a leftover
     temporary
         .rename_to(name)
         .map_err(io_error(path, "rename the finished file into place"))?;
+    drop(out);
     Ok(written)
 }
 

@@ -24,6 +24,7 @@ __all__ = [
     "default_rules",
     "format_tag",
     "is_temp_name",
+    "remove_leftovers",
     "keyword_to_tag",
     "list_tree",
     "merge_report",
@@ -176,6 +177,7 @@ def name_collisions(
     sources: list[str], outputs: list[str | None]
 ) -> list[tuple[int, int, str, str]]: ...
 def is_temp_name(name: str) -> bool: ...
+def remove_leftovers(folder: str) -> int: ...
 
 @final
 class RunLock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -239,6 +240,7 @@ class Report:
             raise FileAccessError(f"{target}: cannot write the audit log: {e.strerror}") from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
+                _hold(f.fileno())
                 for r in self.files:
                     line = asdict(r)
                     line["flags"] = list(r.flags)
@@ -248,10 +250,12 @@ class Report:
                     except UnicodeEncodeError:  # undecodable bytes of a file name
                         text = json.dumps(line, ensure_ascii=True)
                     f.write(text + "\n")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
+                f.flush()
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, target)  # still held: never taken for a leftover
         except OSError as e:
-            os.unlink(tmp)
+            with contextlib.suppress(OSError):  # renamed already, if closing it failed
+                os.unlink(tmp)
             raise FileAccessError(f"{target}: cannot write the audit log: {e.strerror}") from None
 
     @classmethod
@@ -266,6 +270,17 @@ class Report:
         report._totals = raw["totals"]
         report._refused = tuple(_from_tuple(t) for t in raw["refused"])
         return report
+
+
+def _hold(fd: int) -> None:
+    """Hold a temporary file of ours locked while it is written, as the engine does: a run
+    removing leftovers in its folders passes over the files some process holds."""
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except (ImportError, OSError):  # no flock here: no run removes leftovers here either
+        pass
 
 
 def _from_tuple(t: tuple) -> FileResult:
