@@ -929,6 +929,13 @@ pub fn anonymize_planned(
     let mut refused_files = Vec::new();
     let mut unprocessed = 0usize;
     let mut walk_error = None;
+    // stop the run: the walk hands out no more inputs, the workers take no more files; the
+    // walk is woken if it waits for the window (notified under its lock: never missed)
+    let stop = || {
+        cancel.store(true, Ordering::Relaxed);
+        let _at = written.0.lock().expect("not poisoned");
+        written.1.notify_all();
+    };
 
     std::thread::scope(|scope| {
         // the walk: numbers the inputs and hands the files to the workers
@@ -938,10 +945,19 @@ pub fn anonymize_planned(
                 (&listed, &cancel, &written, &listing_done, &queue);
             scope.spawn(move || -> Result<()> {
                 let mut seq = 0usize;
+                // the listing is over only when the entries are: a stop leaves it unfinished
+                let mut over = false;
                 let result = (|| {
-                    for entry in entries {
-                        if cancel.load(Ordering::Relaxed) {
+                    let mut entries = entries;
+                    loop {
+                        let Some(entry) = entries.next() else {
+                            over = true;
                             break;
+                        };
+                        let entry = entry?;
+                        if let Entry::Leftover(_) = entry {
+                            // not an input: the destination removes those in its folders
+                            continue;
                         }
                         {
                             let (lock, ready) = written;
@@ -950,7 +966,11 @@ pub fn anonymize_planned(
                                 at = ready.wait(at).expect("not poisoned");
                             }
                         }
-                        let line = match entry? {
+                        // an input not handed out: the run stopped before it
+                        if cancel.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let line = match entry {
                             Entry::File(path, _) => {
                                 queue.push((seq, path));
                                 None
@@ -959,7 +979,6 @@ pub fn anonymize_planned(
                             Entry::Unreadable(path, why) => {
                                 Some(Apart::unreadable(path, why).outcome())
                             }
-                            // not an input: the destination removes those in its folders
                             Entry::Leftover(_) => continue,
                         };
                         if let Some(line) = line {
@@ -970,7 +989,7 @@ pub fn anonymize_planned(
                     }
                     Ok(())
                 })();
-                listing_done.store(true, Ordering::Relaxed);
+                listing_done.store(over, Ordering::Relaxed);
                 queue.close();
                 result
             })
@@ -979,7 +998,7 @@ pub fn anonymize_planned(
         {
             let done_tx = done_tx.clone();
             let (queue, cancel, shared) = (&queue, &cancel, &shared);
-            let relative = &relative;
+            let (relative, stop) = (&relative, &stop);
             scope.spawn(move || {
                 pool.scope(|s| {
                     for _ in 0..threads {
@@ -997,6 +1016,13 @@ pub fn anonymize_planned(
                                         process(anon, &path, &rel, dst_root, opts, shared)
                                     }))
                                     .unwrap_or_else(|panic| internal_error(&path, panic.as_ref()));
+                                // stop at the first refusal, not when its row is written
+                                // (which may wait for a slow file before it)
+                                if opts.stop_on_error
+                                    && matches!(outcome.status, Status::Refused(_))
+                                {
+                                    stop();
+                                }
                                 let _ = done_tx.send((seq, Some(outcome)));
                             }
                         });
@@ -1011,9 +1037,10 @@ pub fn anonymize_planned(
             std::collections::BTreeMap::new();
         let mut next = 0usize;
         let mut last = Instant::now();
+        // finished: the inputs processed (not those a stop left unprocessed)
         let snapshot = |totals: &Totals, next: usize| Progress {
             total: listed.load(Ordering::Relaxed).max(next),
-            finished: next,
+            finished: totals.files,
             refused: totals.refused,
             bytes_in: totals.bytes_in,
         };
@@ -1042,8 +1069,7 @@ pub fn anonymize_planned(
                             Status::Refused(_) => {
                                 totals.refused += 1;
                                 if opts.stop_on_error {
-                                    cancel.store(true, Ordering::Relaxed);
-                                    written.1.notify_all();
+                                    stop();
                                 }
                                 refused_files.push(outcome);
                             }
@@ -1061,8 +1087,7 @@ pub fn anonymize_planned(
             if last.elapsed() >= tick {
                 last = Instant::now();
                 if !progress(snapshot(&totals, next)) {
-                    cancel.store(true, Ordering::Relaxed);
-                    written.1.notify_all();
+                    stop();
                 }
             }
         }
@@ -1087,6 +1112,7 @@ pub fn anonymize_planned(
         refused: refused_files,
         totals,
         elapsed: started.elapsed(),
+        // some inputs were listed and not processed, or never listed
         stopped: unprocessed > 0 || totals.files < listed || !listing_done.into_inner(),
         audit_error,
         leftovers_removed,

@@ -609,6 +609,10 @@ impl PyEngine {
         let tick = std::time::Duration::from_secs_f64(tick.clamp(0.01, 60.0));
         let report = run(py, || {
             let mut on_progress = |p: batch::Progress| -> bool {
+                // a callback that raised is not called again (its exception is the one told)
+                if callback_error.lock().expect("not poisoned").is_some() {
+                    return false;
+                }
                 Python::attach(|py| {
                     let outcome = match &progress {
                         Some(cb) => cb

@@ -393,3 +393,57 @@ def test_verify_rejects_bad_arguments(tmp_path: Path) -> None:
         verify(tmp_path / "missing")
     with pytest.raises(ValueError):
         verify(tmp_path, workers=0)
+
+
+# -- stopping early ---------------------------------------------------------------------------
+def test_stopped_when_the_rest_of_the_tree_was_never_reached(tmp_path: Path) -> None:
+    """``on_error="stop"`` at a refused first file, followed by thousands of links and a good
+    file: the run stopped with most of the tree never listed, and said ``stopped=False`` (the
+    walk said the listing was over when a stop broke it off). The last progress call counted
+    the inputs never processed as finished."""
+    src = tmp_path / "src"
+    src.mkdir()
+    data = pydicom_file("MR_small.dcm").read_bytes()
+    (src / "a.dcm").write_bytes(data[:400])  # cut short: refused
+    for i in range(5000):
+        (src / f"l{i:05}").symlink_to("a.dcm")
+    (src / "z.dcm").write_bytes(data)
+    calls: list[Progress] = []
+    report = Anonymizer(key=KEY).anonymize_tree(
+        src, tmp_path / "out", on_error="stop", progress=calls.append
+    )
+    assert report.stopped and not report.ok
+    assert str(src / "z.dcm") not in [f.source for f in report.files]
+    assert report.summary().endswith(" - stopped early")
+    assert calls[-1].finished == len(report.files)
+    # a tree processed to its end is not stopped, though the run was asked to stop at a refusal
+    (src / "a.dcm").write_bytes(data)
+    report = Anonymizer(key=KEY).anonymize_tree(src, tmp_path / "out2", on_error="stop")
+    assert not report.stopped and len(report.files) == 5002
+
+
+def test_a_cancelled_run_says_what_it_did_not_process(tmp_path: Path) -> None:
+    """The progress callback raises at once in a tree larger than the window of inputs listed
+    ahead (4096): the run stops, says so, and the last progress call does not count the files
+    never processed as finished."""
+    src = tmp_path / "src"
+    src.mkdir()
+    data = pydicom_file("MR_small.dcm").read_bytes()
+    (src / "0.dcm").write_bytes(data)
+    for i in range(1, 6000):
+        (src / f"{i}.dcm").hardlink_to(src / "0.dcm")
+    calls: list[Progress] = []
+
+    def stop(p: Progress) -> None:
+        calls.append(p)
+        raise RuntimeError("enough")
+
+    with pytest.raises(RuntimeError, match="enough") as e:
+        Anonymizer(key=KEY).anonymize_tree(
+            src, tmp_path / "out", workers=1, progress=stop, progress_interval=0.01
+        )
+    report = e.value.report  # type: ignore[attr-defined]
+    assert report.stopped
+    assert len(report.files) < 6000
+    assert len(calls) == 1  # a callback that raised is not called again
+    assert len(list((tmp_path / "out").iterdir())) == len(report.done)
