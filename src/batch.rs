@@ -477,6 +477,15 @@ fn process(
     outcome
 }
 
+/// The line of an input given a second time (in the files of a run): it is processed once,
+/// at its first mention (twice, in place, it would be de-identified again).
+fn given_twice(source: PathBuf) -> FileOutcome {
+    FileOutcome {
+        status: Status::Skipped("given twice: processed once, at its first mention".into()),
+        ..FileOutcome::new(source)
+    }
+}
+
 /// The outcome of a file whose processing panicked: refused, with what the panic said.
 fn internal_error(src: &Path, panic: &(dyn std::any::Any + Send)) -> FileOutcome {
     let error = Error::from_panic(&src.display().to_string(), panic);
@@ -945,6 +954,11 @@ pub fn anonymize_planned(
                 (&listed, &cancel, &written, &listing_done, &queue);
             scope.spawn(move || -> Result<()> {
                 let mut seq = 0usize;
+                // the files given (a list may name one twice): each is processed once
+                let mut given = opts
+                    .only
+                    .as_ref()
+                    .map(|only| std::collections::HashSet::with_capacity(only.len()));
                 // the listing is over only when the entries are: a stop leaves it unfinished
                 let mut over = false;
                 let result = (|| {
@@ -972,8 +986,15 @@ pub fn anonymize_planned(
                         }
                         let line = match entry {
                             Entry::File(path, _) => {
-                                queue.push((seq, path));
-                                None
+                                let again = given.as_mut().is_some_and(|given| {
+                                    !given.insert(path.components().collect::<PathBuf>())
+                                });
+                                if again {
+                                    Some(given_twice(path))
+                                } else {
+                                    queue.push((seq, path));
+                                    None
+                                }
                             }
                             Entry::Link(path) => Some(Apart::link(path).outcome()),
                             Entry::Unreadable(path, why) => {

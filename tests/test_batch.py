@@ -395,7 +395,7 @@ def test_verify_rejects_bad_arguments(tmp_path: Path) -> None:
         verify(tmp_path, workers=0)
 
 
-# -- stopping early ---------------------------------------------------------------------------
+# -- stopping early, and inputs given twice ---------------------------------------------------
 def test_stopped_when_the_rest_of_the_tree_was_never_reached(tmp_path: Path) -> None:
     """``on_error="stop"`` at a refused first file, followed by thousands of links and a good
     file: the run stopped with most of the tree never listed, and said ``stopped=False`` (the
@@ -447,3 +447,19 @@ def test_a_cancelled_run_says_what_it_did_not_process(tmp_path: Path) -> None:
     assert len(report.files) < 6000
     assert len(calls) == 1  # a callback that raised is not called again
     assert len(list((tmp_path / "out").iterdir())) == len(report.done)
+
+
+def test_a_file_given_twice_is_de_identified_once(tmp_path: Path) -> None:
+    """``files=["a.dcm", "a.dcm"]`` in place: the second read the first's output and
+    de-identified it again (its UIDs replaced twice: no longer those of its series). The
+    second mention of an input is skipped."""
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copyfile(pydicom_file("CT_small.dcm"), src / "a.dcm")
+    uid = pydicom.dcmread(src / "a.dcm").SOPInstanceUID
+    anonymizer = Anonymizer(key=KEY)
+    report = anonymizer.anonymize_tree(src, src, files=["a.dcm", "a.dcm"], workers=1)
+    assert pydicom.dcmread(src / "a.dcm").SOPInstanceUID == anonymizer.map_uid(uid)
+    assert [f.status for f in report.files] == ["done", "skipped"]
+    assert report.files[1].reason == "given twice: processed once, at its first mention"
+    assert report.ok
