@@ -463,3 +463,19 @@ def test_a_file_given_twice_is_de_identified_once(tmp_path: Path) -> None:
     assert [f.status for f in report.files] == ["done", "skipped"]
     assert report.files[1].reason == "given twice: processed once, at its first mention"
     assert report.ok
+
+
+def test_reports_compare_by_their_contents(tmp_path: Path) -> None:
+    """The report was a frozen dataclass: equal when its files, time and stopped flag were
+    equal (a pickled report equal to itself). The streamed one compared by identity."""
+    import pickle
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copyfile(pydicom_file("CT_small.dcm"), src / "a.dcm")
+    report = Anonymizer(key=KEY).anonymize_tree(src, tmp_path / "out")
+    assert pickle.loads(pickle.dumps(report)) == report
+    same = dicomveil.Report(report.files, report.elapsed, report.stopped)
+    assert same == report and report == same
+    assert dicomveil.Report(report.files, report.elapsed, True) != report
+    assert report != "a report"
