@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::anonymize::{Anonymizer, Counts};
-use crate::dest::Destination;
+use crate::dest::{Destination, PathKeys};
 use crate::error::{Error, Result};
 pub use crate::naming::Template;
 use crate::read::{is_dicomdir, read_path};
@@ -410,10 +410,15 @@ pub fn name_collisions<P: AsRef<Path>>(outputs: &[Option<P>]) -> Vec<(usize, usi
     refused
 }
 
-/// Anonymize one file to `dst` (or, with `naming`, below `dst_root`). Returns the outcome.
-/// Output paths claimed so far in a run (with the source that claimed each), so that two
-/// inputs never write the same output.
-type Claims = Mutex<std::collections::HashMap<PathBuf, PathBuf>>;
+/// Output names claimed so far in a run with a naming template, so that two inputs never
+/// write the same output: the key of each output path ([`PathKeys`]) with the source that
+/// claimed it. What such a run keeps per file (about 100 bytes; a path would take more than
+/// twice that).
+#[derive(Default)]
+struct Claims {
+    keys: PathKeys,
+    claimed: Mutex<std::collections::HashMap<u128, Box<Path>>>,
+}
 
 /// What the workers of a run share: output names claimed, and the destination (None in a dry
 /// run).
@@ -422,6 +427,7 @@ struct Shared {
     destination: Option<Destination>,
 }
 
+/// Anonymize one file to `dst` (or, with `naming`, below `dst_root`). Returns the outcome.
 fn process(
     anon: &Anonymizer,
     src: &Path,
@@ -446,11 +452,12 @@ fn process(
         };
         let dst = dst_root.join(&output);
         if let Naming::Template(_) = opts.naming {
-            let mut claimed = shared.claims.lock().expect("not poisoned");
-            if let Some(first) = claimed.get(&dst) {
+            let key = shared.claims.keys.key(&dst);
+            let mut claimed = shared.claims.claimed.lock().expect("not poisoned");
+            if let Some(first) = claimed.get(&key) {
                 return Err(name_taken(&dst, first));
             }
-            claimed.insert(dst.clone(), src.to_path_buf());
+            claimed.insert(key, src.into());
         }
         if let Some(destination) = &shared.destination {
             outcome.bytes_out = destination.save(&file, &output)?;

@@ -337,6 +337,19 @@ fn remove_leftovers(dir: &Path) -> usize {
         .count()
 }
 
+/// 128-bit keys of paths (two keyed SipHash-1-3 of the path), kept in place of the paths in
+/// the sets a run fills per output or per folder: 16 bytes each, and two different paths never
+/// share one in practice (nor can a crafted name make them: the keys are random).
+#[derive(Debug, Default)]
+pub(crate) struct PathKeys(std::hash::RandomState, std::hash::RandomState);
+
+impl PathKeys {
+    pub(crate) fn key(&self, path: &Path) -> u128 {
+        use std::hash::BuildHasher;
+        (u128::from(self.0.hash_one(path)) << 64) | u128::from(self.1.hash_one(path))
+    }
+}
+
 /// Folders kept open for the next outputs (most outputs go where the one before went).
 #[cfg(unix)]
 const OPEN_FOLDERS: usize = 64;
@@ -353,8 +366,9 @@ pub struct Destination {
     open: Mutex<std::collections::HashMap<PathBuf, std::sync::Arc<std::os::fd::OwnedFd>>>,
     /// Remove the leftovers of earlier runs (a run that holds the lock).
     sweep: bool,
-    /// Folders whose leftovers were removed, relative to the root.
-    swept: Mutex<HashSet<PathBuf>>,
+    /// Folders whose leftovers were removed (the keys of their paths relative to the root).
+    swept: Mutex<HashSet<u128>>,
+    keys: PathKeys,
     removed: AtomicUsize,
     /// Released when the destination is dropped, after every output.
     lock: Option<RunLock>,
@@ -394,6 +408,7 @@ impl Destination {
             open: Mutex::default(),
             sweep: run_lock.is_some(),
             swept: Mutex::default(),
+            keys: PathKeys::default(),
             removed: AtomicUsize::new(0),
             lock: run_lock,
         })
@@ -446,10 +461,11 @@ impl Destination {
         if !self.sweep {
             return;
         }
+        let key = self.keys.key(rel);
         let mut swept = locked(&self.swept);
-        if !swept.contains(rel) {
+        if !swept.contains(&key) {
             self.removed.fetch_add(remove(), Ordering::Relaxed);
-            swept.insert(rel.to_path_buf());
+            swept.insert(key);
         }
     }
 
@@ -644,6 +660,18 @@ mod tests {
         drop(live);
         assert_eq!(remove_leftovers_in(root), 1);
         assert!(!root.join(".dicomveil-live.part").exists());
+    }
+
+    #[test]
+    fn path_keys_tell_paths_apart_as_paths_do() {
+        let keys = PathKeys::default();
+        let key = |p: &str| keys.key(Path::new(p));
+        assert_eq!(key("a/b/c.dcm"), key("a//b/c.dcm")); // the same path
+        assert_ne!(key("a/b/c.dcm"), key("a/b/d.dcm"));
+        assert_ne!(key("a/bc"), key("ab/c"));
+        let distinct: HashSet<u128> = (0..10_000).map(|i| key(&format!("{i}.dcm"))).collect();
+        assert_eq!(distinct.len(), 10_000);
+        assert_ne!(PathKeys::default().key(Path::new("x")), key("x")); // random keys
     }
 
     /// A small valid file of the examples.
