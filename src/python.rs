@@ -609,8 +609,11 @@ impl PyEngine {
         let tick = std::time::Duration::from_secs_f64(tick.clamp(0.01, 60.0));
         let report = run(py, || {
             let mut on_progress = |p: batch::Progress| -> bool {
-                // a callback that raised is not called again (its exception is the one told)
+                // a callback that raised is not called again (its exception is the one told);
+                // signals are still taken (a second Ctrl-C while the files being written
+                // finish would otherwise be raised after the run, without its report)
                 if callback_error.lock().expect("not poisoned").is_some() {
+                    Python::attach(|py| drop(py.check_signals()));
                     return false;
                 }
                 Python::attach(|py| {

@@ -8,8 +8,10 @@ pydicom reads every output back as the independent oracle.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import dicomveil
@@ -479,3 +481,59 @@ def test_reports_compare_by_their_contents(tmp_path: Path) -> None:
     assert same == report and report == same
     assert dicomveil.Report(report.files, report.elapsed, True) != report
     assert report != "a report"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_ctrl_c_while_a_stopped_run_finishes_its_files_is_taken_by_the_run(
+    tmp_path: Path,
+) -> None:
+    """The progress callback stops the run; a Ctrl-C comes while the file in flight finishes
+    (128 MiB of pixel data). The run takes it, as it does every signal while it goes on: not
+    raised once the run returned, where it would replace the stop and lose the report."""
+    import signal
+    import struct
+    import threading
+    import time
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copyfile(pydicom_file("CT_small.dcm"), src / "a.dcm")
+    data = (Path(__file__).parent.parent / "examples/data/mr_implicit_le.dcm").read_bytes()
+    at = data.rfind(b"\xe0\x7f\x10\x00")  # its pixel data, last: made 128 MiB (sparse)
+    with open(src / "big.dcm", "wb") as f:
+        f.write(data[:at] + b"\xe0\x7f\x10\x00" + struct.pack("<I", 128 << 20))
+        f.truncate(f.tell() + (128 << 20))
+    sent = []
+
+    def ctrl_c() -> None:
+        time.sleep(0.05)
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    def stop(p: Progress) -> None:
+        if p.finished >= 1:  # a.dcm done: big.dcm is being written
+            threading.Thread(target=ctrl_c).start()
+            raise RuntimeError("enough")
+
+    returned = float("inf")
+    try:
+        with pytest.raises(RuntimeError, match="enough") as e:
+            try:
+                Anonymizer(key=KEY).anonymize_tree(
+                    src,
+                    tmp_path / "out",
+                    files=["a.dcm", "big.dcm"],
+                    workers=1,
+                    progress=stop,
+                    progress_interval=0.01,
+                )
+            finally:
+                returned = time.monotonic()
+        time.sleep(0.1)  # the signal, if the run was over before it, is raised here
+    except KeyboardInterrupt:
+        if sent and sent[0] < returned:
+            pytest.fail("the Ctrl-C sent during the run was raised after it, without its report")
+    if not sent or sent[0] >= returned:
+        pytest.skip("the file in flight was done before the Ctrl-C")
+    report = e.value.report  # type: ignore[attr-defined]
+    assert [f.status for f in report.files] == ["done", "done"]
