@@ -25,6 +25,8 @@ use crate::batch::{is_temp_name, LOCK_NAME};
 use crate::dataset::DicomFile;
 use crate::error::{Error, Result};
 use crate::write::io_error;
+#[cfg(unix)]
+use crate::write::{file_id, Held};
 
 /// A mutex's value, also after a panic elsewhere (what it guards stays consistent).
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -273,7 +275,7 @@ fn open_subfolder(
 }
 
 /// Remove the temporary files of ours in the open folder `dir` that nobody holds (a file
-/// being written is held locked by its writer: [`crate::write::hold`]); returns how many.
+/// being written is held by its writer: [`crate::write::hold_with`]); returns how many.
 #[cfg(unix)]
 fn remove_leftovers(dir: std::os::fd::BorrowedFd<'_>) -> usize {
     use rustix::fs::{flock, fstat, openat, statat, unlinkat, AtFlags, Dir, FileType};
@@ -288,18 +290,27 @@ fn remove_leftovers(dir: std::os::fd::BorrowedFd<'_>) -> usize {
         if !is_temp_name(&name.to_string_lossy()) {
             continue;
         }
-        // a regular file nobody holds, still there under its name once we hold it
+        // a regular file nobody holds (this process: not even opened, see `Held`), still
+        // there under its name once we hold it
+        let Ok(seen) = statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        if FileType::from_raw_mode(seen.st_mode) != FileType::RegularFile
+            || Held::here(file_id(&seen))
+        {
+            continue;
+        }
         let Ok(fd) = openat(dir, name, flags, Mode::empty()) else {
             continue;
         };
         let Ok(ours) = fstat(&fd) else { continue };
-        if FileType::from_raw_mode(ours.st_mode) != FileType::RegularFile
+        if file_id(&ours) != file_id(&seen)
             || flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err()
         {
             continue;
         }
         let same = statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-            .is_ok_and(|s| s.st_dev == ours.st_dev && s.st_ino == ours.st_ino);
+            .is_ok_and(|s| file_id(&s) == file_id(&ours));
         if same && unlinkat(dir, name, AtFlags::empty()).is_ok() {
             removed += 1;
         }

@@ -30,6 +30,8 @@ pub struct Sink {
     failed: Option<io::Error>,
     /// The audit log: its temporary file, and where it goes when complete.
     audit: Option<(tempfile::TempPath, PathBuf)>,
+    /// The audit log's temporary file held until renamed (see [`held_tempfile`]).
+    held: Option<HeldFile>,
 }
 
 impl Sink {
@@ -37,7 +39,7 @@ impl Sink {
     /// folder that cannot be written is refused before any file is touched), else into an
     /// unlinked temporary file in `spool` (or the system's temporary folder).
     pub fn open(audit: Option<&Path>, spool: Option<&Path>) -> Result<Sink> {
-        let (file, audit) = match audit {
+        let (file, audit, held) = match audit {
             Some(target) => {
                 let folder = match target.parent() {
                     Some(p) if !p.as_os_str().is_empty() => p,
@@ -51,12 +53,13 @@ impl Sink {
                     use std::os::unix::fs::PermissionsExt;
                     builder.permissions(std::fs::Permissions::from_mode(0o644));
                 }
-                let (file, path) = held_tempfile(&builder, folder).map_err(|e| Error::Io {
-                    name: target.display().to_string(),
-                    op: "write the audit log",
-                    source: e,
-                })?;
-                (file, Some((path, target.to_path_buf())))
+                let (file, path, held) =
+                    held_tempfile(&builder, folder).map_err(|e| Error::Io {
+                        name: target.display().to_string(),
+                        op: "write the audit log",
+                        source: e,
+                    })?;
+                (file, Some((path, target.to_path_buf())), held)
             }
             None => {
                 let file = spool
@@ -68,7 +71,7 @@ impl Sink {
                         op: "create a temporary file for",
                         source: e,
                     })?;
-                (file, None)
+                (file, None, None)
             }
         };
         Ok(Sink {
@@ -77,6 +80,7 @@ impl Sink {
             buf: Vec::with_capacity(BLOCK),
             failed: None,
             audit,
+            held,
         })
     }
 
@@ -134,6 +138,8 @@ impl Sink {
             // the rows of the report only: they are in memory from the failure on
             let _ = e;
         }
+        // renamed (or removed): no longer a temporary file to hold
+        self.held = None;
         let rows = Rows {
             file: Mutex::new(self.file.take()),
             good: self.good,
@@ -143,39 +149,42 @@ impl Sink {
     }
 }
 
-/// A temporary file of ours in `folder`, held locked while open (as outputs being written
-/// are: [`crate::write::hold`]), so that a sweep of leftovers passes over it: the audit log
+/// A temporary file of ours in `folder`, held while open (as outputs being written are:
+/// [`crate::write::hold_with`]), so that a sweep of leftovers passes over it: the audit log
 /// may be written in a folder this run, or another, writes outputs to.
-fn held_tempfile(
-    builder: &tempfile::Builder<'_, '_>,
-    folder: &Path,
-) -> io::Result<(File, tempfile::TempPath)> {
+fn held_tempfile(builder: &tempfile::Builder<'_, '_>, folder: &Path) -> io::Result<HeldTemp> {
     for _ in 0..100 {
         let (file, path) = builder.tempfile_in(folder)?.into_parts();
         #[cfg(unix)]
-        if !held(&file, &path) {
-            // a sweep removed it before we held it: another one (this name is gone)
-            let _ = path.keep();
-            continue;
+        {
+            use std::os::unix::fs::MetadataExt;
+            let there = || {
+                let m = std::fs::symlink_metadata(&path).ok()?;
+                Some((m.dev(), m.ino()))
+            };
+            match crate::write::hold_with(&file, there) {
+                Some(held) => return Ok((file, path, Some(held))),
+                None => {
+                    // a sweep removed it before we held it: another one (this name is gone)
+                    let _ = path.keep();
+                    continue;
+                }
+            }
         }
-        return Ok((file, path));
+        #[cfg(not(unix))]
+        return Ok((file, path, None));
     }
-    Ok(builder.tempfile_in(folder)?.into_parts())
+    let (file, path) = builder.tempfile_in(folder)?.into_parts();
+    Ok((file, path, None))
 }
 
-/// Lock `file` (see [`held_tempfile`]); false when `path` no longer names it then.
+/// A temporary audit log: its file, its path, and its hold (see [`held_tempfile`]).
+type HeldTemp = (File, tempfile::TempPath, Option<HeldFile>);
+
 #[cfg(unix)]
-fn held(file: &File, path: &Path) -> bool {
-    use rustix::fs::{flock, FlockOperation};
-    use std::os::unix::fs::MetadataExt;
-    if flock(file, FlockOperation::LockExclusive).is_err() {
-        return true; // no locks on this file system: no run sweeps it either
-    }
-    match (file.metadata(), std::fs::symlink_metadata(path)) {
-        (Ok(ours), Ok(there)) => ours.dev() == there.dev() && ours.ino() == there.ino(),
-        _ => false,
-    }
-}
+type HeldFile = crate::write::Held;
+#[cfg(not(unix))]
+type HeldFile = ();
 
 /// The rows of a finished run, to read back: `good` bytes of a file, then `tail` in memory.
 pub struct Rows {
@@ -418,6 +427,7 @@ mod tests {
             buf: Vec::new(),
             failed: None,
             audit: Some((temp, target.clone())),
+            held: None,
         };
         let mut expected = Vec::new();
         for i in 0..3000 {
