@@ -139,7 +139,10 @@ pub struct Report {
 /// Progress, as seen by the callback.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Progress {
+    /// The inputs known: the files given (or the one file) from the start; for a tree, those
+    /// listed so far (the tree is listed as the run goes, at most 4096 inputs ahead).
     pub total: usize,
+    /// The inputs processed (not those a stop left unprocessed).
     pub finished: usize,
     pub refused: usize,
     pub bytes_in: u64,
@@ -1065,9 +1068,15 @@ pub fn anonymize_planned(
             std::collections::BTreeMap::new();
         let mut next = 0usize;
         let mut last = Instant::now();
-        // finished: the inputs processed (not those a stop left unprocessed)
+        // finished: the inputs processed (not those a stop left unprocessed); total: the
+        // inputs known, all at once for the files given (or one), as listed for a tree
+        let given = match (&plan.single, &opts.only) {
+            (Some(_), _) => 1,
+            (None, Some(only)) => only.len(),
+            (None, None) => 0,
+        };
         let snapshot = |totals: &Totals, next: usize| Progress {
-            total: listed.load(Ordering::Relaxed).max(next),
+            total: listed.load(Ordering::Relaxed).max(next).max(given),
             finished: totals.files,
             refused: totals.refused,
             bytes_in: totals.bytes_in,

@@ -20,7 +20,11 @@ Status = Literal["done", "refused", "skipped"]
 class Progress(NamedTuple):
     """Where a batch run is, as given to a progress callback."""
 
+    #: The inputs processed (not those a stop left unprocessed).
     finished: int
+    #: The inputs known: the files given (or the one file) from the start; for a tree, those
+    #: listed so far (it is listed as the run goes, at most 4096 inputs ahead of the files
+    #: done), the whole tree once its listing is over.
     total: int
     refused: int
     bytes_in: int
