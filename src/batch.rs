@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::anonymize::{Anonymizer, Counts};
-use crate::dest::Destination;
+use crate::dest::{Destination, PathKeys};
 use crate::error::{Error, Result};
 pub use crate::naming::Template;
 use crate::read::{is_dicomdir, read_path};
@@ -139,7 +139,10 @@ pub struct Report {
 /// Progress, as seen by the callback.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Progress {
+    /// The inputs known: the files given (or the one file) from the start; for a tree, those
+    /// listed so far (the tree is listed as the run goes, at most 4096 inputs ahead).
     pub total: usize,
+    /// The inputs processed (not those a stop left unprocessed).
     pub finished: usize,
     pub refused: usize,
     pub bytes_in: u64,
@@ -410,10 +413,15 @@ pub fn name_collisions<P: AsRef<Path>>(outputs: &[Option<P>]) -> Vec<(usize, usi
     refused
 }
 
-/// Anonymize one file to `dst` (or, with `naming`, below `dst_root`). Returns the outcome.
-/// Output paths claimed so far in a run (with the source that claimed each), so that two
-/// inputs never write the same output.
-type Claims = Mutex<std::collections::HashMap<PathBuf, PathBuf>>;
+/// Output names claimed so far in a run with a naming template, so that two inputs never
+/// write the same output: the key of each output path ([`PathKeys`]) with the source that
+/// claimed it. What such a run keeps per file (about 100 bytes; a path would take more than
+/// twice that).
+#[derive(Default)]
+struct Claims {
+    keys: PathKeys,
+    claimed: Mutex<std::collections::HashMap<u128, Box<Path>>>,
+}
 
 /// What the workers of a run share: output names claimed, and the destination (None in a dry
 /// run).
@@ -422,6 +430,7 @@ struct Shared {
     destination: Option<Destination>,
 }
 
+/// Anonymize one file to `dst` (or, with `naming`, below `dst_root`). Returns the outcome.
 fn process(
     anon: &Anonymizer,
     src: &Path,
@@ -446,11 +455,12 @@ fn process(
         };
         let dst = dst_root.join(&output);
         if let Naming::Template(_) = opts.naming {
-            let mut claimed = shared.claims.lock().expect("not poisoned");
-            if let Some(first) = claimed.get(&dst) {
+            let key = shared.claims.keys.key(&dst);
+            let mut claimed = shared.claims.claimed.lock().expect("not poisoned");
+            if let Some(first) = claimed.get(&key) {
                 return Err(name_taken(&dst, first));
             }
-            claimed.insert(dst.clone(), src.to_path_buf());
+            claimed.insert(key, src.into());
         }
         if let Some(destination) = &shared.destination {
             outcome.bytes_out = destination.save(&file, &output)?;
@@ -475,6 +485,15 @@ fn process(
         }
     }
     outcome
+}
+
+/// The line of an input given a second time (in the files of a run): it is processed once,
+/// at its first mention (twice, in place, it would be de-identified again).
+fn given_twice(source: PathBuf) -> FileOutcome {
+    FileOutcome {
+        status: Status::Skipped("given twice: processed once, at its first mention".into()),
+        ..FileOutcome::new(source)
+    }
 }
 
 /// The outcome of a file whose processing panicked: refused, with what the panic said.
@@ -929,6 +948,13 @@ pub fn anonymize_planned(
     let mut refused_files = Vec::new();
     let mut unprocessed = 0usize;
     let mut walk_error = None;
+    // stop the run: the walk hands out no more inputs, the workers take no more files; the
+    // walk is woken if it waits for the window (notified under its lock: never missed)
+    let stop = || {
+        cancel.store(true, Ordering::Relaxed);
+        let _at = written.0.lock().expect("not poisoned");
+        written.1.notify_all();
+    };
 
     std::thread::scope(|scope| {
         // the walk: numbers the inputs and hands the files to the workers
@@ -938,10 +964,24 @@ pub fn anonymize_planned(
                 (&listed, &cancel, &written, &listing_done, &queue);
             scope.spawn(move || -> Result<()> {
                 let mut seq = 0usize;
+                // the files given (a list may name one twice): each is processed once
+                let mut given = opts
+                    .only
+                    .as_ref()
+                    .map(|only| std::collections::HashSet::with_capacity(only.len()));
+                // the listing is over only when the entries are: a stop leaves it unfinished
+                let mut over = false;
                 let result = (|| {
-                    for entry in entries {
-                        if cancel.load(Ordering::Relaxed) {
+                    let mut entries = entries;
+                    loop {
+                        let Some(entry) = entries.next() else {
+                            over = true;
                             break;
+                        };
+                        let entry = entry?;
+                        if let Entry::Leftover(_) = entry {
+                            // not an input: the destination removes those in its folders
+                            continue;
                         }
                         {
                             let (lock, ready) = written;
@@ -950,16 +990,26 @@ pub fn anonymize_planned(
                                 at = ready.wait(at).expect("not poisoned");
                             }
                         }
-                        let line = match entry? {
+                        // an input not handed out: the run stopped before it
+                        if cancel.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let line = match entry {
                             Entry::File(path, _) => {
-                                queue.push((seq, path));
-                                None
+                                let again = given.as_mut().is_some_and(|given| {
+                                    !given.insert(path.components().collect::<PathBuf>())
+                                });
+                                if again {
+                                    Some(given_twice(path))
+                                } else {
+                                    queue.push((seq, path));
+                                    None
+                                }
                             }
                             Entry::Link(path) => Some(Apart::link(path).outcome()),
                             Entry::Unreadable(path, why) => {
                                 Some(Apart::unreadable(path, why).outcome())
                             }
-                            // not an input: the destination removes those in its folders
                             Entry::Leftover(_) => continue,
                         };
                         if let Some(line) = line {
@@ -970,7 +1020,7 @@ pub fn anonymize_planned(
                     }
                     Ok(())
                 })();
-                listing_done.store(true, Ordering::Relaxed);
+                listing_done.store(over, Ordering::Relaxed);
                 queue.close();
                 result
             })
@@ -979,7 +1029,7 @@ pub fn anonymize_planned(
         {
             let done_tx = done_tx.clone();
             let (queue, cancel, shared) = (&queue, &cancel, &shared);
-            let relative = &relative;
+            let (relative, stop) = (&relative, &stop);
             scope.spawn(move || {
                 pool.scope(|s| {
                     for _ in 0..threads {
@@ -997,6 +1047,13 @@ pub fn anonymize_planned(
                                         process(anon, &path, &rel, dst_root, opts, shared)
                                     }))
                                     .unwrap_or_else(|panic| internal_error(&path, panic.as_ref()));
+                                // stop at the first refusal, not when its row is written
+                                // (which may wait for a slow file before it)
+                                if opts.stop_on_error
+                                    && matches!(outcome.status, Status::Refused(_))
+                                {
+                                    stop();
+                                }
                                 let _ = done_tx.send((seq, Some(outcome)));
                             }
                         });
@@ -1011,9 +1068,16 @@ pub fn anonymize_planned(
             std::collections::BTreeMap::new();
         let mut next = 0usize;
         let mut last = Instant::now();
+        // finished: the inputs processed (not those a stop left unprocessed); total: the
+        // inputs known, all at once for the files given (or one), as listed for a tree
+        let given = match (&plan.single, &opts.only) {
+            (Some(_), _) => 1,
+            (None, Some(only)) => only.len(),
+            (None, None) => 0,
+        };
         let snapshot = |totals: &Totals, next: usize| Progress {
-            total: listed.load(Ordering::Relaxed).max(next),
-            finished: next,
+            total: listed.load(Ordering::Relaxed).max(next).max(given),
+            finished: totals.files,
             refused: totals.refused,
             bytes_in: totals.bytes_in,
         };
@@ -1042,8 +1106,7 @@ pub fn anonymize_planned(
                             Status::Refused(_) => {
                                 totals.refused += 1;
                                 if opts.stop_on_error {
-                                    cancel.store(true, Ordering::Relaxed);
-                                    written.1.notify_all();
+                                    stop();
                                 }
                                 refused_files.push(outcome);
                             }
@@ -1061,8 +1124,7 @@ pub fn anonymize_planned(
             if last.elapsed() >= tick {
                 last = Instant::now();
                 if !progress(snapshot(&totals, next)) {
-                    cancel.store(true, Ordering::Relaxed);
-                    written.1.notify_all();
+                    stop();
                 }
             }
         }
@@ -1087,6 +1149,7 @@ pub fn anonymize_planned(
         refused: refused_files,
         totals,
         elapsed: started.elapsed(),
+        // some inputs were listed and not processed, or never listed
         stopped: unprocessed > 0 || totals.files < listed || !listing_done.into_inner(),
         audit_error,
         leftovers_removed,

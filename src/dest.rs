@@ -25,6 +25,8 @@ use crate::batch::{is_temp_name, LOCK_NAME};
 use crate::dataset::DicomFile;
 use crate::error::{Error, Result};
 use crate::write::io_error;
+#[cfg(unix)]
+use crate::write::{file_id, Held};
 
 /// A mutex's value, also after a panic elsewhere (what it guards stays consistent).
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -272,29 +274,65 @@ fn open_subfolder(
     })
 }
 
-/// Remove the temporary files of ours in the open folder `dir`; returns how many.
+/// Remove the temporary files of ours in the open folder `dir` that nobody holds (a file
+/// being written is held by its writer: [`crate::write::hold_with`]); returns how many.
 #[cfg(unix)]
 fn remove_leftovers(dir: std::os::fd::BorrowedFd<'_>) -> usize {
-    use rustix::fs::{statat, unlinkat, AtFlags, Dir, FileType};
+    use rustix::fs::{flock, fstat, openat, statat, unlinkat, AtFlags, Dir, FileType};
+    use rustix::fs::{FlockOperation, Mode, OFlags};
     let Ok(entries) = Dir::read_from(dir) else {
         return 0;
     };
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
         if !is_temp_name(&name.to_string_lossy()) {
             continue;
         }
-        let regular = match entry.file_type() {
-            FileType::Unknown => statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-                .is_ok_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::RegularFile),
-            kind => kind == FileType::RegularFile,
+        // a regular file nobody holds (this process: not even opened, see `Held`), still
+        // there under its name once we hold it
+        let Ok(seen) = statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
         };
-        if regular && unlinkat(dir, name, AtFlags::empty()).is_ok() {
+        if FileType::from_raw_mode(seen.st_mode) != FileType::RegularFile
+            || Held::here(file_id(&seen))
+        {
+            continue;
+        }
+        let Ok(fd) = openat(dir, name, flags, Mode::empty()) else {
+            continue;
+        };
+        let Ok(ours) = fstat(&fd) else { continue };
+        if file_id(&ours) != file_id(&seen)
+            || flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err()
+        {
+            continue;
+        }
+        let same = statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|s| file_id(&s) == file_id(&ours));
+        if same && unlinkat(dir, name, AtFlags::empty()).is_ok() {
             removed += 1;
         }
     }
     removed
+}
+
+/// Remove the temporary files of ours that nobody holds in `folder` (not below it): those of
+/// killed runs and workers. Returns how many (none when the folder cannot be read).
+pub fn remove_leftovers_in(folder: &Path) -> usize {
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        open_folder(folder).map_or(0, |dir| remove_leftovers(dir.as_fd()))
+    }
+    #[cfg(not(unix))]
+    remove_leftovers(folder)
 }
 
 #[cfg(not(unix))]
@@ -308,6 +346,19 @@ fn remove_leftovers(dir: &Path) -> usize {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter(|e| std::fs::remove_file(e.path()).is_ok())
         .count()
+}
+
+/// 128-bit keys of paths (two keyed SipHash-1-3 of the path), kept in place of the paths in
+/// the sets a run fills per output or per folder: 16 bytes each, and two different paths never
+/// share one in practice (nor can a crafted name make them: the keys are random).
+#[derive(Debug, Default)]
+pub(crate) struct PathKeys(std::hash::RandomState, std::hash::RandomState);
+
+impl PathKeys {
+    pub(crate) fn key(&self, path: &Path) -> u128 {
+        use std::hash::BuildHasher;
+        (u128::from(self.0.hash_one(path)) << 64) | u128::from(self.1.hash_one(path))
+    }
 }
 
 /// Folders kept open for the next outputs (most outputs go where the one before went).
@@ -326,8 +377,9 @@ pub struct Destination {
     open: Mutex<std::collections::HashMap<PathBuf, std::sync::Arc<std::os::fd::OwnedFd>>>,
     /// Remove the leftovers of earlier runs (a run that holds the lock).
     sweep: bool,
-    /// Folders whose leftovers were removed, relative to the root.
-    swept: Mutex<HashSet<PathBuf>>,
+    /// Folders whose leftovers were removed (the keys of their paths relative to the root).
+    swept: Mutex<HashSet<u128>>,
+    keys: PathKeys,
     removed: AtomicUsize,
     /// Released when the destination is dropped, after every output.
     lock: Option<RunLock>,
@@ -367,6 +419,7 @@ impl Destination {
             open: Mutex::default(),
             sweep: run_lock.is_some(),
             swept: Mutex::default(),
+            keys: PathKeys::default(),
             removed: AtomicUsize::new(0),
             lock: run_lock,
         })
@@ -419,10 +472,11 @@ impl Destination {
         if !self.sweep {
             return;
         }
+        let key = self.keys.key(rel);
         let mut swept = locked(&self.swept);
-        if !swept.contains(rel) {
+        if !swept.contains(&key) {
             self.removed.fetch_add(remove(), Ordering::Relaxed);
-            swept.insert(rel.to_path_buf());
+            swept.insert(key);
         }
     }
 
@@ -593,6 +647,42 @@ mod tests {
         assert!(root.join("a/keep.part").exists() && root.join(".dicomveil-y.part").exists());
         dest.save(&file, Path::new("3.dcm")).unwrap();
         assert_eq!(dest.leftovers_removed(), 3);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_temporary_file_held_by_its_writer_is_not_a_leftover() {
+        use rustix::fs::{flock, FlockOperation};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join(".dicomveil-dead.part"), b"killed").unwrap();
+        let live = std::fs::File::create(root.join(".dicomveil-live.part")).unwrap();
+        flock(&live, FlockOperation::LockExclusive).unwrap();
+        // the audit log of this run, beside its outputs
+        let sink = crate::sink::Sink::open(Some(&root.join("audit.jsonl")), None).unwrap();
+        let dest = Destination::open(root, Some(Duration::ZERO)).unwrap();
+        dest.save(&sample(), Path::new("a.dcm")).unwrap();
+        assert_eq!(dest.leftovers_removed(), 1);
+        assert!(root.join(".dicomveil-live.part").exists());
+        assert!(!root.join(".dicomveil-dead.part").exists());
+        let (_, error) = sink.finish();
+        assert!(error.is_none(), "{error:?}");
+        assert!(root.join("audit.jsonl").is_file());
+        drop(live);
+        assert_eq!(remove_leftovers_in(root), 1);
+        assert!(!root.join(".dicomveil-live.part").exists());
+    }
+
+    #[test]
+    fn path_keys_tell_paths_apart_as_paths_do() {
+        let keys = PathKeys::default();
+        let key = |p: &str| keys.key(Path::new(p));
+        assert_eq!(key("a/b/c.dcm"), key("a//b/c.dcm")); // the same path
+        assert_ne!(key("a/b/c.dcm"), key("a/b/d.dcm"));
+        assert_ne!(key("a/bc"), key("ab/c"));
+        let distinct: HashSet<u128> = (0..10_000).map(|i| key(&format!("{i}.dcm"))).collect();
+        assert_eq!(distinct.len(), 10_000);
+        assert_ne!(PathKeys::default().key(Path::new("x")), key("x")); // random keys
     }
 
     /// A small valid file of the examples.

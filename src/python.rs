@@ -610,6 +610,13 @@ impl PyEngine {
         let tick = std::time::Duration::from_secs_f64(tick.clamp(0.01, 60.0));
         let report = run(py, || {
             let mut on_progress = |p: batch::Progress| -> bool {
+                // a callback that raised is not called again (its exception is the one told);
+                // signals are still taken (a second Ctrl-C while the files being written
+                // finish would otherwise be raised after the run, without its report)
+                if callback_error.lock().expect("not poisoned").is_some() {
+                    Python::attach(|py| drop(py.check_signals()));
+                    return false;
+                }
                 Python::attach(|py| {
                     let outcome = match &progress {
                         Some(cb) => cb
@@ -977,6 +984,13 @@ fn is_temp_name(name: &str) -> bool {
     batch::is_temp_name(name)
 }
 
+/// Remove the temporary files of ours (`.dicomveil-*.part`) in `folder` (not below it) that
+/// no process holds: those of killed runs and workers, never one being written. How many.
+#[pyfunction]
+fn remove_leftovers(py: Python<'_>, folder: PathBuf) -> usize {
+    py.detach(|| crate::dest::remove_leftovers_in(&folder))
+}
+
 /// A finding of `verify`: file, tag path, kind, tag (a number), keyword.
 type Finding = (
     PathBuf,
@@ -1136,6 +1150,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merge_report, m)?)?;
     m.add_function(wrap_pyfunction!(name_collisions, m)?)?;
     m.add_function(wrap_pyfunction!(is_temp_name, m)?)?;
+    m.add_function(wrap_pyfunction!(remove_leftovers, m)?)?;
     m.add_class::<PyRunLock>()?;
     m.add("LOCK_NAME", batch::LOCK_NAME)?;
     m.add("TEMP_PREFIX", batch::TEMP_PREFIX)?;

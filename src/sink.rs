@@ -30,6 +30,8 @@ pub struct Sink {
     failed: Option<io::Error>,
     /// The audit log: its temporary file, and where it goes when complete.
     audit: Option<(tempfile::TempPath, PathBuf)>,
+    /// The audit log's temporary file held until renamed (see [`held_tempfile`]).
+    held: Option<HeldFile>,
 }
 
 impl Sink {
@@ -37,7 +39,7 @@ impl Sink {
     /// folder that cannot be written is refused before any file is touched), else into an
     /// unlinked temporary file in `spool` (or the system's temporary folder).
     pub fn open(audit: Option<&Path>, spool: Option<&Path>) -> Result<Sink> {
-        let (file, audit) = match audit {
+        let (file, audit, held) = match audit {
             Some(target) => {
                 let folder = match target.parent() {
                     Some(p) if !p.as_os_str().is_empty() => p,
@@ -51,13 +53,13 @@ impl Sink {
                     use std::os::unix::fs::PermissionsExt;
                     builder.permissions(std::fs::Permissions::from_mode(0o644));
                 }
-                let temp = builder.tempfile_in(folder).map_err(|e| Error::Io {
-                    name: target.display().to_string(),
-                    op: "write the audit log",
-                    source: e,
-                })?;
-                let (file, path) = temp.into_parts();
-                (file, Some((path, target.to_path_buf())))
+                let (file, path, held) =
+                    held_tempfile(&builder, folder).map_err(|e| Error::Io {
+                        name: target.display().to_string(),
+                        op: "write the audit log",
+                        source: e,
+                    })?;
+                (file, Some((path, target.to_path_buf())), held)
             }
             None => {
                 let file = spool
@@ -69,7 +71,7 @@ impl Sink {
                         op: "create a temporary file for",
                         source: e,
                     })?;
-                (file, None)
+                (file, None, None)
             }
         };
         Ok(Sink {
@@ -78,6 +80,7 @@ impl Sink {
             buf: Vec::with_capacity(BLOCK),
             failed: None,
             audit,
+            held,
         })
     }
 
@@ -135,6 +138,8 @@ impl Sink {
             // the rows of the report only: they are in memory from the failure on
             let _ = e;
         }
+        // renamed (or removed): no longer a temporary file to hold
+        self.held = None;
         let rows = Rows {
             file: Mutex::new(self.file.take()),
             good: self.good,
@@ -143,6 +148,43 @@ impl Sink {
         (rows, error)
     }
 }
+
+/// A temporary file of ours in `folder`, held while open (as outputs being written are:
+/// [`crate::write::hold_with`]), so that a sweep of leftovers passes over it: the audit log
+/// may be written in a folder this run, or another, writes outputs to.
+fn held_tempfile(builder: &tempfile::Builder<'_, '_>, folder: &Path) -> io::Result<HeldTemp> {
+    for _ in 0..100 {
+        let (file, path) = builder.tempfile_in(folder)?.into_parts();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let there = || {
+                let m = std::fs::symlink_metadata(&path).ok()?;
+                Some((m.dev(), m.ino()))
+            };
+            match crate::write::hold_with(&file, there) {
+                Some(held) => return Ok((file, path, Some(held))),
+                None => {
+                    // a sweep removed it before we held it: another one (this name is gone)
+                    let _ = path.keep();
+                    continue;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        return Ok((file, path, None));
+    }
+    let (file, path) = builder.tempfile_in(folder)?.into_parts();
+    Ok((file, path, None))
+}
+
+/// A temporary audit log: its file, its path, and its hold (see [`held_tempfile`]).
+type HeldTemp = (File, tempfile::TempPath, Option<HeldFile>);
+
+#[cfg(unix)]
+type HeldFile = crate::write::Held;
+#[cfg(not(unix))]
+type HeldFile = ();
 
 /// The rows of a finished run, to read back: `good` bytes of a file, then `tail` in memory.
 pub struct Rows {
@@ -385,6 +427,7 @@ mod tests {
             buf: Vec::new(),
             failed: None,
             audit: Some((temp, target.clone())),
+            held: None,
         };
         let mut expected = Vec::new();
         for i in 0..3000 {

@@ -445,13 +445,83 @@ fn split_output(path: &Path) -> Result<(&Path, &std::ffi::OsStr)> {
     }
 }
 
+/// The temporary files of ours this process holds, by device and inode. A sweep passes over
+/// them without opening them: where `flock` is emulated by POSIX locks (NFS), a process's own
+/// locks do not keep its other descriptors out, and closing any descriptor of a file releases
+/// them all.
+#[cfg(unix)]
+static HELD: std::sync::Mutex<Vec<(u64, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// The device and inode of a file (their types differ from one system to another).
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)]
+pub(crate) fn file_id(stat: &rustix::fs::Stat) -> (u64, u64) {
+    (stat.st_dev as u64, stat.st_ino as u64)
+}
+
+/// A temporary file of ours held by this process (see [`hold_with`]); released when dropped.
+#[cfg(unix)]
+#[derive(Debug)]
+pub(crate) struct Held((u64, u64));
+
+#[cfg(unix)]
+impl Held {
+    fn new(id: (u64, u64)) -> Held {
+        HELD.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+        Held(id)
+    }
+
+    /// Does this process hold the file of this device and inode ([`file_id`])?
+    pub(crate) fn here(id: (u64, u64)) -> bool {
+        HELD.lock().unwrap_or_else(|e| e.into_inner()).contains(&id)
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = held.iter().position(|id| *id == self.0) {
+            held.swap_remove(at);
+        }
+    }
+}
+
+/// Hold a temporary file of ours, just created, until it is closed or renamed: known to this
+/// process's sweeps ([`Held`]) and locked (`flock`) for other processes', so that a sweep of
+/// leftovers ([`crate::dest`]) never removes one being written, by this run or another.
+/// `there` gives the device and inode its name has now: None when a sweep removed it between
+/// its creation and the lock (the caller creates another). Where the file system has no
+/// locks, other processes see no lock, and no run sweeps there (a run needs its own lock).
+#[cfg(unix)]
+pub(crate) fn hold_with(
+    fd: &impl std::os::fd::AsFd,
+    there: impl FnOnce() -> Option<(u64, u64)>,
+) -> Option<Held> {
+    use rustix::fs::{flock, fstat, FlockOperation};
+    let id = file_id(&fstat(fd).ok()?);
+    let held = Held::new(id);
+    let _ = flock(fd, FlockOperation::LockExclusive);
+    (there() == Some(id)).then_some(held)
+}
+
+/// [`hold_with`] for the file `name` in the open folder `dir`.
+#[cfg(unix)]
+fn hold(dir: std::os::fd::BorrowedFd<'_>, name: &str, fd: &impl std::os::fd::AsFd) -> Option<Held> {
+    use rustix::fs::{statat, AtFlags};
+    hold_with(fd, || {
+        Some(file_id(&statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?))
+    })
+}
+
 /// A temporary file of ours in a folder (`.dicomveil-XXXXXX.part`), removed when dropped
-/// unless it was renamed into place.
+/// unless it was renamed into place. Held while it is written ([`hold_with`]).
 #[cfg(unix)]
 struct Temporary<'a> {
     dir: std::os::fd::BorrowedFd<'a>,
     name: String,
     renamed: bool,
+    _held: Option<Held>,
 }
 
 #[cfg(unix)]
@@ -475,10 +545,17 @@ impl<'a> Temporary<'a> {
             );
             match openat(dir, name.as_str(), flags, Mode::from_raw_mode(0o644)) {
                 Ok(fd) => {
+                    let held = hold(dir, &name, &fd);
+                    // a sweep of leftovers removed it before we held it: another one
+                    if held.is_none() && tries < 100 {
+                        tries += 1;
+                        continue;
+                    }
                     let temporary = Temporary {
                         dir,
                         name,
                         renamed: false,
+                        _held: held,
                     };
                     return Ok((temporary, fs::File::from(fd)));
                 }
@@ -520,10 +597,11 @@ pub fn save_in(
     let (temporary, out) =
         Temporary::create(dir).map_err(io_error(path, "create a temporary file beside it"))?;
     let written = write_into(file, &out).map_err(io_error(path, "write"))?;
-    drop(out);
+    // closed (and so released) only once renamed: a sweep never takes it for a leftover
     temporary
         .rename_to(name)
         .map_err(io_error(path, "rename the finished file into place"))?;
+    drop(out);
     Ok(written)
 }
 
@@ -574,6 +652,37 @@ mod tests {
             .filter(|n| crate::batch::is_temp_name(n))
             .collect();
         assert!(names.is_empty(), "{names:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_sweep_passes_over_the_temporary_files_this_process_holds_without_opening_them() {
+        // where flock is emulated by POSIX locks (NFS) a process's own lock does not keep its
+        // sweep out (and its closing the file would release it): held without a lock here
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".dicomveil-nfs.part");
+        let file = fs::File::create(&path).unwrap();
+        let meta = file.metadata().unwrap();
+        let held = Held::new((meta.dev(), meta.ino()));
+        fs::write(dir.path().join(".dicomveil-dead.part"), b"x").unwrap();
+        assert_eq!(crate::dest::remove_leftovers_in(dir.path()), 1);
+        assert!(path.exists());
+        drop(held);
+        assert_eq!(crate::dest::remove_leftovers_in(dir.path()), 1);
+        assert!(!path.exists());
+        // an output being written, and the audit log's temporary file, are held
+        let folder = rustix::fs::open(
+            dir.path(),
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        let (temporary, _out) = Temporary::create(std::os::fd::AsFd::as_fd(&folder)).unwrap();
+        assert!(temporary._held.is_some());
+        assert_eq!(crate::dest::remove_leftovers_in(dir.path()), 0);
+        drop(temporary);
+        no_temporary_files(dir.path());
     }
 
     #[test]

@@ -8,8 +8,10 @@ pydicom reads every output back as the independent oracle.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import dicomveil
@@ -393,3 +395,173 @@ def test_verify_rejects_bad_arguments(tmp_path: Path) -> None:
         verify(tmp_path / "missing")
     with pytest.raises(ValueError):
         verify(tmp_path, workers=0)
+
+
+# -- stopping early, and inputs given twice ---------------------------------------------------
+def test_stopped_when_the_rest_of_the_tree_was_never_reached(tmp_path: Path) -> None:
+    """``on_error="stop"`` at a refused first file, followed by thousands of links and a good
+    file: the run stopped with most of the tree never listed, and said ``stopped=False`` (the
+    walk said the listing was over when a stop broke it off). The last progress call counted
+    the inputs never processed as finished."""
+    src = tmp_path / "src"
+    src.mkdir()
+    data = pydicom_file("MR_small.dcm").read_bytes()
+    (src / "a.dcm").write_bytes(data[:400])  # cut short: refused
+    for i in range(5000):
+        (src / f"l{i:05}").symlink_to("a.dcm")
+    (src / "z.dcm").write_bytes(data)
+    calls: list[Progress] = []
+    report = Anonymizer(key=KEY).anonymize_tree(
+        src, tmp_path / "out", on_error="stop", progress=calls.append
+    )
+    assert report.stopped and not report.ok
+    assert str(src / "z.dcm") not in [f.source for f in report.files]
+    assert report.summary().endswith(" - stopped early")
+    assert calls[-1].finished == len(report.files)
+    # a tree processed to its end is not stopped, though the run was asked to stop at a refusal
+    (src / "a.dcm").write_bytes(data)
+    report = Anonymizer(key=KEY).anonymize_tree(src, tmp_path / "out2", on_error="stop")
+    assert not report.stopped and len(report.files) == 5002
+
+
+def test_a_cancelled_run_says_what_it_did_not_process(tmp_path: Path) -> None:
+    """The progress callback raises at once in a tree larger than the window of inputs listed
+    ahead (4096): the run stops, says so, and the last progress call does not count the files
+    never processed as finished."""
+    src = tmp_path / "src"
+    src.mkdir()
+    data = pydicom_file("MR_small.dcm").read_bytes()
+    (src / "0.dcm").write_bytes(data)
+    for i in range(1, 6000):
+        (src / f"{i}.dcm").hardlink_to(src / "0.dcm")
+    calls: list[Progress] = []
+
+    def stop(p: Progress) -> None:
+        calls.append(p)
+        raise RuntimeError("enough")
+
+    with pytest.raises(RuntimeError, match="enough") as e:
+        Anonymizer(key=KEY).anonymize_tree(
+            src, tmp_path / "out", workers=1, progress=stop, progress_interval=0.01
+        )
+    report = e.value.report  # type: ignore[attr-defined]
+    assert report.stopped
+    assert len(report.files) < 6000
+    assert len(calls) == 1  # a callback that raised is not called again
+    assert len(list((tmp_path / "out").iterdir())) == len(report.done)
+
+
+def test_the_progress_of_a_run_of_files_given_knows_their_number(tmp_path: Path) -> None:
+    """With ``files=[...]`` the total is known from the start; it was counted as for a tree
+    listed as the run goes (at most 4096 ahead of the files done): a bar's end moved."""
+    src = tmp_path / "src"
+    src.mkdir()
+    data = pydicom_file("MR_small.dcm").read_bytes()
+    (src / "0.dcm").write_bytes(data)
+    for i in range(1, 6000):
+        (src / f"{i}.dcm").hardlink_to(src / "0.dcm")
+    calls: list[Progress] = []
+
+    def stop(p: Progress) -> None:
+        calls.append(p)
+        raise RuntimeError("enough")
+
+    with pytest.raises(RuntimeError, match="enough") as e:
+        Anonymizer(key=KEY).anonymize_tree(
+            src,
+            tmp_path / "out",
+            files=[f"{i}.dcm" for i in range(6000)],
+            workers=1,
+            progress=stop,
+            progress_interval=0.01,
+        )
+    assert calls[0].total == 6000
+    assert calls[0].finished <= len(e.value.report.files) < 6000  # type: ignore[attr-defined]
+
+
+def test_a_file_given_twice_is_de_identified_once(tmp_path: Path) -> None:
+    """``files=["a.dcm", "a.dcm"]`` in place: the second read the first's output and
+    de-identified it again (its UIDs replaced twice: no longer those of its series). The
+    second mention of an input is skipped."""
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copyfile(pydicom_file("CT_small.dcm"), src / "a.dcm")
+    uid = pydicom.dcmread(src / "a.dcm").SOPInstanceUID
+    anonymizer = Anonymizer(key=KEY)
+    report = anonymizer.anonymize_tree(src, src, files=["a.dcm", "a.dcm"], workers=1)
+    assert pydicom.dcmread(src / "a.dcm").SOPInstanceUID == anonymizer.map_uid(uid)
+    assert [f.status for f in report.files] == ["done", "skipped"]
+    assert report.files[1].reason == "given twice: processed once, at its first mention"
+    assert report.ok
+
+
+def test_reports_compare_by_their_contents(tmp_path: Path) -> None:
+    """The report was a frozen dataclass: equal when its files, time and stopped flag were
+    equal (a pickled report equal to itself). The streamed one compared by identity."""
+    import pickle
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copyfile(pydicom_file("CT_small.dcm"), src / "a.dcm")
+    report = Anonymizer(key=KEY).anonymize_tree(src, tmp_path / "out")
+    assert pickle.loads(pickle.dumps(report)) == report
+    same = dicomveil.Report(report.files, report.elapsed, report.stopped)
+    assert same == report and report == same
+    assert dicomveil.Report(report.files, report.elapsed, True) != report
+    assert report != "a report"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_ctrl_c_while_a_stopped_run_finishes_its_files_is_taken_by_the_run(
+    tmp_path: Path,
+) -> None:
+    """The progress callback stops the run; a Ctrl-C comes while the file in flight finishes
+    (128 MiB of pixel data). The run takes it, as it does every signal while it goes on: not
+    raised once the run returned, where it would replace the stop and lose the report."""
+    import signal
+    import struct
+    import threading
+    import time
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copyfile(pydicom_file("CT_small.dcm"), src / "a.dcm")
+    data = (Path(__file__).parent.parent / "examples/data/mr_implicit_le.dcm").read_bytes()
+    at = data.rfind(b"\xe0\x7f\x10\x00")  # its pixel data, last: made 128 MiB (sparse)
+    with open(src / "big.dcm", "wb") as f:
+        f.write(data[:at] + b"\xe0\x7f\x10\x00" + struct.pack("<I", 128 << 20))
+        f.truncate(f.tell() + (128 << 20))
+    sent = []
+
+    def ctrl_c() -> None:
+        time.sleep(0.05)
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    def stop(p: Progress) -> None:
+        if p.finished >= 1:  # a.dcm done: big.dcm is being written
+            threading.Thread(target=ctrl_c).start()
+            raise RuntimeError("enough")
+
+    returned = float("inf")
+    try:
+        with pytest.raises(RuntimeError, match="enough") as e:
+            try:
+                Anonymizer(key=KEY).anonymize_tree(
+                    src,
+                    tmp_path / "out",
+                    files=["a.dcm", "big.dcm"],
+                    workers=1,
+                    progress=stop,
+                    progress_interval=0.01,
+                )
+            finally:
+                returned = time.monotonic()
+        time.sleep(0.1)  # the signal, if the run was over before it, is raised here
+    except KeyboardInterrupt:
+        if sent and sent[0] < returned:
+            pytest.fail("the Ctrl-C sent during the run was raised after it, without its report")
+    if not sent or sent[0] >= returned:
+        pytest.skip("the file in flight was done before the Ctrl-C")
+    report = e.value.report  # type: ignore[attr-defined]
+    assert [f.status for f in report.files] == ["done", "done"]

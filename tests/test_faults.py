@@ -613,3 +613,57 @@ def test_a_streamed_report_pickles_with_its_files(tmp_path: Path) -> None:
     again = pickle.loads(pickle.dumps(report))
     assert again.files == report.files and len(again.files) == 4
     assert again.summary().split(" in ")[0] == "3 done, 0 refused, 1 skipped"
+
+
+# -- the sweep of leftovers and files in use ----------------------------------------------------
+@pytest.mark.parametrize("in_place", [False, True])
+def test_an_audit_log_in_the_folder_written_to_is_not_swept_away(
+    tmp_path: Path, in_place: bool
+) -> None:
+    """``--audit DST/audit.jsonl`` (or SRC's, in place) failed at the end: "cannot write the
+    audit log: No such file or directory". The audit log is written to a temporary file of
+    ours beside it, and the first output into that folder removed it as a killed run's
+    leftover (and counted it). A temporary file in use is not a leftover."""
+    import json
+
+    from dicomveil import Anonymizer
+
+    src = _tree(tmp_path / "src", 3)
+    out = src if in_place else tmp_path / "out"
+    audit = out / "audit.jsonl"
+    out.mkdir(exist_ok=True)
+    report = Anonymizer(key=b"a test key, 16+ bytes").anonymize_tree(src, out, audit=audit)
+    rows = [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
+    assert [r["status"] for r in rows] == ["done"] * 3 + ["skipped"]
+    assert report.leftovers_removed == 0
+    assert not [p for p in out.iterdir() if p.name.startswith(".dicomveil")]
+    # from the command line as well
+    audit.unlink()  # in place, it would now be a file of the input
+    where = ("--in-place",) if in_place else (out,)
+    cli = run_cli("anonymize", src, *where, "--audit", audit, "--key-file", _key(tmp_path, "a"))
+    assert cli.returncode == 0, cli.stderr
+    assert "removed" not in cli.stderr and len(audit.read_bytes().splitlines()) == 4
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock")
+def test_a_temporary_file_another_process_is_writing_is_not_removed(tmp_path: Path) -> None:
+    """A run removed every ``.dicomveil-*.part`` in the folders it wrote to, also those that
+    another process was writing at the time (a one-file run into DST/sub holds DST/sub's lock,
+    not DST's; an audit log written beside DST's outputs): that process's rename then failed.
+    Our temporary files are held locked (flock) while written; a leftover is one nobody
+    holds."""
+    import fcntl
+
+    from dicomveil import Anonymizer
+
+    src = _tree(tmp_path / "src", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".dicomveil-dead.part").write_bytes(b"left by a killed run")
+    live = out / ".dicomveil-live.part"
+    with open(live, "wb") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.write(b"being written")
+        report = Anonymizer(key=b"a test key, 16+ bytes").anonymize_tree(src, out)
+        assert report.leftovers_removed == 1
+        assert live.exists() and not (out / ".dicomveil-dead.part").exists()

@@ -28,6 +28,7 @@ __all__ = [
     "iod_requirement",
     "iod_sop_classes",
     "is_temp_name",
+    "remove_leftovers",
     "keyword_to_tag",
     "list_tree",
     "merge_report",
@@ -184,6 +185,7 @@ def name_collisions(
     sources: list[str], outputs: list[str | None]
 ) -> list[tuple[int, int, str, str]]: ...
 def is_temp_name(name: str) -> bool: ...
+def remove_leftovers(folder: str) -> int: ...
 
 @final
 class RunLock:

@@ -263,7 +263,8 @@ class Anonymizer:
                 interruption): the log is complete or absent. Its folder must be writable:
                 that is checked before any file is touched.
             files: only these files, given relative to ``src_dir``, instead of everything in
-                it (how a larger run is split into batches; ``recursive`` is then unused).
+                it (how a larger run is split into batches; ``recursive`` is then unused). A
+                file given twice is processed once; its second mention is skipped.
             lock: hold the destination's lock for the run (the default): the file
                 ``.dicomveil.lock`` in ``dst_dir`` (in ``src_dir`` in place; in the output's
                 folder for one file), locked with ``flock`` so that the system releases it

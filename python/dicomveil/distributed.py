@@ -585,16 +585,8 @@ class _Run:
             for f in block
             if f.destination
         }
-        removed = 0
-        for folder in folders:
-            try:
-                with os.scandir(folder or os.curdir) as entries:
-                    for e in entries:
-                        if _core.is_temp_name(e.name) and e.is_file(follow_symlinks=False):
-                            os.unlink(e.path)
-                            removed += 1
-            except OSError:
-                continue
+        # those no process holds: never one another run (or a lost worker) is writing
+        removed = sum(_core.remove_leftovers(folder or os.curdir) for folder in folders)
         if removed:
             log.warning("removed %d temporary files left by killed workers or runs", removed)
         return removed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -19,7 +20,11 @@ Status = Literal["done", "refused", "skipped"]
 class Progress(NamedTuple):
     """Where a batch run is, as given to a progress callback."""
 
+    #: The inputs processed (not those a stop left unprocessed).
     finished: int
+    #: The inputs known: the files given (or the one file) from the start; for a tree, those
+    #: listed so far (it is listed as the run goes, at most 4096 inputs ahead of the files
+    #: done), the whole tree once its listing is over.
     total: int
     refused: int
     bytes_in: int
@@ -210,6 +215,19 @@ class Report:
     def __repr__(self) -> str:
         return f"<Report {self.summary()}>"
 
+    def __eq__(self, other: object) -> bool:
+        # as the frozen dataclass it was: by every file, the time and whether it stopped
+        if not isinstance(other, Report):
+            return NotImplemented
+        return (self.elapsed, self.stopped, self.leftovers_removed, self.files) == (
+            other.elapsed,
+            other.stopped,
+            other.leftovers_removed,
+            other.files,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # as before: its files are not hashable
+
     def __reduce__(self) -> tuple[type[Report], tuple[object, ...]]:
         # pickled with every file's line (the rows of a run are not picklable)
         return (Report, (self.files, self.elapsed, self.stopped, self.leftovers_removed))
@@ -239,6 +257,7 @@ class Report:
             raise FileAccessError(f"{target}: cannot write the audit log: {e.strerror}") from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
+                _hold(f.fileno())
                 for r in self.files:
                     line = asdict(r)
                     line["flags"] = list(r.flags)
@@ -248,10 +267,12 @@ class Report:
                     except UnicodeEncodeError:  # undecodable bytes of a file name
                         text = json.dumps(line, ensure_ascii=True)
                     f.write(text + "\n")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
+                f.flush()
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, target)  # still held: never taken for a leftover
         except OSError as e:
-            os.unlink(tmp)
+            with contextlib.suppress(OSError):  # renamed already, if closing it failed
+                os.unlink(tmp)
             raise FileAccessError(f"{target}: cannot write the audit log: {e.strerror}") from None
 
     @classmethod
@@ -266,6 +287,17 @@ class Report:
         report._totals = raw["totals"]
         report._refused = tuple(_from_tuple(t) for t in raw["refused"])
         return report
+
+
+def _hold(fd: int) -> None:
+    """Hold a temporary file of ours locked while it is written, as the engine does: a run
+    removing leftovers in its folders passes over the files some process holds."""
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except (ImportError, OSError):  # no flock here: no run removes leftovers here either
+        pass
 
 
 def _from_tuple(t: tuple) -> FileResult:
