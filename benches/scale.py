@@ -87,32 +87,11 @@ def main() -> None:
     key.write_bytes(b"benchmark key for the scale run\n")
     out = args.dir / "out"
     audit = args.dir / "audit.jsonl"
+    run = [sys.executable, "-c", _CLI, "anonymize", str(src), str(out), "--key-file", str(key)]
     programs = {
         "cp -r": ["cp", "-r", str(src), str(out)],
-        "dicomveil": [
-            sys.executable,
-            "-c",
-            _CLI,
-            "anonymize",
-            str(src),
-            str(out),
-            "--key-file",
-            str(key),
-            "-q",
-        ],
-        "dicomveil --audit": [
-            sys.executable,
-            "-c",
-            _CLI,
-            "anonymize",
-            str(src),
-            str(out),
-            "--key-file",
-            str(key),
-            "-q",
-            "--audit",
-            str(audit),
-        ],
+        "dicomveil": [*run, "-q"],
+        "dicomveil --audit": [*run, "-q", "--audit", str(audit)],
     }
     times: dict[str, list[float]] = {name: [] for name in programs}
     peaks: dict[str, list[int]] = {name: [] for name in programs}

@@ -424,16 +424,20 @@ def test_stopped_when_the_rest_of_the_tree_was_never_reached(tmp_path: Path) -> 
     assert not report.stopped and len(report.files) == 5002
 
 
+def _linked_tree(src: Path, n: int) -> Path:
+    """A folder of ``n`` hard links of one small file (more than the window of 4096)."""
+    src.mkdir()
+    (src / "0.dcm").write_bytes(pydicom_file("MR_small.dcm").read_bytes())
+    for i in range(1, n):
+        (src / f"{i}.dcm").hardlink_to(src / "0.dcm")
+    return src
+
+
 def test_a_cancelled_run_says_what_it_did_not_process(tmp_path: Path) -> None:
     """The progress callback raises at once in a tree larger than the window of inputs listed
     ahead (4096): the run stops, says so, and the last progress call does not count the files
     never processed as finished."""
-    src = tmp_path / "src"
-    src.mkdir()
-    data = pydicom_file("MR_small.dcm").read_bytes()
-    (src / "0.dcm").write_bytes(data)
-    for i in range(1, 6000):
-        (src / f"{i}.dcm").hardlink_to(src / "0.dcm")
+    src = _linked_tree(tmp_path / "src", 6000)
     calls: list[Progress] = []
 
     def stop(p: Progress) -> None:
@@ -454,12 +458,7 @@ def test_a_cancelled_run_says_what_it_did_not_process(tmp_path: Path) -> None:
 def test_the_progress_of_a_run_of_files_given_knows_their_number(tmp_path: Path) -> None:
     """With ``files=[...]`` the total is known from the start; it was counted as for a tree
     listed as the run goes (at most 4096 ahead of the files done): a bar's end moved."""
-    src = tmp_path / "src"
-    src.mkdir()
-    data = pydicom_file("MR_small.dcm").read_bytes()
-    (src / "0.dcm").write_bytes(data)
-    for i in range(1, 6000):
-        (src / f"{i}.dcm").hardlink_to(src / "0.dcm")
+    src = _linked_tree(tmp_path / "src", 6000)
     calls: list[Progress] = []
 
     def stop(p: Progress) -> None:
