@@ -206,19 +206,105 @@ impl Iod {
     /// What the IOD says of the attribute at `path` (tags from the top of the dataset, the
     /// sequences first): `None` when it does not list it.
     pub fn lookup(self, path: &[Tag]) -> Option<Requirement> {
-        let tree = self.tables.trees[self.index].get_or_init(|| self.tables.merge(self.index));
         let (last, parents) = path.split_last()?;
-        let mut node = 0usize;
+        let mut node = self.root();
         for tag in parents {
-            node = tree.find(node, key(*tag))?.child?.get() as usize;
+            node = node.get(*tag)?.items?;
         }
-        tree.find(node, key(*last))?.req
+        node.get(*last)?.req
+    }
+
+    /// The IOD's index among the tables' IODs, below [`iod_count`]: a key for per-IOD caches.
+    pub fn index(self) -> usize {
+        self.index
+    }
+
+    fn tree(self) -> &'static Tree {
+        self.tables.trees[self.index].get_or_init(|| self.tables.merge(self.index))
+    }
+
+    /// The top level of the dataset: where a walk of an object starts.
+    pub fn root(self) -> Node {
+        Node {
+            tree: self.tree(),
+            index: 0,
+        }
+    }
+
+    /// Every place of the IOD's tree with its attributes, by [`Node::index`]: `places()[n][s]`
+    /// is the attribute that [`Node::get`] finds at slot `s` of node `n` (its [`Attribute::slot`]).
+    /// For tables built once per IOD alongside the tree (a profile's actions resolved by type).
+    pub fn places(self) -> Vec<Vec<(Tag, Option<Requirement>)>> {
+        self.tree()
+            .nodes
+            .iter()
+            .map(|slots| {
+                slots
+                    .iter()
+                    .map(|s| (Tag((s.tag >> 16) as u16, s.tag as u16), s.req))
+                    .collect()
+            })
+            .collect()
     }
 
     /// The type to act on for the attribute at `path` ([`Requirement::effective`]).
     pub fn requirement(self, path: &[Tag]) -> Option<Type> {
         self.lookup(path).map(Requirement::effective)
     }
+}
+
+/// A place in an IOD's tree: the top level of the dataset, or the items of a sequence. A walk
+/// of an object goes down it with [`Node::get`], one binary search per attribute.
+#[derive(Clone, Copy)]
+pub struct Node {
+    tree: &'static Tree,
+    index: u32,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Node").field(&self.index).finish()
+    }
+}
+
+/// An attribute as a [`Node`] lists it.
+#[derive(Debug, Clone, Copy)]
+pub struct Attribute {
+    /// Its type and module usage; `None` when the source gives no type.
+    pub req: Option<Requirement>,
+    /// The node of its items, when it is a sequence the tables expand.
+    pub items: Option<Node>,
+    /// Where it is: ([`Node::index`], slot), the indices of [`Iod::places`].
+    pub slot: (u32, u32),
+}
+
+impl Node {
+    /// The node's index among its IOD's places ([`Iod::places`]).
+    pub fn index(self) -> u32 {
+        self.index
+    }
+
+    /// The attribute `tag` at this place (overlay groups folded), or `None` when the IOD does
+    /// not list it here.
+    #[inline]
+    pub fn get(self, tag: Tag) -> Option<Attribute> {
+        let slots = &self.tree.nodes[self.index as usize];
+        let i = slots.binary_search_by_key(&key(tag), |s| s.tag).ok()?;
+        let slot = &slots[i];
+        Some(Attribute {
+            req: slot.req,
+            items: slot.child.map(|c| Node {
+                tree: self.tree,
+                index: c.get(),
+            }),
+            slot: (self.index, i as u32),
+        })
+    }
+}
+
+/// How many IODs the tables hold (the bound of [`Iod::index`]).
+pub fn iod_count() -> usize {
+    tables().iods.len()
 }
 
 /// The type to act on for the attribute at `path` in the IOD of `sop_class`: `None` when the
@@ -424,14 +510,6 @@ struct Tree {
 }
 
 impl Tree {
-    fn find(&self, node: usize, tag: u32) -> Option<&Slot> {
-        let slots = &self.nodes[node];
-        slots
-            .binary_search_by_key(&tag, |s| s.tag)
-            .ok()
-            .map(|i| &slots[i])
-    }
-
     /// The slot of `tag` in `node`, added when missing.
     fn slot(&mut self, node: usize, tag: u32) -> usize {
         match self.nodes[node].binary_search_by_key(&tag, |s| s.tag) {
