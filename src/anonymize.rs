@@ -10,7 +10,7 @@ use crate::action::dummy;
 use crate::clean::{clean_text, safe_private, shift_da, shift_dt, Charset, Identity, Keyed};
 use crate::dataset::{trim_padding, value_vr, Data, DataSet, DicomFile, Element, Source, Value};
 use crate::error::{Error, Result};
-use crate::profile::{Action, CompiledProfile};
+use crate::profile::{Action, CompiledProfile, Place};
 use crate::read::is_dicomdir;
 use crate::uid::UidMapper;
 
@@ -192,8 +192,9 @@ impl Anonymizer {
                 false,
             ),
         };
+        let place = self.profile.place_of(file);
         let mut dataset = std::mem::take(&mut file.dataset);
-        let result = walker.walk(&mut dataset, Mode::Profile, true);
+        let result = walker.walk(&mut dataset, Mode::Profile, true, place);
         let counts = walker.counts;
         file.dataset = dataset;
         result.map_err(|e| e.with_name(&file.name))?;
@@ -370,7 +371,15 @@ pub(crate) fn private_creators(ds: &DataSet) -> HashMap<(u16, u8), Vec<u8>> {
 }
 
 impl Walker<'_> {
-    fn walk(&mut self, ds: &mut DataSet, mode: Mode, top: bool) -> Result<()> {
+    /// Decide and apply every element of `ds`, found at `place` in the object's IOD (`None`:
+    /// unknown, so decided by the table alone).
+    fn walk(
+        &mut self,
+        ds: &mut DataSet,
+        mode: Mode,
+        top: bool,
+        place: Option<Place>,
+    ) -> Result<()> {
         let profile = &*self.anonymizer.profile;
         let had_name = top || ds.get(tags::PATIENT_NAME).is_some();
         let had_id = top || ds.get(tags::PATIENT_ID).is_some();
@@ -395,7 +404,9 @@ impl Walker<'_> {
             } else {
                 None
             };
-            let rule = profile.decide(tag, creator);
+            let decision = profile.decide_at(place, tag, creator);
+            let rule = decision.action;
+            let inner = place.and_then(|p| p.items(decision.attribute));
             let vr = value_vr(&el);
             let mut action = match mode {
                 Mode::Profile => rule.unwrap_or(Action::Keep),
@@ -432,7 +443,7 @@ impl Walker<'_> {
                 pending_creators.push((el, action));
                 continue;
             }
-            if let Some(el) = self.apply(el, vr, action, mode)? {
+            if let Some(el) = self.apply(el, vr, action, mode, inner)? {
                 kept.push(el);
             }
         }
@@ -481,6 +492,7 @@ impl Walker<'_> {
         vr: VR,
         action: Action,
         mode: Mode,
+        inner: Option<Place>,
     ) -> Result<Option<Element>> {
         match action {
             Action::Remove => {
@@ -500,22 +512,26 @@ impl Walker<'_> {
                     // a coded concept says what was observed, not who: inside a D sequence
                     // (an SR's content under the Basic profile) it keeps its meaning (UIDs of
                     // coding schemes or contexts are still mapped)
-                    let inner = if mode == Mode::Dummy && CODED_CONCEPTS.contains(&el.tag) {
+                    let mode = if mode == Mode::Dummy && CODED_CONCEPTS.contains(&el.tag) {
                         Mode::MapUids
                     } else {
                         mode
                     };
                     for item in items {
-                        self.walk(item, inner, false)?;
+                        self.walk(item, mode, false, inner)?;
                     }
                 }
             }
-            Action::Dummy => {
+            Action::Dummy | Action::Placeholder => {
                 self.counts.dummied += 1;
                 match &mut el.value {
                     Value::Sequence(items) => {
+                        // a required sequence the rule would remove keeps one item
+                        if action == Action::Placeholder {
+                            items.truncate(1);
+                        }
                         for item in items {
-                            self.walk(item, Mode::Dummy, false)?;
+                            self.walk(item, Mode::Dummy, false, inner)?;
                         }
                     }
                     _ => self.set_dummy(&mut el, vr)?,
@@ -523,13 +539,13 @@ impl Walker<'_> {
             }
             Action::Clean => {
                 self.counts.cleaned += 1;
-                self.clean(&mut el, vr)?;
+                self.clean(&mut el, vr, inner)?;
             }
             Action::ReplaceUid | Action::KeepReplaceUids => match &mut el.value {
                 Value::Sequence(items) => {
                     self.counts.kept += 1;
                     for item in items {
-                        self.walk(item, Mode::MapUids, false)?;
+                        self.walk(item, Mode::MapUids, false, inner)?;
                     }
                 }
                 _ if vr == VR::UI || action == Action::ReplaceUid => self.map_uids(&mut el)?,
@@ -562,10 +578,10 @@ impl Walker<'_> {
     }
 
     /// C: what "clean" means for each kind of value.
-    fn clean(&mut self, el: &mut Element, vr: VR) -> Result<()> {
+    fn clean(&mut self, el: &mut Element, vr: VR, inner: Option<Place>) -> Result<()> {
         if let Value::Sequence(items) = &mut el.value {
             for item in items {
-                self.walk(item, Mode::Clean, false)?;
+                self.walk(item, Mode::Clean, false, inner)?;
             }
             return Ok(());
         }

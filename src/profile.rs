@@ -16,9 +16,11 @@ use std::sync::OnceLock;
 
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::Tag;
-use dicom_dictionary_std::StandardDataDictionary;
+use dicom_dictionary_std::{tags, StandardDataDictionary};
 
+use crate::dataset::DicomFile;
 use crate::error::Result;
+use crate::iod::{Attribute, Iod, Node, Requirement, Type};
 use crate::rules::{Cell, Form, Row, RuleSet};
 
 /// The edition of PS3.15 the shipped table was transcribed from.
@@ -44,6 +46,10 @@ pub enum Action {
     ReplaceUid,
     /// X/Z/U*: keep the sequence, replace every UID inside it, apply the profile to the rest.
     KeepReplaceUids,
+    /// D where the rule would remove or empty an attribute that the object's IOD requires
+    /// with a value (Type 1, or 1C present): a dummy value valid for the attribute; a
+    /// sequence keeps its first item only, with dummy values (see [`Code::resolve`]).
+    Placeholder,
 }
 
 impl Action {
@@ -130,6 +136,52 @@ impl Code {
             Code::C => Action::Clean,
             Code::U => Action::ReplaceUid,
             Code::XZU => Action::KeepReplaceUids,
+        }
+    }
+
+    /// What the engine does to an attribute of IOD type `ty` (its effective type, 1C and 2C
+    /// standing for 1 and 2: the attribute is present, so its condition held for the source),
+    /// by PS3.15's definitions: X/Z is X unless Z is required (Type 3 vs 2), X/D is X unless D
+    /// is (3 vs 1), X/Z/D is X unless Z or D is (3 vs 2 vs 1), Z/D is Z unless D is (2 vs 1),
+    /// X/Z/U* is X unless Z or the replacement of the UIDs inside is (3 vs 2 vs 1). A plain X
+    /// or Z is not applied where the IOD requires what it would take away: Type 1 -> a dummy
+    /// ([`Action::Placeholder`]), Type 2 -> Z; D, K, C and U are applied as written. With no
+    /// type (`None`: an unknown SOP class, or an attribute the IOD does not list there) the
+    /// choice is [`Code::action`]'s, made without IOD knowledge.
+    ///
+    /// | code   | Type 1, 1C  | Type 2, 2C | Type 3 | no type |
+    /// |--------|-------------|------------|--------|---------|
+    /// | X      | D           | Z          | X      | X       |
+    /// | Z      | D           | Z          | Z      | Z       |
+    /// | X/Z    | D           | Z          | X      | Z       |
+    /// | X/D    | D           | D          | X      | D       |
+    /// | X/Z/D  | D           | Z          | X      | D       |
+    /// | Z/D    | D           | Z          | Z      | D       |
+    /// | X/Z/U* | U (inside)  | U (inside) | X      | U (inside) |
+    ///
+    /// X/D on a Type 2 attribute: X would break the IOD and the code does not offer Z. X/Z/U*
+    /// on a Type 2 sequence (references to other instances, such as the Source Image Sequence
+    /// of a Derivation Image Macro): emptied, the attribute alone would conform, but the
+    /// object would no longer reference the instances that its Common Instance Reference
+    /// Module still lists (Referenced Series Sequence, Type 1C: present exactly when the
+    /// instance references others), an error; kept with its UIDs replaced, both stay true.
+    pub fn resolve(self, ty: Option<Type>) -> Action {
+        let Some(ty) = ty else {
+            return self.action();
+        };
+        match (self, ty) {
+            (Code::K, _) => Action::Keep,
+            (Code::C, _) => Action::Clean,
+            (Code::U, _) => Action::ReplaceUid,
+            (Code::D, _) => Action::Dummy,
+            (Code::XZU, Type::One | Type::OneC | Type::Two | Type::TwoC) => {
+                Action::KeepReplaceUids
+            }
+            (_, Type::One | Type::OneC) => Action::Placeholder,
+            (Code::XD, Type::Two | Type::TwoC) => Action::Placeholder,
+            (_, Type::Two | Type::TwoC) => Action::Zero,
+            (Code::Z | Code::ZD, Type::Three) => Action::Zero,
+            (_, Type::Three) => Action::Remove,
         }
     }
 
@@ -371,16 +423,56 @@ pub struct MethodCode {
 /// A profile compiled for lookup. Immutable; share it across threads.
 #[derive(Debug, Clone)]
 pub struct CompiledProfile {
-    exact: TagMap<Action>,
-    masked: Vec<(u32, u32, Action)>,
-    private: HashMap<(u16, Vec<u8>, u8), Action>,
-    all_private: Option<Action>,
+    exact: TagMap<Code>,
+    masked: Vec<(u32, u32, Code)>,
+    private: HashMap<(u16, Vec<u8>, u8), Code>,
+    all_private: Option<Code>,
     /// (0012,0063) De-identification Method values.
     pub method: Vec<String>,
     /// (0012,0064) codes.
     pub codes: Vec<MethodCode>,
     /// (0028,0303), from what the profile does to the dates of Table E.1-1.
     pub temporal: Temporal,
+    /// Whether actions are resolved by the object's IOD ([`Code::resolve`]); when not, every
+    /// code is carried out as [`Code::action`] says, literally.
+    pub conform: bool,
+    /// Per IOD (by [`Iod::index`]), built the first time an object of it is decided: the
+    /// action of every place of its tree ([`Iod::places`]), resolved by type.
+    resolved: Vec<OnceLock<Vec<Vec<Option<Action>>>>>,
+}
+
+/// Where an element is in its object's IOD: the IOD, and the place in its tree (the top level,
+/// or the items of a sequence). Decisions made at a place resolve actions by type.
+#[derive(Debug, Clone, Copy)]
+pub struct Place {
+    pub iod: Iod,
+    pub node: Node,
+}
+
+impl Place {
+    /// The top level of an object of this IOD.
+    pub fn root(iod: Iod) -> Place {
+        Place {
+            iod,
+            node: iod.root(),
+        }
+    }
+
+    /// The place of the items of `attribute` (found at this place), if the IOD expands it.
+    pub fn items(self, attribute: Option<Attribute>) -> Option<Place> {
+        Some(Place {
+            iod: self.iod,
+            node: attribute?.items?,
+        })
+    }
+}
+
+/// A decision on one element: the action (`None` when no rule names it) and what the IOD says
+/// of the element where it is (`None` when it does not list it, or the place is unknown).
+#[derive(Debug, Clone, Copy)]
+pub struct Decision {
+    pub action: Option<Action>,
+    pub attribute: Option<Attribute>,
 }
 
 impl CompiledProfile {
@@ -413,7 +505,8 @@ impl CompiledProfile {
         Ok(CompiledProfile::from_rules(&set, method, codes))
     }
 
-    /// Compile a checked rule set.
+    /// Compile a checked rule set. Actions are resolved by IOD ([`CompiledProfile::conform`]);
+    /// [`CompiledProfile::literal`] turns that off.
     pub fn from_rules(
         rules: &RuleSet,
         method: Vec<String>,
@@ -427,14 +520,18 @@ impl CompiledProfile {
             method,
             codes,
             temporal: Temporal::Unmodified,
+            conform: true,
+            resolved: (0..crate::iod::iod_count())
+                .map(|_| OnceLock::new())
+                .collect(),
         };
         for rule in rules.rules() {
-            let action = rule.code.action();
+            let code = rule.code;
             match &rule.pattern {
                 Pattern::Exact(tag) => {
-                    profile.exact.insert(tag_key(*tag), action);
+                    profile.exact.insert(tag_key(*tag), code);
                 }
-                Pattern::Masked { mask, value } => profile.masked.push((*mask, *value, action)),
+                Pattern::Masked { mask, value } => profile.masked.push((*mask, *value, code)),
                 Pattern::Private {
                     group,
                     creator,
@@ -442,9 +539,9 @@ impl CompiledProfile {
                 } => {
                     profile
                         .private
-                        .insert((*group, creator.clone(), *element), action);
+                        .insert((*group, creator.clone(), *element), code);
                 }
-                Pattern::AllPrivate => profile.all_private = Some(action),
+                Pattern::AllPrivate => profile.all_private = Some(code),
             }
         }
         // most fixed bits first; stable, so equal specificity keeps the rules' order
@@ -455,26 +552,32 @@ impl CompiledProfile {
         profile
     }
 
-    /// The action for an element, or `None` when no rule names it (the element is kept).
-    /// `creator` is the private creator of the element's block, for private attributes.
+    /// The same profile, carried out literally: no resolution by IOD.
+    pub fn literal(mut self) -> CompiledProfile {
+        self.conform = false;
+        self
+    }
+
+    /// The code of the rule that names an element, or `None` when no rule does (the element is
+    /// kept). `creator` is the private creator of the element's block, for private attributes.
     #[inline]
-    pub fn decide(&self, tag: Tag, creator: Option<&[u8]>) -> Option<Action> {
+    pub fn decide_code(&self, tag: Tag, creator: Option<&[u8]>) -> Option<Code> {
         let key = tag_key(tag);
-        if let Some(&a) = self.exact.get(&key) {
-            return Some(a);
+        if let Some(&c) = self.exact.get(&key) {
+            return Some(c);
         }
         let private = tag.0 % 2 == 1;
         if private && !self.private.is_empty() {
             if let Some(creator) = creator {
                 let k = (tag.0, creator.to_vec(), tag.1 as u8);
-                if let Some(&a) = self.private.get(&k) {
-                    return Some(a);
+                if let Some(&c) = self.private.get(&k) {
+                    return Some(c);
                 }
             }
         }
-        for &(mask, value, action) in &self.masked {
+        for &(mask, value, code) in &self.masked {
             if key & mask == value {
-                return Some(action);
+                return Some(code);
             }
         }
         if private {
@@ -483,17 +586,97 @@ impl CompiledProfile {
         // Overlay Label and Overlay Description are overlay text like Overlay Comments
         // (60xx,4000), the one the table names: without a rule of their own they follow it
         if tag.0 & 0xFF01 == 0x6000 && (tag.1 == 0x1500 || tag.1 == 0x0022) {
-            return self.decide(Tag(tag.0, 0x4000), None);
+            return self.decide_code(Tag(tag.0, 0x4000), None);
         }
         None
     }
 
+    /// The action for an element by the table alone ([`Code::action`]: compound codes by
+    /// their fixed choice), or `None` when no rule names it (the element is kept).
+    #[inline]
+    pub fn decide(&self, tag: Tag, creator: Option<&[u8]>) -> Option<Action> {
+        self.decide_code(tag, creator).map(Code::action)
+    }
+
+    /// The IOD whose types resolve the actions on an object of `sop_class`: `None` when the
+    /// profile is carried out literally or the tables do not know the class.
+    pub fn iod(&self, sop_class: &[u8]) -> Option<Iod> {
+        if !self.conform {
+            return None;
+        }
+        Iod::of(std::str::from_utf8(sop_class).ok()?)
+    }
+
+    /// Where a walk of `file`'s dataset starts: the top level of its IOD, known by its SOP
+    /// Class UID (0008,0016), or the meta's Media Storage SOP Class UID (0002,0002) when the
+    /// dataset has none; `None` when the profile is literal or the class unknown.
+    pub fn place_of(&self, file: &DicomFile) -> Option<Place> {
+        let sop_class = file
+            .dataset
+            .text(tags::SOP_CLASS_UID)
+            .filter(|c| !c.is_empty())
+            .or_else(|| file.meta.text(tags::MEDIA_STORAGE_SOP_CLASS_UID))?;
+        self.iod(sop_class).map(Place::root)
+    }
+
+    /// The action for an element at `place` in its object ([`Code::resolve`] by the type the
+    /// IOD gives it there); where the place is unknown, or the IOD does not list the element
+    /// there, by the table alone ([`CompiledProfile::decide`]).
+    #[inline]
+    pub fn decide_at(&self, place: Option<Place>, tag: Tag, creator: Option<&[u8]>) -> Decision {
+        let attribute = match place {
+            Some(place) if tag.0 % 2 == 0 => place.node.get(tag).map(|a| (place, a)),
+            _ => None,
+        };
+        let Some((place, attribute)) = attribute else {
+            return Decision {
+                action: self.decide(tag, creator),
+                attribute: None,
+            };
+        };
+        let ty = attribute.req.map(Requirement::effective);
+        let action = if tag.0 & 0xFF01 == 0x6000 {
+            // overlay groups share one place of the tree (60xx): decided by their own tag.
+            // An Overlay Plane goes whole with its Overlay Data (the module is optional), so
+            // an X there stays X
+            self.decide_code(tag, None).map(|code| match code.action() {
+                Action::Remove if tag.1 == 0x3000 => Action::Remove,
+                _ => code.resolve(ty),
+            })
+        } else {
+            let (node, slot) = attribute.slot;
+            self.resolved_in(place.iod)[node as usize][slot as usize]
+        };
+        Decision {
+            action,
+            attribute: Some(attribute),
+        }
+    }
+
+    /// The actions of every place of `iod`'s tree, resolved by type (built once per IOD).
+    fn resolved_in(&self, iod: Iod) -> &[Vec<Option<Action>>] {
+        self.resolved[iod.index()].get_or_init(|| {
+            iod.places()
+                .iter()
+                .map(|slots| {
+                    slots
+                        .iter()
+                        .map(|&(tag, req)| {
+                            let ty = req.map(Requirement::effective);
+                            self.decide_code(tag, None).map(|code| code.resolve(ty))
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+    }
+
     /// Does any rule clean (so the identifying values of each file must be gathered)?
     pub fn uses_clean(&self) -> bool {
-        self.exact.values().any(|&a| a == Action::Clean)
-            || self.masked.iter().any(|&(_, _, a)| a == Action::Clean)
-            || self.private.values().any(|&a| a == Action::Clean)
-            || self.all_private == Some(Action::Clean)
+        self.exact.values().any(|&c| c == Code::C)
+            || self.masked.iter().any(|&(_, _, c)| c == Code::C)
+            || self.private.values().any(|&c| c == Code::C)
+            || self.all_private == Some(Code::C)
         // D on sequences is never cleaning; C inside them is
     }
 

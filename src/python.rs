@@ -473,10 +473,14 @@ impl PyRules {
         self.clone()
     }
 
-    /// Compile for lookup, with the de-identification markers of the options in effect.
-    fn compile(&self) -> PyCompiledProfile {
+    /// Compile for lookup, with the de-identification markers of the options in effect;
+    /// `conform=False` carries the rules out literally, with no resolution by IOD.
+    #[pyo3(signature = (conform = true))]
+    fn compile(&self, conform: bool) -> PyCompiledProfile {
+        let mut compiled = self.inner.compile();
+        compiled.conform = conform;
         PyCompiledProfile {
-            inner: Arc::new(self.inner.compile()),
+            inner: Arc::new(compiled),
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::batch::{list_files, list_tree, thread_pool};
 use crate::clean::{identifying_words, is_word, normalize_str, Charset};
 use crate::dataset::{tag_str, DataSet, DicomFile, Source, Value};
 use crate::error::{Error, Result};
-use crate::profile::{Action, CompiledProfile};
+use crate::profile::{Action, CompiledProfile, Place};
 use crate::read::{is_dicomdir, read_path};
 
 /// What a finding is.
@@ -103,7 +103,7 @@ impl Scan<'_> {
         });
     }
 
-    fn dataset(&mut self, ds: &DataSet, prefix: &str) {
+    fn dataset(&mut self, ds: &DataSet, prefix: &str, place: Option<Place>) {
         let creators = private_creators(ds);
         for el in &ds.elements {
             let path = if prefix.is_empty() {
@@ -120,7 +120,10 @@ impl Scan<'_> {
                 None
             };
             // a private creator is judged with its block's elements
-            if !is_creator && self.profile.decide(el.tag, creator) == Some(Action::Remove) {
+            // what the profile removes, resolved by the IOD as the anonymizer resolves it (a
+            // required attribute is kept with a dummy or empty value, not removed)
+            let decision = self.profile.decide_at(place, el.tag, creator);
+            if !is_creator && decision.action == Some(Action::Remove) {
                 let kind = if el.tag.0 % 2 == 1 {
                     FindingKind::PrivateAttribute
                 } else {
@@ -131,7 +134,8 @@ impl Scan<'_> {
             match &el.value {
                 Value::Sequence(items) => {
                     for (i, item) in items.iter().enumerate() {
-                        self.dataset(item, &format!("{path}[{i}]"));
+                        let inner = place.and_then(|p| p.items(decision.attribute));
+                        self.dataset(item, &format!("{path}[{i}]"), inner);
                     }
                 }
                 Value::Primitive(data) if el.tag != tags::PIXEL_DATA => {
@@ -186,7 +190,8 @@ fn verify_file(
             FindingKind::IdentityNotRemoved,
         );
     }
-    scan.dataset(&file.dataset, "");
+    let place = profile.place_of(&file);
+    scan.dataset(&file.dataset, "", place);
     scan.findings
 }
 

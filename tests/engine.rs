@@ -136,7 +136,17 @@ fn assert_same(a: &DataSet, b: &DataSet, source: &dicomveil::dataset::Source, wh
 
 #[test]
 fn synthetic_anonymized_in_every_syntax() {
-    let anon = Anonymizer::new(basic(), b"k");
+    // resolved by the Secondary Capture IOD's types, and literally (the table's fixed choices)
+    let literal = Arc::new(basic().as_ref().clone().literal());
+    for (anon, conform) in [
+        (Anonymizer::new(basic(), b"k"), true),
+        (Anonymizer::new(literal, b"k"), false),
+    ] {
+        synthetic_in_every_syntax(&anon, conform);
+    }
+}
+
+fn synthetic_in_every_syntax(anon: &Anonymizer, conform: bool) {
     for uid in SYNTAXES {
         let bytes = to_bytes(&synthetic(uid)).unwrap();
         let mut file = read_bytes(bytes.into(), "mem").unwrap();
@@ -175,7 +185,13 @@ fn synthetic_anonymized_in_every_syntax() {
         let back = read_bytes(out.into(), "out").unwrap();
         let ds = &back.dataset;
         assert_eq!(text(ds, 0x0010, 0x0010).as_deref(), Some(""));
-        assert_eq!(text(ds, 0x0008, 0x0080).as_deref(), Some("ANONYMIZED"));
+        // Institution Name: X/Z/D, Type 3 in the SC Image IOD's General Equipment Module, so X;
+        // literally, the fixed choice D
+        if conform {
+            assert_eq!(text(ds, 0x0008, 0x0080), None);
+        } else {
+            assert_eq!(text(ds, 0x0008, 0x0080).as_deref(), Some("ANONYMIZED"));
+        }
         assert_eq!(text(ds, 0x0012, 0x0062).as_deref(), Some("YES"));
         assert_eq!(text(ds, 0x0028, 0x0303).as_deref(), Some("REMOVED"));
         let new_sop = String::from_utf8(anon.uids.map(b"1.2.3.4.5.6.7")).unwrap();
@@ -186,6 +202,14 @@ fn synthetic_anonymized_in_every_syntax() {
                 .map(|v| String::from_utf8_lossy(v).into_owned()),
             Some(new_sop)
         );
+        assert!(ds.get(Tag(0x0009, 0x0010)).is_none());
+        assert!(ds.get(Tag(0x0009, 0x1001)).is_none());
+        // Referenced Image Sequence: X/Z/U*, Type 3 in the General Image Module, so X; literally,
+        // kept with the UIDs inside replaced
+        if conform {
+            assert!(ds.get(Tag(0x0008, 0x1140)).is_none());
+            continue;
+        }
         let Value::Sequence(items) = &ds.get(Tag(0x0008, 0x1140)).unwrap().value else {
             panic!("sequence expected")
         };

@@ -171,14 +171,14 @@ def test_options_and_patient_replacements(good_tree: Path, tmp_path: Path, key_f
 
 def test_custom_profile_file(good_tree: Path, tmp_path: Path, key_file: Path) -> None:
     profile = tmp_path / "profile.csv"
-    profile.write_text("TagPattern;Action\nPatientName;Z\nPatientID;X\n", encoding="utf-8")
+    profile.write_text("TagPattern;Action\nPatientName;Z\nPatientAge;X\n", encoding="utf-8")
     out = tmp_path / "out"
     r = cli("anonymize", good_tree, out, "--profile", profile, "--key-file", key_file)
     assert r.returncode == 0, r.stderr
     src = pydicom.dcmread(good_tree / "study1" / "CT_small.dcm")
     ds = pydicom.dcmread(out / "study1" / "CT_small.dcm")
-    assert ds.PatientName == "" and "PatientID" not in ds
-    assert ds.StudyDate == src.StudyDate  # no rule: kept
+    assert ds.PatientName == "" and "PatientAge" not in ds
+    assert ds.PatientID == src.PatientID and ds.StudyDate == src.StudyDate  # no rule: kept
 
 
 def test_in_place(tree: Tree) -> None:

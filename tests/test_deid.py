@@ -203,6 +203,9 @@ def keyed_profile() -> ConfidentialityProfile:
     p = profile_of(KEYED_OPTIONS)
     p.patient_id = Pseudonym()
     p.patient_name = Pseudonym()
+    # carried out literally, so that the keyed values sit at every depth: resolved by the CT
+    # Image IOD, its Referenced Image Sequence (X/Z/U*, Type 3) would be removed
+    p.conform_to_iod = False
     return p
 
 
@@ -279,6 +282,7 @@ _CHILD = """
 import os, sys
 from dicomveil import Anonymizer, ConfidentialityProfile, Pseudonym
 p = ConfidentialityProfile.create_default(int(sys.argv[3]))
+p.conform_to_iod = sys.argv[4] == "conform"
 p.patient_id = Pseudonym()
 p.patient_name = Pseudonym()
 key = bytes.fromhex(os.environ["DEID_TEST_KEY_HEX"])
@@ -286,10 +290,11 @@ Anonymizer(p, key=key).anonymize_file(sys.argv[1], sys.argv[2])
 """
 
 
-def run_child(src: Path, dst: Path, key: bytes, options: int) -> None:
+def run_child(src: Path, dst: Path, key: bytes, options: int, *, conform: bool = True) -> None:
     env = dict(os.environ, DEID_TEST_KEY_HEX=key.hex())
+    how = "conform" if conform else "literal"
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(src), str(dst), str(int(options))],
+        [sys.executable, "-c", _CHILD, str(src), str(dst), str(int(options)), how],
         env=env,
         capture_output=True,
         text=True,
@@ -308,14 +313,14 @@ def test_same_key_in_two_processes_gives_byte_identical_files(tmp_path: Path) ->
         here = tmp_path / f"here{i}.dcm"
         Anonymizer(keyed_profile(), key=KEY).anonymize_file(src, here)
         first, second = tmp_path / f"child{i}a.dcm", tmp_path / f"child{i}b.dcm"
-        run_child(src, first, KEY, KEYED_OPTIONS)
-        run_child(src, second, KEY, KEYED_OPTIONS)
+        run_child(src, first, KEY, KEYED_OPTIONS, conform=False)
+        run_child(src, second, KEY, KEYED_OPTIONS, conform=False)
         assert first.read_bytes() == here.read_bytes()
         assert second.read_bytes() == here.read_bytes()
         # and the in-memory path writes the same file
         assert deid_bytes(src.read_bytes(), profile=keyed_profile()) == here.read_bytes()
     other = tmp_path / "other.dcm"
-    run_child(sources[0], other, OTHER_KEY, KEYED_OPTIONS)
+    run_child(sources[0], other, OTHER_KEY, KEYED_OPTIONS, conform=False)
     assert other.read_bytes() != (tmp_path / "here0.dcm").read_bytes()
 
 
@@ -606,13 +611,24 @@ def test_without_date_options_dates_are_removed() -> None:
     original = dated_instance("PAT-1", "One^Test", 1)
     out = deid(original)
     assert out[LONGITUDINAL].value == "REMOVED"
+    # resolved by the CT Image IOD's types (PS3.3 A.3)
+    assert out.StudyDate == ""  # Z, Type 2 (General Study)
+    assert out.ContentDate == ""  # Z/D, Type 2C (General Image): Z
+    assert "AcquisitionDate" not in out  # X/Z, Type 3: X
+    assert "AcquisitionDateTime" not in out  # X/Z/D, Type 3: X
+    assert "InstanceCreationDate" not in out  # X/D, Type 3 (SOP Common): X
+    assert "RadiopharmaceuticalStartDateTime" not in out.RadiopharmaceuticalInformationSequence[0]
+    assert out.StudyTime == ""  # Z
+    # carried out literally: the compound codes' fixed choices
+    literal = profile_of()
+    literal.conform_to_iod = False
+    out = deid(original, profile=literal)
+    assert out[LONGITUDINAL].value == "REMOVED"
     assert out.StudyDate == ""  # Z
     assert out.ContentDate == "19000101"  # Z/D -> D
     assert out.AcquisitionDate == ""  # X/Z -> Z
     assert out.AcquisitionDateTime == "19000101000000"  # X/Z/D -> D
-    assert "InstanceCreationDate" in out and out.InstanceCreationDate == "19000101"  # X/D -> D
-    assert "RadiopharmaceuticalStartDateTime" not in out.RadiopharmaceuticalInformationSequence[0]
-    assert out.StudyTime == ""  # Z
+    assert out.InstanceCreationDate == "19000101"  # X/D -> D
 
 
 # ---------------------------------------------------------------------------------------------
@@ -679,8 +695,9 @@ def test_without_clean_desc_the_descriptions_are_removed() -> None:
     out = deid(dataset(**IDENTITY, **attrs, **UNTOUCHED), O.BASIC_PROFILE)
     for keyword in ("StudyDescription", "SeriesDescription", "ImageComments", "StudyComments"):
         assert keyword not in out  # X
-    assert out.ProtocolName == "ANONYMIZED"  # X/D -> D
-    assert out.RequestedProcedureDescription == ""  # X/Z -> Z
+    assert "ProtocolName" not in out  # X/D, Type 3 in the CT Image IOD: X
+    # X/Z, and the CT Image IOD does not list it: the fixed choice Z
+    assert out.RequestedProcedureDescription == ""
 
 
 @pytest.mark.parametrize(
@@ -1148,10 +1165,11 @@ BASIC_EXPECTED = {
     "PatientSize": None,
     "SmokingStatus": None,
     "Allergies": None,
-    "DeviceSerialNumber": "ANONYMIZED",  # X/Z/D -> D
-    "StationName": "ANONYMIZED",
+    # X/Z/D, Type 3 in the CT Image IOD's General Equipment Module: X
+    "DeviceSerialNumber": None,
+    "StationName": None,
     "StationAETitle": None,
-    "InstitutionName": "ANONYMIZED",
+    "InstitutionName": None,
     "InstitutionAddress": None,
     "InstitutionalDepartmentName": None,
 }
@@ -1395,6 +1413,8 @@ def test_pseudonyms_are_the_same_in_another_process(tmp_path: Path) -> None:
 def test_pseudonyms_replace_patient_id_wherever_it_occurs() -> None:
     profile = profile_of(O.RETAIN_SAFE_PRIVATE)
     profile.patient_id = Pseudonym()
+    # literally: resolved by the CT Image IOD, the Source Image Sequence (X/Z/U*, Type 3) goes
+    profile.conform_to_iod = False
     item = Dataset()
     item.PatientID = "PID-1001"
     item.PatientName = "Doe^John"

@@ -184,7 +184,8 @@ def test_example_rule_form_behaves_as_documented(fmt: str):
     before = pydicom.dcmread(io.BytesIO(data))
     out = anonymize(profile, data)
     assert out.PatientName == "" and out.PatientID == ""  # Z
-    assert "PatientBirthDate" not in out  # X
+    # X, but Type 2 in the file's IOD (CT Image, Patient Module): emptied instead
+    assert out.PatientBirthDate == ""
     assert (out.PatientSex, out.PatientAge, out.PatientWeight) == ("F", "051Y", 61.5)  # K
     for kw in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):  # U
         assert out[kw].value == mapped(before[kw].value), kw
@@ -693,7 +694,7 @@ PRECEDENCE = [
     ("exact over creator", "0009,1010", "0009,xx10:ACME PRIVATE", 0x00091010),
     ("exact over pattern", "0009,1010", "0009,xx10", 0x00091010),
     ("exact over all-private", "0009,1010", "gggg,eeee (gggg odd)", 0x00091010),
-    ("keyword over pattern", "PatientName", "0010,xxxx", 0x00100010),
+    ("keyword over pattern", "PatientAge", "0010,xxxx", 0x00101010),
     ("creator over pattern", "0009,xx10:ACME PRIVATE", "0009,xx10", 0x00091010),
     ("creator over wide pattern", "(0009,xx10,ACME PRIVATE)", "0009,xxxx", 0x00091010),
     ("creator over all-private", "0009,xx10:ACME PRIVATE", "gggg,eeee (gggg odd)", 0x00091010),
@@ -778,10 +779,14 @@ def test_wildcard_pattern_on_public_groups():
 
 def test_keyword_and_tag_rules_act_the_same():
     data = make_file()
-    a = anonymize(P({"PatientName": "X", "InstitutionName": "Z"}), data)
-    b = anonymize(P({"(0010,0010)": "X", "0008,0080": "Z"}), data)
-    assert "PatientName" not in a and "PatientName" not in b
+    a = anonymize(P({"PatientAge": "X", "InstitutionName": "Z"}), data)
+    b = anonymize(P({"(0010,1010)": "X", "0008,0080": "Z"}), data)
+    assert "PatientAge" not in a and "PatientAge" not in b
     assert a.InstitutionName == b.InstitutionName == ""
+    # X on Patient's Name, Type 2 in the file's IOD (CT Image): emptied, not removed
+    a = anonymize(P({"PatientName": "X"}), data)
+    b = anonymize(P({"(0010,0010)": "X"}), data)
+    assert a.PatientName == b.PatientName == ""
 
 
 def test_sequence_rules_apply_inside_kept_sequences():

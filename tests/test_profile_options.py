@@ -604,7 +604,7 @@ def test_patient_name_and_id_are_added_at_the_top_level():
 def test_without_replacement_the_profile_decides():
     out = anonymize(ConfidentialityProfile.create_default(), patient_file())
     assert out.PatientName == ""
-    assert out.PatientID == "ANONYMIZED"  # Z/D: a dummy
+    assert out.PatientID == ""  # Z/D, Type 2 in the file's IOD: Z
     kept = anonymize(ConfidentialityProfile({"PatientName": "K"}), patient_file())
     assert kept.PatientName == "Roe^Jane"
     assert kept.PatientID == "MRN-1234"

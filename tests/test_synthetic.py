@@ -252,10 +252,12 @@ def pair() -> tuple[Dataset, Dataset]:
     return make_pair()
 
 
-def anonymize_bytes(data: bytes, key: bytes = TEST_KEY) -> bytes:
-    from dicomveil import Anonymizer, DicomFile
+def anonymize_bytes(data: bytes, key: bytes = TEST_KEY, *, conform: bool = True) -> bytes:
+    from dicomveil import Anonymizer, ConfidentialityProfile, DicomFile
 
-    return Anonymizer(key=key).anonymize(DicomFile.open(data)).to_bytes()
+    profile = ConfidentialityProfile.create_default()
+    profile.conform_to_iod = conform
+    return Anonymizer(profile, key=key).anonymize(DicomFile.open(data)).to_bytes()
 
 
 @pytest.fixture(scope="module", params=list(SYNTAXES), ids=list(SYNTAXES))
@@ -338,21 +340,45 @@ def test_nested_values(encoded):
     assert observer.VerifyingOrganization == "ANONYMIZED"
     assert observer.VerificationDateTime == "19000101000000"
     assert "RequestAttributesSequence" not in ds
+    # resolved by the CT Image IOD's types (PS3.3 A.3): Type 3 in General Series or General
+    # Equipment, so X/Z/D, X/D and X/Z/U* remove; Patient ID (Z/D) is Type 2, so Z
+    for keyword in (
+        "OperatorsName",  # X/Z/D
+        "InstitutionName",  # X/Z/D
+        "SeriesDate",  # X/D
+        "ProtocolName",  # X/D
+        "ReferencedImageSequence",  # X/Z/U*
+        "SourceImageSequence",  # X/Z/U*
+    ):
+        assert keyword not in ds, keyword
+    assert ds["PatientID"].is_empty
+    assert ds["PatientName"].is_empty
+    assert ds["PatientSex"].is_empty
+    assert not [e for e in ds.iterall() if e.tag.is_private]
+
+
+def test_nested_values_literal(encoded):
+    """Carried out literally, compound codes take their fixed choice (X/Z -> Z, X/D, X/Z/D and
+    Z/D -> D, X/Z/U* -> the UIDs inside replaced), whatever the IOD says."""
+    _, data, _ = encoded
+    ds = pydicom.dcmread(io.BytesIO(anonymize_bytes(data, conform=False)))
     assert ds.OperatorsName == "ANONYMIZED"
     assert ds.InstitutionName == "ANONYMIZED"
     assert ds.SeriesDate == "19000101"
     assert ds.PatientID == "ANONYMIZED"
-    assert ds["PatientName"].is_empty
-    assert ds["PatientSex"].is_empty
     assert ds.ProtocolName == "ANONYMIZED"
+    assert ds.ReferencedImageSequence[0].ReferencedSOPClassUID == CT_IMAGE_STORAGE
+    assert ds["PatientName"].is_empty
     assert not [e for e in ds.iterall() if e.tag.is_private]
 
 
 def test_uids_consistent_across_files_with_one_key(pair):
+    # literally, so that the references (Type 3 in a CT Image, so removed by the IOD-aware
+    # profile) stay to be compared
     a, b = pair
     for ts in SYNTAXES.values():
-        out_a = pydicom.dcmread(io.BytesIO(anonymize_bytes(encode(a, ts))))
-        out_b = pydicom.dcmread(io.BytesIO(anonymize_bytes(encode(b, ts))))
+        out_a = pydicom.dcmread(io.BytesIO(anonymize_bytes(encode(a, ts), conform=False)))
+        out_b = pydicom.dcmread(io.BytesIO(anonymize_bytes(encode(b, ts), conform=False)))
         assert (
             out_a.StudyInstanceUID == out_b.StudyInstanceUID == map_uid(TEST_KEY, STUDY.study_uid)
         )
@@ -374,8 +400,10 @@ def test_uids_consistent_across_files_with_one_key(pair):
 def test_uids_differ_across_keys(pair):
     a, _ = pair
     data = encode(a, EXPLICIT)
-    one = pydicom.dcmread(io.BytesIO(anonymize_bytes(data, b"the first test key")))
-    two = pydicom.dcmread(io.BytesIO(anonymize_bytes(data, b"the second test key")))
+    one = pydicom.dcmread(io.BytesIO(anonymize_bytes(data, b"the first test key", conform=False)))
+    two = pydicom.dcmread(
+        io.BytesIO(anonymize_bytes(data, b"the second test key", conform=False))
+    )
     uids_one, uids_two = uid_values(one) - {CT_IMAGE_STORAGE}, uid_values(two) - {CT_IMAGE_STORAGE}
     assert len(uids_one) >= 6
     assert uids_one.isdisjoint(uids_two)

@@ -72,6 +72,43 @@ RESOLVED_ACTION = {
     "X/Z/U*": "U*",
 }
 
+# PS3.15's definitions of the codes, by the attribute's IOD type (1C and 2C act as 1 and 2: the
+# attribute is present, so its condition held for the source). "P" is D on an attribute the
+# rule would remove or empty (a sequence keeps its first item). X/Z/U* on a Type 2 sequence
+# keeps it with its UIDs replaced (src/profile.rs Code::resolve says why).
+BY_TYPE = {
+    #         Type 1  Type 2  Type 3
+    "X": ("P", "Z", "X"),
+    "Z": ("P", "Z", "Z"),
+    "D": ("D", "D", "D"),
+    "K": ("K", "K", "K"),
+    "C": ("D", "D", "D"),
+    "U": ("U", "U", "U"),
+    "X/Z": ("P", "Z", "X"),
+    "X/D": ("P", "P", "X"),
+    "X/Z/D": ("P", "Z", "X"),
+    "Z/D": ("P", "Z", "Z"),
+    "X/Z/U*": ("U*", "U*", "X"),
+}
+
+
+def resolve_by_type(letter: str, iod_type: str | None) -> str:
+    """The action for a code of Table E.1-1 on an attribute of `iod_type` ("1", "1C", "2",
+    "2C", "3"; None when unknown: the fixed choice of RESOLVED_ACTION)."""
+    if iod_type is None:
+        return RESOLVED_ACTION[letter]
+    return BY_TYPE[letter][{"1": 0, "1C": 0, "2": 1, "2C": 1, "3": 2}[iod_type]]
+
+
+def iod_type(sop_class: str | None, path: tuple[int, ...]) -> str | None:
+    """The IOD type of the attribute at `path` (tags from the top), by the engine's tables."""
+    if not sop_class:
+        return None
+    from dicomveil import _core
+
+    return _core.iod_requirement(sop_class, list(path))
+
+
 MARKER_TAGS = frozenset(
     {
         0x00120062,  # PatientIdentityRemoved
@@ -417,7 +454,10 @@ def model_anonymize(
     action_of: Callable[[int], str] | None = None,
     *,
     remove_private: bool = True,
+    conform: bool = True,
     _ctx: str = "normal",
+    _sop: str | None = None,
+    _path: tuple[int, ...] = (),
 ) -> Dataset:
     """What the profile should make of `ds` (markers and meta not included).
 
@@ -429,8 +469,12 @@ def model_anonymize(
     removed, the rest of its overlay group goes with it (an Overlay Plane without its Type 1
     Overlay Data is not conformant).
     """
+    by_type = action_of is None and conform
     if action_of is None:
         action_of = basic_profile_table().action
+    if by_type and not _path:
+        meta = getattr(ds, "file_meta", None)
+        _sop = str(ds.get("SOPClassUID") or (meta and meta.get("MediaStorageSOPClassUID")) or "")
     out = Dataset()
     overlay_groups_removed: set[int] = set()
     for elem in ds:
@@ -440,14 +484,36 @@ def model_anonymize(
         if tag.element == 0 or tag.group == 2 or tag == 0xFFFCFFFC:
             continue
 
-        def recurse(ctx: str, elem: DataElement = elem) -> DataElement:
+        path = (*_path, int(tag))
+
+        def recurse(ctx: str, elem: DataElement = elem, first: bool = False) -> DataElement:
             items = [
-                model_anonymize(it, key, action_of, remove_private=remove_private, _ctx=ctx)
-                for it in (elem.value or [])
+                model_anonymize(
+                    it,
+                    key,
+                    None if by_type else action_of,
+                    remove_private=remove_private,
+                    conform=conform,
+                    _ctx=ctx,
+                    _sop=_sop,
+                    _path=path,
+                )
+                for it in (elem.value or [])[: 1 if first else None]
             ]
             return DataElement(elem.tag, "SQ", Sequence(items))
 
-        action = "K" if tag.is_private else action_of(int(tag))
+        if tag.is_private:
+            action = "K"
+        elif by_type:
+            rule = basic_profile_table().rule(int(tag))
+            if rule is None:
+                action = "K"
+            elif _is_overlay_data(int(tag)) and rule.action == "X":
+                action = "X"  # the overlay goes whole (its module is optional)
+            else:
+                action = resolve_by_type(rule.letter, iod_type(_sop, path))
+        else:
+            action = action_of(int(tag))
         if _ctx == "dummy" and action == "K":
             if holds_uid(elem):
                 action = "K" if names_a_kind(elem.keyword) else "U"
@@ -459,8 +525,11 @@ def model_anonymize(
             continue
         if action == "Z":
             out.add(_copy_elem(elem, _empty_value(elem.VR)))
-        elif action == "D":
-            out.add(recurse("dummy") if elem.VR == "SQ" else _dummy_elem(elem, key))
+        elif action in ("D", "P"):
+            if elem.VR == "SQ":
+                out.add(recurse("dummy", first=action == "P"))
+            else:
+                out.add(_dummy_elem(elem, key))
         elif action == "U*" and elem.VR == "SQ":
             out.add(recurse("uid"))
         elif action in ("U", "U*") and holds_uid(elem):

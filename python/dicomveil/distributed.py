@@ -129,6 +129,8 @@ class _Job:
     rules: str | None
     patient_name: tuple[str, str] | None
     patient_id: tuple[str, str] | None
+    #: the profile's conform_to_iod
+    conform: bool
     burned_in: str
     naming: str | None
     stop_on_error: bool
@@ -149,6 +151,7 @@ class _Job:
             rules=profile.to_json() if options is None else None,
             patient_name=_pack_replacement(profile.patient_name),
             patient_id=_pack_replacement(profile.patient_id),
+            conform=profile.conform_to_iod,
             **fields,
         )
 
@@ -161,6 +164,7 @@ class _Job:
             profile = ConfidentialityProfile.load_from_json_string(self.rules or "[]")
         profile.patient_name = _unpack_replacement(self.patient_name)
         profile.patient_id = _unpack_replacement(self.patient_id)
+        profile.conform_to_iod = self.conform
         return profile
 
 

@@ -142,6 +142,14 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
     equally specific wildcard patterns that match a common tag with different actions are
     refused as ambiguous.
 
+    ``conform_to_iod`` (default True) keeps each object valid for its IOD (PS3.3): where a
+    rule would remove or empty an attribute that the object's IOD requires, a Type 1 attribute
+    gets a dummy value and a Type 2 attribute an empty one, and the compound codes (X/Z, X/D,
+    X/Z/D, Z/D, X/Z/U*) are resolved by the attribute's type, as PS3.15 defines them. Set it
+    to False to carry every rule out literally (compound codes then take a fixed choice that
+    needs no IOD knowledge: X/Z -> Z, X/D, X/Z/D and Z/D -> D, X/Z/U* -> the UIDs inside
+    replaced). See "How actions are resolved" in the README.
+
     ``patient_name`` and ``patient_id``, when set (an ASCII string, or :class:`Pseudonym`),
     replace PatientName and PatientID after the profile is applied, at the top level and
     wherever the input had them, whatever the profile's action for them. They are settings of
@@ -156,10 +164,25 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         self._compiled: _core.CompiledProfile | None = None
         self.patient_name: str | Pseudonym | None = None
         self.patient_id: str | Pseudonym | None = None
+        self._conform = True
         if rules is not None:
             items = rules.items() if isinstance(rules, Mapping) else rules
             for pattern, action in items:
                 self[pattern] = action
+
+    @property
+    def conform_to_iod(self) -> bool:
+        """Whether actions are resolved by the object's IOD so that it stays valid (default
+        True); False carries every rule out literally."""
+        return self._conform
+
+    @conform_to_iod.setter
+    def conform_to_iod(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"conform_to_iod must be a bool, not {type(value).__name__}")
+        if value != self._conform:
+            self._conform = value
+            self._compiled = None
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -415,6 +438,7 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
             self._rules.same_rules(other._rules)
             and self.patient_name == other.patient_name
             and self.patient_id == other.patient_id
+            and self._conform == other._conform
         )
 
     def _describe(self) -> list[tuple[str, str, Action, int | None]]:
@@ -426,7 +450,7 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
     def _compile(self) -> _core.CompiledProfile:
         """The engine's lookup table, with the de-identification markers of the options."""
         if self._compiled is None:
-            self._compiled = self._rules.compile()
+            self._compiled = self._rules.compile(conform=self._conform)
         return self._compiled
 
 
