@@ -201,6 +201,9 @@ def add_series(
     request.RequestedProcedureID = "RP-88213"
     request.ScheduledProcedureStepID = "SPS-88213-1"
     request.ScheduledProcedureStepDescription = "Thorax follow-up"
+    request.AccessionNumber = ACCESSION
+    request.RequestedProcedureDescription = "CT thorax for Camille Moreau"
+    request.ReferencedStudySequence = Sequence([sop_ref(DETACHED_STUDY, STUDY_UID)])
     ds.RequestAttributesSequence = Sequence([request])
     ds.PerformedProcedureStepID = "PPS-88213-1"
     ds.PerformedProcedureStepStartDate = STUDY_DATE
@@ -288,6 +291,7 @@ def gsps() -> FileDataset:
     ds.ReferencedSeriesSequence = Sequence([series])
     # Displayed Area
     area = Dataset()
+    area.ReferencedImageSequence = Sequence([sop_ref(CT_IMAGE, u) for u in CT_IMAGE_UIDS])
     area.DisplayedAreaTopLeftHandCorner = [1, 1]
     area.DisplayedAreaBottomRightHandCorner = [512, 512]
     area.PresentationSizeMode = "SCALE TO FIT"
@@ -327,6 +331,7 @@ def gsps() -> FileDataset:
     ds.RescaleSlope = "1"
     ds.RescaleType = "HU"
     voi = Dataset()
+    voi.ReferencedImageSequence = Sequence([sop_ref(CT_IMAGE, u) for u in CT_IMAGE_UIDS])
     voi.WindowCenter = "-600"
     voi.WindowWidth = "1500"
     ds.SoftcopyVOILUTSequence = Sequence([voi])
