@@ -53,6 +53,20 @@ pub enum Action {
 }
 
 impl Action {
+    /// The letter of what is done: X, Z, D (a dummy, [`Action::Placeholder`] included), K, C,
+    /// U, or `U*` for a sequence kept with every UID inside replaced.
+    pub fn letter(self) -> &'static str {
+        match self {
+            Action::Remove => "X",
+            Action::Zero => "Z",
+            Action::Dummy | Action::Placeholder => "D",
+            Action::Keep => "K",
+            Action::Clean => "C",
+            Action::ReplaceUid => "U",
+            Action::KeepReplaceUids => "U*",
+        }
+    }
+
     /// Parse an action code (a PS3.15 letter or compound code, case-insensitive) and resolve
     /// it: see [`Code::action`].
     pub fn parse(code: &str) -> Option<Action> {
@@ -174,9 +188,7 @@ impl Code {
             (Code::C, _) => Action::Clean,
             (Code::U, _) => Action::ReplaceUid,
             (Code::D, _) => Action::Dummy,
-            (Code::XZU, Type::One | Type::OneC | Type::Two | Type::TwoC) => {
-                Action::KeepReplaceUids
-            }
+            (Code::XZU, Type::One | Type::OneC | Type::Two | Type::TwoC) => Action::KeepReplaceUids,
             (_, Type::One | Type::OneC) => Action::Placeholder,
             (Code::XD, Type::Two | Type::TwoC) => Action::Placeholder,
             (_, Type::Two | Type::TwoC) => Action::Zero,

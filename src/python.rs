@@ -23,7 +23,7 @@ use crate::batch::Template;
 use crate::dataset::{tag_str, DicomFile};
 use crate::error::Error;
 use crate::iod;
-use crate::profile::{self, CompiledProfile, MethodCode};
+use crate::profile::{self, Action, CompiledProfile, MethodCode, Place};
 use crate::rules::{Cell, Form, Row, RuleSet};
 use crate::value::{self, Plain};
 
@@ -327,6 +327,27 @@ impl PyCompiledProfile {
     #[getter]
     fn temporal(&self) -> &'static str {
         self.inner.temporal.code()
+    }
+
+    /// Whether actions are resolved by the object's IOD.
+    #[getter]
+    fn conform(&self) -> bool {
+        self.inner.conform
+    }
+
+    /// What is done to the top-level attribute `tag` of an object of `sop_class`:
+    /// `(IOD type or None, letter or None)`, the letter as `Action::letter` spells it (None:
+    /// no rule, kept). Resolved by the IOD's types, unless the profile is literal or the SOP
+    /// class unknown (then by the table alone).
+    fn effective(&self, sop_class: &str, tag: u32) -> (Option<&'static str>, Option<&'static str>) {
+        let tag = value::u32_tag(tag);
+        let place = self.inner.iod(sop_class.as_bytes()).map(Place::root);
+        let decision = self.inner.decide_at(place, tag, None);
+        let ty = decision
+            .attribute
+            .and_then(|a| a.req)
+            .map(|r| r.effective().as_str());
+        (ty, decision.action.map(Action::letter))
     }
 }
 
@@ -1071,6 +1092,13 @@ fn table_rows() -> Vec<(String, String, String, String, Vec<String>)> {
         .collect()
 }
 
+/// The letter of what an action code does without IOD knowledge (`Code::action`, as
+/// `Action::letter` spells it): "X/Z" -> "Z". None for text that is no code.
+#[pyfunction]
+fn code_letter(code: &str) -> Option<&'static str> {
+    profile::Code::parse(code).map(|c| c.action().letter())
+}
+
 /// The canonical spelling of a tag pattern; raises ProfileError saying why it is malformed.
 #[pyfunction]
 fn canonical_pattern(py: Python<'_>, pattern: &str) -> PyResult<String> {
@@ -1139,6 +1167,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(table_rows, m)?)?;
     m.add_function(wrap_pyfunction!(canonical_pattern, m)?)?;
+    m.add_function(wrap_pyfunction!(code_letter, m)?)?;
     m.add_class::<PyRules>()?;
     m.add_class::<PyRows>()?;
     m.add_function(wrap_pyfunction!(keyword_to_tag, m)?)?;
@@ -1161,6 +1190,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TEMP_SUFFIX", batch::TEMP_SUFFIX)?;
     m.add("EDITION", profile::EDITION)?;
     m.add("IOD_SOURCE", iod::source())?;
+    m.add("IOD_SOURCE_DATE", iod::SOURCE_DATE)?;
     m.add("ERROR_KINDS", crate::error::KINDS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -401,9 +401,7 @@ def test_uids_differ_across_keys(pair):
     a, _ = pair
     data = encode(a, EXPLICIT)
     one = pydicom.dcmread(io.BytesIO(anonymize_bytes(data, b"the first test key", conform=False)))
-    two = pydicom.dcmread(
-        io.BytesIO(anonymize_bytes(data, b"the second test key", conform=False))
-    )
+    two = pydicom.dcmread(io.BytesIO(anonymize_bytes(data, b"the second test key", conform=False)))
     uids_one, uids_two = uid_values(one) - {CT_IMAGE_STORAGE}, uid_values(two) - {CT_IMAGE_STORAGE}
     assert len(uids_one) >= 6
     assert uids_one.isdisjoint(uids_two)

@@ -486,7 +486,9 @@ def model_anonymize(
 
         path = (*_path, int(tag))
 
-        def recurse(ctx: str, elem: DataElement = elem, first: bool = False) -> DataElement:
+        def recurse(
+            ctx: str, elem: DataElement = elem, first: bool = False, path: tuple = path
+        ) -> DataElement:
             items = [
                 model_anonymize(
                     it,

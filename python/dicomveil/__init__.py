@@ -26,7 +26,13 @@ from .errors import (
 )
 from .file import DicomFile
 from .leakscan import Finding, VerifyReport, verify
-from .profile import EDITION, Action, ConfidentialityProfile, ConfidentialityProfileOptions
+from .profile import (
+    EDITION,
+    Action,
+    ConfidentialityProfile,
+    ConfidentialityProfileOptions,
+    ResolvedRule,
+)
 from .pseudonym import Pseudonym
 from .report import FileResult, Progress, Report
 
@@ -53,6 +59,7 @@ __all__ = [
     "Progress",
     "ProfileError",
     "Report",
+    "ResolvedRule",
     "UnsupportedDicomError",
     "UnsupportedTransferSyntaxError",
     "VerifyReport",

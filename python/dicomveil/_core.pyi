@@ -10,6 +10,7 @@ __all__ = [
     "EDITION",
     "ERROR_KINDS",
     "IOD_SOURCE",
+    "IOD_SOURCE_DATE",
     "Engine",
     "LOCK_NAME",
     "PathPlan",
@@ -20,6 +21,7 @@ __all__ = [
     "Rows",
     "Rules",
     "canonical_pattern",
+    "code_letter",
     "check_naming",
     "check_paths",
     "default_rules",
@@ -41,6 +43,7 @@ __version__: str
 EDITION: str
 ERROR_KINDS: list[str]
 IOD_SOURCE: str
+IOD_SOURCE_DATE: str
 TEMP_PREFIX: str
 TEMP_SUFFIX: str
 LOCK_NAME: str
@@ -78,6 +81,9 @@ class CompiledProfile:
     ) -> CompiledProfile: ...
     @property
     def temporal(self) -> str: ...
+    @property
+    def conform(self) -> bool: ...
+    def effective(self, sop_class: str, tag: int) -> tuple[str | None, str | None]: ...
 
 @final
 class Rows:
@@ -147,6 +153,7 @@ def verify(
 def default_rules(options: int) -> list[tuple[str, str, str]]: ...
 def table_rows() -> list[tuple[str, str, str, str, list[str]]]: ...
 def canonical_pattern(pattern: str) -> str: ...
+def code_letter(code: str) -> str | None: ...
 def keyword_to_tag(keyword: str) -> int | None: ...
 def tag_to_keyword(tag: int) -> str | None: ...
 def format_tag(tag: int) -> str: ...

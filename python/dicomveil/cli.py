@@ -44,7 +44,12 @@ _OPTION_NAMES = [o.name for o in Options if o.name]
 
 _ACTIONS_LEGEND = (
     "X remove, Z empty value, D dummy value, K keep, C clean, U new UID; "
-    "X/Z -> Z, X/D X/Z/D Z/D -> D, X/Z/U* keeps the sequence and replaces its UIDs"
+    "compound codes are resolved by the attribute's type in each object's IOD (see "
+    "--sop-class), and X or Z on an attribute the IOD requires keeps a valid value"
+)
+_LITERAL_LEGEND = (
+    "X remove, Z empty value, D dummy value, K keep, C clean, U new UID; "
+    "literal: X/Z -> Z, X/D X/Z/D Z/D -> D, X/Z/U* keeps the sequence and replaces its UIDs"
 )
 
 BURNED_IN_FLAG = "burned-in-annotation"
@@ -106,16 +111,34 @@ def _load_profile(path: Path, options: Options | None) -> ConfidentialityProfile
         raise click.BadParameter(str(e), param_hint="'--profile'") from None
 
 
-def _build_profile(profile_file: Path | None, options: Sequence[str]) -> ConfidentialityProfile:
-    """The profile of ``--profile FILE`` or of the default table, with the ``--option``s."""
+def _build_profile(
+    profile_file: Path | None, options: Sequence[str], literal: bool = False
+) -> ConfidentialityProfile:
+    """The profile of ``--profile FILE`` or of the default table, with the ``--option``s;
+    ``--literal`` carries it out with no resolution by IOD."""
     flags = _parse_options(options)
     if profile_file is not None:
         # options select the columns of a profile file in the option form (Table E.1-1's)
-        return _load_profile(profile_file, flags if options else None)
-    try:
-        return ConfidentialityProfile.create_default(flags)
-    except (NotImplementedError, DicomveilError) as e:
-        raise click.BadParameter(str(e), param_hint="'--option'") from None
+        prof = _load_profile(profile_file, flags if options else None)
+    else:
+        try:
+            prof = ConfidentialityProfile.create_default(flags)
+        except (NotImplementedError, DicomveilError) as e:
+            raise click.BadParameter(str(e), param_hint="'--option'") from None
+    prof.conform_to_iod = not literal
+    return prof
+
+
+def _literal_option(f: F) -> F:
+    """``--literal``: the profile's rules with no resolution by the object's IOD."""
+    return click.option(
+        "--literal",
+        is_flag=True,
+        help="Carry the profile's rules out as written: no resolution by each object's IOD "
+        "(PS3.3), so an X or Z on an attribute the IOD requires takes it away (outputs may "
+        "not conform), and compound codes take a fixed choice (X/Z -> Z, X/D X/Z/D Z/D -> D, "
+        "X/Z/U* keeps the sequence and replaces its UIDs).",
+    )(f)
 
 
 def _profile_options(f: F) -> F:
@@ -300,6 +323,7 @@ def main() -> None:
 # a str: a trailing slash (DST is a folder) must survive
 @click.argument("dst", required=False, type=click.Path())
 @_profile_options
+@_literal_option
 @click.option(
     "--key-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -348,6 +372,7 @@ def anonymize(
     dst: str | None,
     profile_file: Path | None,
     options: tuple[str, ...],
+    literal: bool,
     key_file: Path | None,
     patient_name: str | None,
     patient_id: str | None,
@@ -386,7 +411,7 @@ def anonymize(
     if naming is not None:
         _check_naming(naming)
 
-    profile = _build_profile(profile_file, options)
+    profile = _build_profile(profile_file, options, literal)
     profile.patient_name = _ascii_param(patient_name, "'--patient-name'")
     profile.patient_id = _ascii_param(patient_id, "'--patient-id'")
     try:
@@ -604,29 +629,100 @@ def _describe(prof: ConfidentialityProfile, profile_file: Path | None) -> str:
     return f"PS3.15 {EDITION} Table E.1-1, {' + '.join(names)}{source}"
 
 
+def _sop_class(text: str) -> str:
+    """A SOP Class UID, or the name of an IOD of the tables ("CT Image", any case): the UID
+    of the first SOP class of that IOD."""
+    if all(c.isdigit() or c == "." for c in text):
+        return text
+    wanted = " ".join(text.split()).casefold()
+    for uid in _core.iod_sop_classes():
+        if (_core.iod_of(uid) or "").casefold() == wanted:
+            return uid
+    raise click.BadParameter(
+        f"{text!r} is neither a SOP Class UID nor the name of an IOD of the tables "
+        "(e.g. 'CT Image', 'Grayscale Softcopy Presentation State')",
+        param_hint="'--sop-class'",
+    )
+
+
 @profile.command("show")
 @_profile_options
-def profile_show(profile_file: Path | None, options: tuple[str, ...]) -> None:
-    """Print the effective rule table: tag pattern, keyword, action, name."""
-    prof = _build_profile(profile_file, options)
+@_literal_option
+@click.option(
+    "--sop-class",
+    "sop_class",
+    metavar="CLASS",
+    help="Show what each rule does to an object of this SOP class (a UID, or an IOD name "
+    "such as 'CT Image'): the attribute's type in its IOD and the action that results.",
+)
+def profile_show(
+    profile_file: Path | None, options: tuple[str, ...], literal: bool, sop_class: str | None
+) -> None:
+    """Print the effective rule table: tag pattern, keyword, action, name.
+
+    With --sop-class, also the attribute's type in that class's IOD (PS3.3, at
+    the top level of the dataset) and the action that results (EFFECTIVE):
+    compound codes resolved by type, and an X or Z on an attribute the IOD
+    requires turned into D (Type 1) or Z (Type 2).
+    """
+    prof = _build_profile(profile_file, options, literal)
     names = _table_names()
-    rows = sorted(
-        (*_show_pattern(canon, tag, names), action.value)
-        for _written, canon, action, tag in prof._describe()
+    legend = _LITERAL_LEGEND if literal else _ACTIONS_LEGEND
+    if sop_class is None:
+        rows = sorted(
+            (*_show_pattern(canon, tag, names), action.value)
+            for _written, canon, action, tag in prof._describe()
+        )
+        wp = max([len("TAG")] + [len(r[0]) for r in rows])
+        # a few keywords are very long: they push their line rather than widen every line
+        wk = min(36, max([len("KEYWORD")] + [len(r[1]) for r in rows]))
+        wa = max([len("ACTION")] + [len(r[3]) for r in rows])
+        lines = [
+            f"# {_describe(prof, profile_file)}: {_plural(len(rows), 'rule')}",
+            f"# actions: {legend}",
+            "# an attribute that no rule names is kept",
+            f"{'TAG':<{wp}}  {'KEYWORD':<{wk}}  {'ACTION':<{wa}}  NAME",
+        ]
+        lines += [
+            f"{shown:<{wp}}  {keyword:<{wk}}  {action:<{wa}}  {name}".rstrip()
+            for shown, keyword, name, action in rows
+        ]
+        click.echo("\n".join(lines))
+        return
+    uid = _sop_class(sop_class)
+    iod = _core.iod_of(uid)
+    if iod is None:
+        _err(
+            f"warning: SOP class {uid} is not in the IOD tables ({_core.IOD_SOURCE_DATE} "
+            "edition of PS3.3): its objects are de-identified by the table alone"
+        )
+    resolved = sorted(
+        (
+            *_show_pattern(r.canonical, r.tag, names),
+            r.action.value,
+            r.iod_type or "-",
+            r.effective or "K",
+        )
+        for r in prof.resolve_for(uid)
     )
-    wp = max([len("TAG")] + [len(r[0]) for r in rows])
-    # a few keywords are very long: they push their line rather than widen every line
-    wk = min(36, max([len("KEYWORD")] + [len(r[1]) for r in rows]))
-    wa = max([len("ACTION")] + [len(r[3]) for r in rows])
+    wp = max([len("TAG")] + [len(r[0]) for r in resolved])
+    wk = min(36, max([len("KEYWORD")] + [len(r[1]) for r in resolved]))
+    wa = max([len("ACTION")] + [len(r[3]) for r in resolved])
+    wt, we = len("TYPE"), len("EFFECTIVE")
+    where = f"IOD {iod!r}" if iod is not None else "no IOD known"
+    how = "literally (--literal)" if literal else "resolved by type"
     lines = [
-        f"# {_describe(prof, profile_file)}: {_plural(len(rows), 'rule')}",
-        f"# actions: {_ACTIONS_LEGEND}",
-        "# an attribute that no rule names is kept",
-        f"{'TAG':<{wp}}  {'KEYWORD':<{wk}}  {'ACTION':<{wa}}  NAME",
+        f"# {_describe(prof, profile_file)}: {_plural(len(resolved), 'rule')}",
+        f"# for SOP class {uid} ({where}), {how}, at the top level of the dataset",
+        f"# actions: {legend}",
+        "# TYPE: the attribute's type in the IOD (- not listed); EFFECTIVE: what is done "
+        "(U*: the sequence kept, every UID inside replaced)",
+        f"{'TAG':<{wp}}  {'KEYWORD':<{wk}}  {'ACTION':<{wa}}  {'TYPE':<{wt}}  "
+        f"{'EFFECTIVE':<{we}}  NAME",
     ]
     lines += [
-        f"{shown:<{wp}}  {keyword:<{wk}}  {action:<{wa}}  {name}".rstrip()
-        for shown, keyword, name, action in rows
+        f"{shown:<{wp}}  {keyword:<{wk}}  {action:<{wa}}  {ty:<{wt}}  {eff:<{we}}  {name}".rstrip()
+        for shown, keyword, name, action, ty, eff in resolved
     ]
     click.echo("\n".join(lines))
 
@@ -700,6 +796,7 @@ def dump(file: Path, max_len: int) -> None:
     help="The inputs: search the output for every identifying value they hold.",
 )
 @_profile_options
+@_literal_option
 @click.option(
     "--workers", type=click.IntRange(min=1), metavar="N", help="Threads [default: all cores]."
 )
@@ -708,6 +805,7 @@ def verify_cmd(
     original: Path | None,
     profile_file: Path | None,
     options: tuple[str, ...],
+    literal: bool,
     workers: int | None,
 ) -> None:
     """Scan de-identified output for leaks; exit 1 on any finding.
@@ -723,11 +821,13 @@ def verify_cmd(
       leftover              a temporary file of dicomveil (.dicomveil-*.part)
                             left by a run that was killed while writing it
 
-    Give the --profile or --option the output was made with. Each finding is
+    Give the --profile, --option and --literal the output was made with: an
+    attribute the object's IOD requires is kept with a valid value where the
+    profile would remove it, and is not a finding. Each finding is
     printed on standard output as FILE, TAG PATH, KIND and KEYWORD separated by
     tabs; values are never printed. The summary goes to standard error.
     """
-    prof = _build_profile(profile_file, options)
+    prof = _build_profile(profile_file, options, literal)
     try:
         report = run_verify(out_dir, original=original, profile=prof, workers=workers)
     except (DicomveilError, OSError) as e:

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from enum import Enum, IntFlag
 from functools import lru_cache
+from typing import NamedTuple
 
 from . import _core, profile_io
 from .errors import ProfileError
@@ -16,6 +17,7 @@ __all__ = [
     "ConfidentialityProfile",
     "ConfidentialityProfileOptions",
     "EDITION",
+    "ResolvedRule",
     "canonical_pattern",
 ]
 
@@ -51,9 +53,11 @@ class Action(str, Enum):
     """Action codes of PS3.15 Table E.1-1 (the standard's letters).
 
     ``X`` removes the attribute, ``Z`` gives it a zero-length value, ``D`` a dummy value,
-    ``K`` keeps it, ``C`` cleans it, ``U`` replaces its UIDs. The compound codes pick what is
-    always conformant: X/Z -> Z, X/D -> D, X/Z/D -> D, Z/D -> D, and X/Z/U* keeps the sequence
-    and replaces every UID inside it.
+    ``K`` keeps it, ``C`` cleans it, ``U`` replaces its UIDs. The compound codes (X/Z, X/D,
+    X/Z/D, Z/D, X/Z/U*) are resolved by the attribute's type in the object's IOD, as PS3.15
+    defines them, and X or Z on an attribute the IOD requires keeps it valid (Type 1: a dummy,
+    Type 2: empty); see :attr:`ConfidentialityProfile.conform_to_iod` and
+    :meth:`ConfidentialityProfile.resolve_for`.
     """
 
     X = "X"
@@ -70,6 +74,27 @@ class Action(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class ResolvedRule(NamedTuple):
+    """A rule as it acts on the objects of one SOP class
+    (:meth:`ConfidentialityProfile.resolve_for`)."""
+
+    #: the pattern as the rule was written
+    pattern: str
+    #: its canonical spelling
+    canonical: str
+    #: the tag of an exact pattern, else None
+    tag: int | None
+    #: the keyword of an exact tag, else None
+    keyword: str | None
+    #: the rule's code
+    action: Action
+    #: the attribute's type in the IOD at the top level ("1", "1C", "2", "2C", "3"), or None
+    #: (an attribute the IOD does not list, a pattern of many attributes, an unknown class)
+    iod_type: str | None
+    #: what is done: X, Z, D, K, C, U, or U* (a sequence kept, every UID inside replaced)
+    effective: str | None
 
 
 Options = ConfidentialityProfileOptions
@@ -445,6 +470,29 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         """For showing the rules: (pattern as written, canonical pattern, action, the tag of an
         exact pattern or None), in order."""
         return [(w, c, Action(a), t) for w, c, a, t in self._rules.describe()]
+
+    def resolve_for(self, sop_class: str) -> list[ResolvedRule]:
+        """What each rule does to an object of ``sop_class`` (a SOP Class UID), at the top
+        level of the dataset: the rule's code, the attribute's type in the class's IOD, and
+        the action that results (see :attr:`conform_to_iod`). Inside sequences each attribute
+        is resolved by its own type there, the same way.
+
+        For a SOP class the IOD tables do not know, or a literal profile, every code is
+        carried out by its fixed choice (``iod_type`` None). Rules in the order of
+        :meth:`__iter__`.
+        """
+        compiled = self._compile()
+        out = []
+        for written, canon, code, tag in self._rules.describe():
+            if tag is not None:
+                iod_type, effective = compiled.effective(sop_class, tag)
+            else:  # a pattern of many attributes: private, or a repeating group
+                iod_type, effective = None, _core.code_letter(code)
+            keyword = _core.tag_to_keyword(tag) if tag is not None else None
+            out.append(
+                ResolvedRule(written, canon, tag, keyword, Action(code), iod_type, effective)
+            )
+        return out
 
     # -- compilation -------------------------------------------------------------------------
     def _compile(self) -> _core.CompiledProfile:
