@@ -854,6 +854,84 @@ mod tests {
         assert_eq!(Action::parse("Q"), None);
     }
 
+    /// PS3.15's definitions of the codes by type, one cell at a time (see `Code::resolve`).
+    #[test]
+    fn codes_resolve_by_type() {
+        use Action::{Clean as C, Dummy as D, Keep as K, Placeholder as P, Remove as X};
+        use Action::{KeepReplaceUids as UU, ReplaceUid as U, Zero as Z};
+        let types = [
+            Some(Type::One),
+            Some(Type::OneC),
+            Some(Type::Two),
+            Some(Type::TwoC),
+            Some(Type::Three),
+            None,
+        ];
+        //             1   1C  2   2C  3   none
+        let table: [(Code, [Action; 6]); 11] = [
+            (Code::X, [P, P, Z, Z, X, X]),
+            (Code::Z, [P, P, Z, Z, Z, Z]),
+            (Code::D, [D, D, D, D, D, D]),
+            (Code::K, [K, K, K, K, K, K]),
+            (Code::C, [C, C, C, C, C, C]),
+            (Code::U, [U, U, U, U, U, U]),
+            (Code::XZ, [P, P, Z, Z, X, Z]),
+            (Code::XD, [P, P, P, P, X, D]),
+            (Code::XZD, [P, P, Z, Z, X, D]),
+            (Code::ZD, [P, P, Z, Z, Z, D]),
+            (Code::XZU, [UU, UU, UU, UU, X, UU]),
+        ];
+        for (code, row) in table {
+            for (ty, want) in types.iter().zip(row) {
+                assert_eq!(code.resolve(*ty), want, "{} on {ty:?}", code.as_str());
+            }
+            // with no type, the fixed choice
+            assert_eq!(code.resolve(None), code.action(), "{}", code.as_str());
+        }
+        assert_eq!(Action::Placeholder.letter(), "D");
+        assert_eq!(Action::KeepReplaceUids.letter(), "U*");
+    }
+
+    /// The resolution at a place of an IOD's tree, as the walk asks for it.
+    #[test]
+    fn decisions_at_places_of_an_iod() {
+        let basic = RuleSet::default_table(1).compile();
+        let literal = basic.clone().literal();
+        let gsps = basic.iod(b"1.2.840.10008.5.1.4.1.1.11.1\0").unwrap();
+        let root = Some(Place::root(gsps));
+        let at = |p: &CompiledProfile, place, tag| p.decide_at(place, tag, None).action;
+        // Presentation Creation Date: X, Type 1 in Presentation State Identification
+        assert_eq!(at(&basic, root, Tag(0x0070, 0x0082)), Some(Action::Placeholder));
+        // Content Creator's Name: Z/D, Type 2
+        assert_eq!(at(&basic, root, Tag(0x0070, 0x0084)), Some(Action::Zero));
+        // Institution Name: X/Z/D, Type 3 in General Equipment
+        assert_eq!(at(&basic, root, Tag(0x0008, 0x0080)), Some(Action::Remove));
+        // a private attribute, and one no rule names
+        assert_eq!(at(&basic, root, Tag(0x0009, 0x1001)), Some(Action::Remove));
+        assert_eq!(at(&basic, root, Tag(0x0028, 0x0010)), None);
+        // without a place (unknown class), the fixed choices
+        assert_eq!(at(&basic, None, Tag(0x0070, 0x0082)), Some(Action::Remove));
+        assert_eq!(at(&basic, None, Tag(0x0008, 0x0080)), Some(Action::Dummy));
+        // inside a sequence: Referenced Series Sequence > Referenced Image Sequence (X/Z/U*),
+        // Type 1 there (Presentation State Relationship)
+        let series = basic.decide_at(root, Tag(0x0008, 0x1115), None);
+        let inner = root.and_then(|p| p.items(series.attribute));
+        assert!(inner.is_some());
+        assert_eq!(
+            at(&basic, inner, Tag(0x0008, 0x1140)),
+            Some(Action::KeepReplaceUids)
+        );
+        // Referenced Study Sequence: X/Z, Type 3 in General Study: X (an empty sequence would
+        // break a Type 3 sequence's 1-n items)
+        assert_eq!(at(&basic, root, Tag(0x0008, 0x1110)), Some(Action::Remove));
+        // a literal profile has no IOD
+        assert!(literal.iod(b"1.2.840.10008.5.1.4.1.1.11.1").is_none());
+        assert!(basic.iod(b"1.2.3.4").is_none());
+        // overlays: an X on Overlay Data stays X (the plane goes whole)
+        let ct = Some(Place::root(basic.iod(b"1.2.840.10008.5.1.4.1.1.2").unwrap()));
+        assert_eq!(at(&basic, ct, Tag(0x6002, 0x3000)), Some(Action::Remove));
+    }
+
     #[test]
     fn precedence_exact_then_creator_then_specific_pattern() {
         let rules: Vec<(String, String)> = [
