@@ -126,6 +126,56 @@ def test_dciodvfy_finds_no_new_error(path: Path, tmp_path: Path):
     assert not new, "\n".join(new)
 
 
+def _one_file_per_sop_class() -> list[Path]:
+    """The first file (by corpus id) of each SOP class in the corpus that is anonymized and
+    that dciodvfy reads (not deflated)."""
+    seen: dict[str, Path] = {}
+    for path in sorted(ANONYMIZED_CORPUS, key=corpus_id):
+        try:
+            ds = pydicom.dcmread(path, force=True, stop_before_pixels=True)
+        except Exception:  # the other tests say why
+            continue
+        meta = getattr(ds, "file_meta", None)
+        if meta is not None and meta.get("TransferSyntaxUID") == DEFLATED:
+            continue
+        sop_class = str(ds.get("SOPClassUID", "") or (meta and meta.get("MediaStorageSOPClassUID")))
+        seen.setdefault(sop_class, path)
+    return list(seen.values())
+
+
+ONE_PER_CLASS = _one_file_per_sop_class()
+OPTION_CONFIGS = {
+    dicomveil.ConfidentialityProfileOptions(1 << b).name.lower(): (1 << b) | 1 for b in range(1, 11)
+} | {"all": int(dicomveil.ConfidentialityProfileOptions.ALL)}
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy (dicom3tools) not installed")
+@pytest.mark.parametrize("config", list(OPTION_CONFIGS))
+@pytest.mark.parametrize("path", ONE_PER_CLASS, ids=[corpus_id(p) for p in ONE_PER_CLASS])
+def test_dciodvfy_finds_no_new_error_under_each_option(path: Path, config: str, tmp_path: Path):
+    """As above, under each option and under all of them, on one file of each SOP class."""
+    before, read_ok = _dciodvfy_input(path)
+    if not read_ok:
+        pytest.skip("dciodvfy cannot read the input: nothing to compare with")
+    profile = dicomveil.ConfidentialityProfile.create_default(OPTION_CONFIGS[config])
+    anon = dicomveil.Anonymizer(profile, key=TEST_KEY, burned_in="allow")
+    out_path = tmp_path / "out.dcm"
+    out_path.write_bytes(anon.anonymize(dicomveil.DicomFile.open(str(path))).to_bytes())
+    after, read_ok = dciodvfy_errors(out_path)
+    assert read_ok, sorted(after)
+    new = sorted(after - before)
+    assert not new, "\n".join(new)
+
+
+_INPUT_ERRORS: dict[Path, tuple[set[str], bool]] = {}
+
+
+def _dciodvfy_input(path: Path) -> tuple[set[str], bool]:
+    if path not in _INPUT_ERRORS:
+        _INPUT_ERRORS[path] = dciodvfy_errors(path)
+    return _INPUT_ERRORS[path]
+
+
 def _uid_action_everywhere(ds: pydicom.Dataset, uid: str) -> str:
     """'K' if some element holding `uid` is one the profile keeps (so it may legitimately stay)."""
     table = basic_profile_table()
