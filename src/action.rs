@@ -25,6 +25,57 @@ pub fn dummy(vr: VR) -> Option<&'static [u8]> {
     })
 }
 
+/// The dummy of an Encapsulated Document (0042,0011): a document of its MIME Type of
+/// Encapsulated Document (0042,0012) that says nothing, so that the object stays readable as
+/// what it claims to be (a viewer opens a blank page, not two zero bytes). `None` for a type
+/// without one here: the VR's dummy then.
+///
+/// - `application/pdf`: one blank US Letter page, no text, no metadata (PDF 1.4, its
+///   cross-reference table computed);
+/// - `text/xml`, `application/xml` and `+xml` types (CDA, X3D): an XML declaration and one
+///   empty element;
+/// - `model/stl`: an ASCII STL solid with no facet; `model/obj`, `model/mtl`: a comment line.
+pub fn dummy_document(mime: &[u8]) -> Option<Vec<u8>> {
+    let mime = String::from_utf8_lossy(crate::dataset::trim_padding(mime)).to_ascii_lowercase();
+    let mime = mime.split(';').next().unwrap_or_default().trim();
+    Some(match mime {
+        "application/pdf" => blank_pdf(),
+        "text/xml" | "application/xml" => b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument/>\n".to_vec(),
+        m if m.ends_with("+xml") => b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<X3D/>\n".to_vec(),
+        "model/stl" => b"solid anonymized\nendsolid anonymized\n".to_vec(),
+        "model/obj" | "model/mtl" => b"# anonymized\n".to_vec(),
+        _ => return None,
+    })
+}
+
+/// A PDF 1.4 file of one blank page, with a correct cross-reference table.
+fn blank_pdf() -> Vec<u8> {
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << >> >>",
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for offset in offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
 /// The byte a value of this VR is padded with to an even length.
 pub fn padding(vr: VR) -> u8 {
     match vr {
@@ -100,5 +151,26 @@ mod tests {
         }
         assert!(dummy(VR::UI).is_none());
         assert!(dummy(VR::SQ).is_none());
+    }
+
+    #[test]
+    fn dummy_documents_are_documents_of_their_type() {
+        let pdf = dummy_document(b"application/pdf ").unwrap();
+        let text = String::from_utf8(pdf.clone()).unwrap();
+        assert!(text.starts_with("%PDF-1.4\n") && text.ends_with("%%EOF\n"));
+        // every cross-reference entry points at its object, startxref at the table
+        let xref_at: usize = text.lines().rev().nth(1).unwrap().parse().unwrap();
+        assert!(text[xref_at..].starts_with("xref\n0 4\n"));
+        let entries: Vec<&str> = text[xref_at..].lines().skip(3).take(3).collect();
+        for (i, entry) in entries.iter().enumerate() {
+            let offset: usize = entry[..10].parse().unwrap();
+            assert!(text[offset..].starts_with(&format!("{} 0 obj", i + 1)), "{entry}");
+            assert_eq!(entry.len(), 19); // 20 bytes with the newline, as PDF requires
+        }
+        assert!(!text.contains("/Info") && !text.contains("/Author"));
+        assert!(dummy_document(b"text/XML").unwrap().starts_with(b"<?xml"));
+        assert!(dummy_document(b"model/x3d+xml").unwrap().ends_with(b"<X3D/>\n"));
+        assert!(dummy_document(b"model/stl").unwrap().starts_with(b"solid"));
+        assert!(dummy_document(b"image/jpeg").is_none());
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 
-use crate::action::dummy;
+use crate::action::{dummy, dummy_document};
 use crate::clean::{clean_text, safe_private, shift_da, shift_dt, Charset, Identity, Keyed};
 use crate::dataset::{trim_padding, value_vr, Data, DataSet, DicomFile, Element, Source, Value};
 use crate::error::{Error, Result};
@@ -191,6 +191,11 @@ impl Anonymizer {
                 patient_key,
                 false,
             ),
+            document_mime: ds
+                .text(tags::MIME_TYPE_OF_ENCAPSULATED_DOCUMENT)
+                .unwrap_or_default()
+                .to_vec(),
+            document_length: None,
         };
         let place = self.profile.place_of(file);
         let mut dataset = std::mem::take(&mut file.dataset);
@@ -198,6 +203,23 @@ impl Anonymizer {
         let counts = walker.counts;
         file.dataset = dataset;
         result.map_err(|e| e.with_name(&file.name))?;
+        // a document replaced by a dummy one: its Encapsulated Document Length follows (the
+        // length without the padding byte, PS3.3 C.24.2)
+        if let Some(len) = walker.document_length {
+            if file.dataset.get(tags::ENCAPSULATED_DOCUMENT_LENGTH).is_some() {
+                let len = u32::try_from(len).unwrap_or(u32::MAX);
+                let bytes = if file.transfer_syntax.big_endian {
+                    len.to_be_bytes()
+                } else {
+                    len.to_le_bytes()
+                };
+                file.dataset.put(Element::bytes(
+                    tags::ENCAPSULATED_DOCUMENT_LENGTH,
+                    VR::UL,
+                    bytes.to_vec(),
+                ));
+            }
+        }
         // group 0002 is written anew; keep only what the writer needs from the input's meta
         file.meta
             .elements
@@ -258,6 +280,10 @@ struct Walker<'a> {
     date_offset: u64,
     new_name: Option<Vec<u8>>,
     new_id: Option<Vec<u8>>,
+    /// The MIME Type of Encapsulated Document, for the dummy of the document.
+    document_mime: Vec<u8>,
+    /// The length of the dummy document written, when one was.
+    document_length: Option<usize>,
 }
 
 /// Sequences of coded concepts (standard vocabulary, not identity): Concept Name Code,
@@ -556,6 +582,13 @@ impl Walker<'_> {
     }
 
     fn set_dummy(&mut self, el: &mut Element, vr: VR) -> Result<()> {
+        if el.tag == tags::ENCAPSULATED_DOCUMENT {
+            if let Some(doc) = dummy_document(&self.document_mime) {
+                self.document_length = Some(doc.len());
+                el.value = Value::Primitive(Data::Inline(doc));
+                return Ok(());
+            }
+        }
         match dummy(vr) {
             Some(d) => el.value = Value::Primitive(Data::Inline(d.to_vec())),
             None => self.map_uids(el)?,

@@ -281,3 +281,19 @@ def test_the_list_of_table_only_attributes_is_up_to_date() -> None:
     # one added after the 2020 source, one listed by the tables (so not here)
     assert "| (0008,0017) | AcquisitionUID |" in text
     assert "PresentationCreationDate" not in text
+
+
+def test_a_dummy_document_is_a_document_of_its_type() -> None:
+    """Encapsulated Document is D: the dummy is a blank PDF (the MIME type says PDF), and the
+    Encapsulated Document Length says its length, not the original's."""
+    data = build("encapsulated_pdf")
+    before = pydicom.dcmread(io.BytesIO(data))
+    assert before.MIMETypeOfEncapsulatedDocument == "application/pdf"
+    assert b"stream" in before.EncapsulatedDocument  # a page with text
+    for conform in (True, False):
+        out = run(data, conform=conform)
+        doc = out.EncapsulatedDocument
+        assert doc.startswith(b"%PDF-1.4\n") and doc.rstrip(b"\0").endswith(b"%%EOF\n")
+        assert b"stream" not in doc  # a blank page: no content
+        assert out.EncapsulatedDocumentLength == len(doc.rstrip(b"\0")) == len(doc) - len(doc) % 2
+        assert out.EncapsulatedDocumentLength != before.EncapsulatedDocumentLength
