@@ -929,9 +929,74 @@ mod tests {
             )
         });
         assert_eq!(std::mem::size_of::<Slot>(), 12);
+        assert!(with_terms > 0);
         eprintln!(
             "all IODs merged in {elapsed:?}: {nodes} nodes, {slots} slots, {with_terms} with terms"
         );
+    }
+
+    #[test]
+    fn term_lists() {
+        let ct = Iod::of(CT).unwrap();
+        // Patient's Sex (0010,0040), Patient Module: Enumerated Values M, F, O
+        let sex = ct.terms(&[t(0x0010, 0x0040)]).unwrap();
+        assert_eq!(sex.values(), ["M", "F", "O"]);
+        assert!(sex.enumerated() && !sex.per_value());
+        assert!(sex.contains("F") && !sex.contains("X") && !sex.contains("f"));
+        // Modality (0008,0060), General Series: the Defined Terms of C.7.3.1.1.1, which the
+        // description refers to, then its Retired Defined Terms
+        let modality = ct.terms(&[t(0x0008, 0x0060)]).unwrap();
+        assert!(!modality.enumerated());
+        assert_eq!(modality.values()[0], "AR");
+        assert!(modality.contains("CT") && modality.contains("MR") && modality.contains("DS"));
+        // Original Attributes Sequence (0400,0561) > Reason for the Attribute Modification
+        // (0400,0565), SOP Common Module
+        let reason = [t(0x0400, 0x0561), t(0x0400, 0x0565)];
+        let reason = terms(CT, &reason).unwrap();
+        assert_eq!(reason.values(), ["COERCE", "CORRECT"]);
+        assert!(!reason.enumerated());
+        // GSPS: Presentation LUT Shape (2050,0020), Softcopy Presentation LUT Module
+        let shape = terms(GSPS, &[t(0x2050, 0x0020)]).unwrap();
+        assert_eq!(shape.values(), ["IDENTITY", "INVERSE"]);
+        assert!(shape.enumerated());
+        // a table of Enumerated Values: Pixel Presentation (0008,9205) in Enhanced CT
+        // (C.8.16.2.1.1)
+        let pixel = terms(ENHANCED_CT, &[t(0x0008, 0x9205)]).unwrap();
+        assert!(pixel.enumerated() && pixel.contains("MONOCHROME"));
+        // in a functional group: CT Exposure Sequence > Exposure Modulation Type (0018,9323)
+        let modulation = [t(0x5200, 0x9230), t(0x0018, 0x9321), t(0x0018, 0x9323)];
+        assert!(terms(ENHANCED_CT, &modulation).is_some());
+        // overlays fold: Overlay Type (60xx,0040)
+        assert_eq!(
+            terms(CT, &[t(0x6002, 0x0040)]).unwrap().values(),
+            ["G", "R"]
+        );
+        // CS attributes without a list: Patient Orientation (0020,0020), free Code Strings;
+        // Context Identifier (0008,010F) in a code item, which names a context group
+        assert_eq!(requirement(CT, &[t(0x0020, 0x0020)]), Some(Type::TwoC));
+        assert_eq!(ct.terms(&[t(0x0020, 0x0020)]), None);
+        assert_eq!(ct.terms(&[t(0x0008, 0x1032), t(0x0008, 0x010F)]), None);
+        // not CS: Patient's Name, Study Instance UID; nor unknown paths
+        assert_eq!(ct.terms(&[t(0x0010, 0x0010)]), None);
+        assert_eq!(ct.terms(&[t(0x0020, 0x000D)]), None);
+        assert_eq!(ct.terms(&[t(0x0009, 0x0010)]), None);
+        assert_eq!(ct.terms(&[]), None);
+        assert!(terms("1.2.3.4", &[t(0x0010, 0x0040)]).is_none());
+        // merged: Image Type (0008,0008) in CT: General Image (M, Type 3) lists Values 1 and 2
+        // (ORIGINAL ... SECONDARY, per value), the CT Image Module (M, Type 1) its Value 3
+        // terms: the stronger requirement brings its list
+        let image_type = terms(CT, &[t(0x0008, 0x0008)]).unwrap();
+        assert_eq!(&image_type.values()[..2], ["AXIAL", "LOCALIZER"]);
+        assert!(image_type.per_value() && !image_type.enumerated());
+        // Photometric Interpretation (0028,0004): Type 1 in the Image Pixel Module (Defined
+        // Terms, C.7.6.3.1.2) and in the CT Image Module (Enumerated Values MONOCHROME1 and 2,
+        // C.8.2.1.1.3), both M: the first in the IOD's table, Image Pixel, keeps its list
+        let photometric = terms(CT, &[t(0x0028, 0x0004)]).unwrap();
+        assert!(!photometric.enumerated() && photometric.contains("RGB"));
+        // the walk gives the same
+        let attr = ct.root().get(t(0x0010, 0x0040)).unwrap();
+        assert_eq!(attr.terms, Some(sex));
+        assert_eq!(ct.root().get(t(0x0010, 0x0010)).unwrap().terms, None);
     }
 
     #[test]

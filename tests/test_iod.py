@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -23,7 +24,7 @@ GSPS = "1.2.840.10008.5.1.4.1.1.11.1"
 ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"
 
 # Records of the committed file, by kind (see the generator's docstring).
-ROWS = {"B": 1004, "F": 101, "I": 132, "M": 310, "S": 140}
+ROWS = {"B": 1029, "F": 101, "I": 132, "M": 310, "S": 140, "T": 510}
 
 # SOP classes of the corpus that the tables do not know, and why. A new one here means a test
 # file of pydicom's whose IOD the 2020 tables lack.
@@ -91,6 +92,13 @@ def test_the_committed_tables() -> None:
     assert Counter(line[0] for line in lines[1:]) == ROWS
     assert text.endswith("\n") and "\r" not in text
     assert len(text) < 300_000  # compiled into the engine
+    # the term lists: each term once, a valid CS value (PS3.5 6.2); each list once
+    lists = [line.split("\t")[2:] for line in lines if line.startswith("T\t")]
+    for kind, *terms in lists:
+        assert kind in ("E", "D", "EV", "DV") and terms
+        assert len(set(terms)) == len(terms), terms
+        assert all(re.fullmatch(r"[A-Z0-9 _]{1,16}", t) for t in terms), terms
+    assert len({tuple(x) for x in lists}) == len(lists)
 
 
 @pytest.mark.skipif(
@@ -102,16 +110,74 @@ def test_the_generator_reproduces_the_committed_tables() -> None:
     assert text.encode("utf-8") == TABLES.read_bytes()
 
 
+def listed(label: str, terms: list[str]) -> str:
+    """A list of terms as the source's HTML writes it."""
+    items = "".join(f"<dt>\n<span>{t}</span>\n</dt>\n<dd>\n<p>\n</p>\n</dd>\n" for t in terms)
+    return f"<div>\n<p>\n<strong>{label}</strong>\n</p>\n<dl>\n{items}</dl>\n</div>\n"
+
+
+SEE_MODALITY = "http://dicom.nema.org/x/sect_C.7.3.html#sect_C.7.3.1.1.1"
+
+# Descriptions (and links) of the CS attributes of the tiny source, by path.
+DESCRIPTIONS: dict[str, tuple[str, list[dict]]] = {
+    # enumerated, with a term that is no CS value and one twice
+    "study:00100040": (
+        "<td>\n<p>Sex.</p>\n" + listed("Enumerated Values:", ["M", "F", "O", "none", "M"]),
+        [],
+    ),
+    # per value: Value 1, then Value 2
+    "study:00080008": (
+        listed("Enumerated Values for Value 1:", ["ORIGINAL", "DERIVED"])
+        + listed("Defined Terms for Value 2:", ["PRIMARY"]),
+        [],
+    ),
+    # the same list as in study: written once
+    "sop:00100040": (
+        "<p>Sex.</p>" + listed("Enumerated Values:", ["M", "F", "O", "none", "M"]),
+        [],
+    ),
+    # in a linked section named after the attribute (its subsection is not read), and a list
+    # of another attribute's in the description, skipped
+    "sop:00080060": (
+        '<p>See <span href="">Section\u00a0C.7.3.1.1.1</span> for Defined Terms.</p>'
+        + listed("Enumerated Values for Patient's Sex (0010,0040):", ["M"]),
+        [{"sourceUrl": SEE_MODALITY, "title": "Section\u00a0C.7.3.1.1.1"}],
+    ),
+    "ov:60xx0040": (listed("Enumerated Values:", ["G", "R"]), []),
+    # CS without a list
+    "ov:60xx0045": ("<p>Subtype.</p>", []),
+}
+REFERENCES = {
+    SEE_MODALITY: "<div><div><div><div><h6>C.7.3.1.1.1\u00a0Modality</h6></div></div></div>"
+    + listed("Defined Terms:", ["CT", "MR"])
+    + listed("Retired Defined Terms:", ["DS"])
+    + "<div><div><div><div><h6>C.7.3.1.1.1.1\u00a0More</h6></div></div></div>"
+    + listed("Defined Terms:", ["XX"])
+    + "</div></div>",
+}
+VRS = {"00080008": "CS", "00080016": "UI", "00080018": "UI", "00080020": "DA"}
+VRS |= {"00080060": "CS", "00080100": "SH", "00080104": "LO", "00081032": "SQ"}
+VRS |= {"00081110": "SQ", "00100040": "CS", "00189329": "SQ", "00280002": "US"}
+VRS |= {"60xx0010": "US", "60xx0040": "CS", "60xx0045": "CS"}
+
+
 def write_source(folder: Path) -> None:
-    """A tiny source in dicom-standard's shapes: one IOD, two modules, one macro."""
+    """A tiny source in dicom-standard's shapes: one IOD, four modules, one macro."""
     code = [("00080100", "1C"), ("00080104", "1")]
     modules = [("study", "00080020", "2", []), ("study", "00081032", "3", code)]
+    modules += [("study", "00100040", "2", []), ("study", "00080008", "3", [])]
+    # not CS: a label in its description is not read
+    modules += [("study", "00280002", "1", [])]
     modules += [("sop", "00080016", "1", []), ("sop", "00080018", "1", [])]
+    modules += [("sop", "00080060", "1", []), ("sop", "00100040", "1", [])]
     modules += [("ref", "00081110", "None", code), ("ov", "60xx0010", "1", [])]
+    modules += [("ov", "60xx0040", "1", []), ("ov", "60xx0045", "3", [])]
     module_rows = []
     for module, tag, kind, children in modules:
-        row = {"moduleId": module, "path": f"{module}:{tag}", "type": kind}
-        module_rows.append({**row, "tag": f"({tag[:4]},{tag[4:]})"})
+        path = f"{module}:{tag}"
+        description, links = DESCRIPTIONS.get(path, (listed("Enumerated Values:", ["1"]), []))
+        row = {"moduleId": module, "path": path, "type": kind, "description": description}
+        module_rows.append({**row, "tag": f"({tag[:4]},{tag[4:]})", "externalReferences": links})
         for child, ckind in children:
             path = f"{module}:{tag}:{child}"
             module_rows.append(
@@ -120,12 +186,19 @@ def write_source(folder: Path) -> None:
                     "path": path,
                     "type": ckind,
                     "tag": f"({child[:4]},{child[4:]})",
+                    "description": "<p>A code.</p>",
+                    "externalReferences": [],
                 }
             )
     macro_rows = [
         {"macroId": "fg", "path": "fg:00189329", "tag": "(0018,9329)", "type": "1"},
         {"macroId": "fg", "path": "fg:00189329:00080100", "tag": "(0008,0100)", "type": "1C"},
         {"macroId": "fg", "path": "fg:00189329:00080104", "tag": "(0008,0104)", "type": "1"},
+    ]
+    names = {"00080008": "Image Type", "00080060": "Modality", "00100040": "Patient's Sex"}
+    attributes = [
+        {"id": tag, "name": names.get(tag, tag), "valueRepresentation": vr}
+        for tag, vr in VRS.items()
     ]
     files = {
         "sops.json": [{"id": "1.2.3", "name": "X Storage", "ciod": "X Image"}],
@@ -138,6 +211,8 @@ def write_source(folder: Path) -> None:
         "ciod_to_fg_macros.json": [{"ciodId": "x-image", "macroId": "fg", "usage": "C"}],
         "module_to_attributes.json": module_rows,
         "macro_to_attributes.json": macro_rows,
+        "attributes.json": attributes,
+        "references.json": REFERENCES,
     }
     for name, data in files.items():
         (folder / name).write_text(json.dumps(data), encoding="utf-8")
@@ -152,11 +227,15 @@ def test_the_generator_on_a_tiny_source(tmp_path: Path) -> None:
     assert text == gen.generate(tmp_path)  # deterministic
     assert text.splitlines() == [
         gen.HEADER,
-        "B\t0\t60xx0010=1",
+        "T\t0\tE\tG\tR",
+        "T\t1\tD\tCT\tMR\tDS",  # from the linked section, without its subsection
+        "T\t2\tE\tM\tF\tO",  # "none" is no CS value; each term once; the list once
+        "T\t3\tEV\tORIGINAL\tDERIVED\tPRIMARY",  # per value; E wins over D
+        "B\t0\t60xx0010=1\t60xx0040=1~0\t60xx0045=3",
         "B\t1\t00080100=1C\t00080104=1",  # the code sequence item, written once
         "B\t2\t00081110=->1",
-        "B\t3\t00080016=1\t00080018=1",
-        "B\t4\t00080020=2\t00081032=3>1",
+        "B\t3\t00080016=1\t00080018=1\t00080060=1~1\t00100040=1~2",
+        "B\t4\t00080020=2\t00081032=3>1\t00100040=2~2\t00080008=3~3\t00280002=1",
         "B\t5\t00189329=1>1",
         "M\tov\t0",
         "M\tref\t2",
@@ -175,6 +254,20 @@ def test_the_generator_refuses_what_it_does_not_understand(tmp_path: Path) -> No
     rows[0]["type"] = "4"
     (tmp_path / "module_to_attributes.json").write_text(json.dumps(rows))
     with pytest.raises(SystemExit, match="unexpected type"):
+        gen.generate(tmp_path)
+    # a label of terms not followed by its list
+    rows[0]["type"] = "2"
+    sex = next(r for r in rows if r["path"] == "study:00100040")
+    sex["description"] = "<p><strong>Enumerated Values:</strong></p><p>M, F or O</p>"
+    (tmp_path / "module_to_attributes.json").write_text(json.dumps(rows))
+    with pytest.raises(SystemExit, match="not followed by a list of terms"):
+        gen.generate(tmp_path)
+    # a tag without its VR
+    write_source(tmp_path)
+    attributes = json.loads((tmp_path / "attributes.json").read_text())
+    attributes = [a for a in attributes if a["id"] != "00080020"]
+    (tmp_path / "attributes.json").write_text(json.dumps(attributes))
+    with pytest.raises(SystemExit, match="no VR for 00080020"):
         gen.generate(tmp_path)
 
 
