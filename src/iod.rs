@@ -29,13 +29,23 @@
 //!   reach, e.g. deeper than the source expanded SR content trees) has no answer: `None`.
 //!   Attributes newer than the 2020 source are left to the profile's Table E.1-1 alone.
 //!
+//! [`Iod::terms`] (and [`Attribute::terms`]) gives the Enumerated Values or Defined Terms that
+//! PS3.3 lists for a CS attribute ([`Terms`]): for a dummy value that the IOD accepts, or to
+//! tell a value that is one of the standard's terms (which identifies no one). They are read
+//! from the attribute's description in the module table, or from the section of PS3.3 it
+//! refers to; the generator's docstring says what is and is not captured. Where several
+//! modules list the attribute at one place with lists of their own, the list of the strongest
+//! requirement among them is kept (the rank of [`Requirement`], the first at equal rank): a
+//! module's specialization (CT Image's Image Type) over a general one when it is stronger,
+//! the first module of the IOD's table otherwise.
+//!
 //! The text is parsed once, on first use; the merged tree of an IOD is built the first time
 //! one of its SOP classes is asked about and kept, so a lookup is a hash of the SOP class UID
 //! (or none, through an [`Iod`] handle) and a binary search per tag of the path.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU16, NonZeroU32};
 use std::sync::OnceLock;
 
 use dicom_core::Tag;
@@ -206,12 +216,7 @@ impl Iod {
     /// What the IOD says of the attribute at `path` (tags from the top of the dataset, the
     /// sequences first): `None` when it does not list it.
     pub fn lookup(self, path: &[Tag]) -> Option<Requirement> {
-        let (last, parents) = path.split_last()?;
-        let mut node = self.root();
-        for tag in parents {
-            node = node.get(*tag)?.items?;
-        }
-        node.get(*last)?.req
+        self.attribute(path)?.req
     }
 
     /// The IOD's index among the tables' IODs, below [`iod_count`]: a key for per-IOD caches.
@@ -251,6 +256,21 @@ impl Iod {
     pub fn requirement(self, path: &[Tag]) -> Option<Type> {
         self.lookup(path).map(Requirement::effective)
     }
+
+    /// The Enumerated Values or Defined Terms of the attribute at `path`: `None` when the IOD
+    /// does not list it or lists no terms for it (not CS, or the source names none).
+    pub fn terms(self, path: &[Tag]) -> Option<Terms> {
+        self.attribute(path)?.terms
+    }
+
+    fn attribute(self, path: &[Tag]) -> Option<Attribute> {
+        let (last, parents) = path.split_last()?;
+        let mut node = self.root();
+        for tag in parents {
+            node = node.get(*tag)?.items?;
+        }
+        node.get(*last)
+    }
 }
 
 /// A place in an IOD's tree: the top level of the dataset, or the items of a sequence. A walk
@@ -276,6 +296,52 @@ pub struct Attribute {
     pub items: Option<Node>,
     /// Where it is: ([`Node::index`], slot), the indices of [`Iod::places`].
     pub slot: (u32, u32),
+    /// Its Enumerated Values or Defined Terms, for a CS attribute that PS3.3 lists them for
+    /// ([`Terms`]).
+    pub terms: Option<Terms>,
+}
+
+/// The Enumerated Values or Defined Terms that PS3.3 lists for a CS attribute, in the order of
+/// the standard (see the module documentation for where they come from).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    list: &'static TermList,
+}
+
+impl Terms {
+    /// The terms, in the order of the standard, at least one; each a valid CS value.
+    pub fn values(self) -> &'static [&'static str] {
+        &self.list.values
+    }
+
+    /// Whether they are Enumerated Values (no other value is allowed) rather than Defined
+    /// Terms (others may be used, the list may grow). A list that mixes both counts as
+    /// enumerated.
+    pub fn enumerated(self) -> bool {
+        self.list.enumerated
+    }
+
+    /// Whether the standard gives them per value of a multi-valued attribute ("Enumerated
+    /// Values for Value 1: ..."; Image Type): then they are the lists of the values given
+    /// joined, and a term is valid at its own position only.
+    pub fn per_value(self) -> bool {
+        self.list.per_value
+    }
+
+    /// Whether `value` is one of the terms.
+    pub fn contains(self, value: &str) -> bool {
+        self.list.values.contains(&value)
+    }
+}
+
+impl fmt::Debug for Terms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Terms")
+            .field("enumerated", &self.enumerated())
+            .field("per_value", &self.per_value())
+            .field("values", &self.values())
+            .finish()
+    }
 }
 
 impl Node {
@@ -298,6 +364,9 @@ impl Node {
                 index: c.get(),
             }),
             slot: (self.index, i as u32),
+            terms: slot.terms.map(|t| Terms {
+                list: &self.tree.terms[usize::from(t.get() - 1)],
+            }),
         })
     }
 }
@@ -312,6 +381,12 @@ pub fn iod_count() -> usize {
 /// documentation for the rules; for many lookups in one object, take an [`Iod`] once.
 pub fn requirement(sop_class: &str, path: &[Tag]) -> Option<Type> {
     Iod::of(sop_class)?.requirement(path)
+}
+
+/// The Enumerated Values or Defined Terms of the attribute at `path` in the IOD of
+/// `sop_class` ([`Iod::terms`]).
+pub fn terms(sop_class: &str, path: &[Tag]) -> Option<Terms> {
+    Iod::of(sop_class)?.terms(path)
 }
 
 /// The name of the IOD of a SOP class, e.g. "CT Image" for 1.2.840.10008.5.1.4.1.1.2.
@@ -353,7 +428,19 @@ struct Entry {
     tag: u32,
     ty: Option<Type>,
     child: Option<u32>,
+    terms: Option<NonZeroU16>,
 }
+
+/// A term list: `T` records, by their index.
+#[derive(PartialEq, Eq)]
+struct TermList {
+    values: Vec<&'static str>,
+    enumerated: bool,
+    per_value: bool,
+}
+
+/// The term lists take 16 bits in a [`Slot`] (their index plus one).
+const MAX_TERM_LISTS: usize = u16::MAX as usize - 1;
 
 struct Member {
     name: &'static str,
@@ -369,6 +456,7 @@ struct IodDef {
 }
 
 struct Tables {
+    terms: Vec<TermList>,
     bodies: Vec<Vec<Entry>>,
     iods: Vec<IodDef>,
     sops: HashMap<&'static str, usize>,
@@ -382,6 +470,7 @@ fn tables() -> &'static Tables {
 }
 
 fn parse(text: &'static str) -> Result<Tables, String> {
+    let mut terms: Vec<TermList> = Vec::new();
     let mut bodies: Vec<Vec<Entry>> = Vec::new();
     let mut owners: HashMap<(u8, &'static str), u32> = HashMap::new();
     let mut iods = Vec::new();
@@ -395,6 +484,31 @@ fn parse(text: &'static str) -> Result<Tables, String> {
         let mut fields = line.split('\t');
         let kind = fields.next().unwrap_or_default();
         match kind {
+            "T" => {
+                let id: usize = fields
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or(format!("line {n}: term list without id"))?;
+                if id != terms.len() || id >= MAX_TERM_LISTS {
+                    return Err(format!("line {n}: term list {id} out of order"));
+                }
+                let (enumerated, per_value) = match fields.next() {
+                    Some("E") => (true, false),
+                    Some("D") => (false, false),
+                    Some("EV") => (true, true),
+                    Some("DV") => (false, true),
+                    other => return Err(format!("line {n}: bad kind {other:?}")),
+                };
+                let values: Vec<&'static str> = fields.collect();
+                if values.is_empty() || values.iter().any(|v| v.is_empty()) {
+                    return Err(format!("line {n}: empty term"));
+                }
+                terms.push(TermList {
+                    values,
+                    enumerated,
+                    per_value,
+                });
+            }
             "B" => {
                 let id: usize = fields
                     .next()
@@ -405,7 +519,8 @@ fn parse(text: &'static str) -> Result<Tables, String> {
                 }
                 let mut entries = Vec::new();
                 for field in fields {
-                    entries.push(parse_entry(field, id).ok_or(format!("line {n}: bad {field:?}"))?);
+                    let entry = parse_entry(field, id, terms.len());
+                    entries.push(entry.ok_or(format!("line {n}: bad {field:?}"))?);
                 }
                 entries.sort_by_key(|e| e.tag);
                 if entries.windows(2).any(|w| w[0].tag == w[1].tag) {
@@ -466,6 +581,7 @@ fn parse(text: &'static str) -> Result<Tables, String> {
     sop_list.sort_unstable();
     let trees = iods.iter().map(|_| OnceLock::new()).collect();
     Ok(Tables {
+        terms,
         bodies,
         iods,
         sops,
@@ -474,9 +590,14 @@ fn parse(text: &'static str) -> Result<Tables, String> {
     })
 }
 
-/// `GGGGEEEE=T` or `GGGGEEEE=T>child`; the child must come before the body `id`.
-fn parse_entry(field: &str, id: usize) -> Option<Entry> {
+/// `GGGGEEEE=T`, then optionally `>child`, then optionally `~terms`: the child must come
+/// before the body `id`, the term list among the `lists` read so far.
+fn parse_entry(field: &str, id: usize, lists: usize) -> Option<Entry> {
     let (tag, rest) = field.split_once('=')?;
+    let (rest, terms) = match rest.split_once('~') {
+        Some((rest, terms)) => (rest, Some(terms.parse::<u16>().ok()?)),
+        None => (rest, None),
+    };
     let (ty, child) = match rest.split_once('>') {
         Some((ty, child)) => (ty, Some(child.parse::<u32>().ok()?)),
         None => (rest, None),
@@ -484,11 +605,15 @@ fn parse_entry(field: &str, id: usize) -> Option<Entry> {
     if child.is_some_and(|c| c as usize >= id) || tag.len() != 8 {
         return None;
     }
+    if terms.is_some_and(|t| usize::from(t) >= lists) {
+        return None;
+    }
     let hex = tag.replace("xx", "00");
     Some(Entry {
         tag: u32::from_str_radix(&hex, 16).ok()?,
         ty: Type::parse(ty)?,
         child,
+        terms: terms.and_then(|t| NonZeroU16::new(t + 1)),
     })
 }
 
@@ -500,6 +625,9 @@ fn parse_entry(field: &str, id: usize) -> Option<Entry> {
 struct Slot {
     tag: u32,
     req: Option<Requirement>,
+    /// The term list, by its index plus one: 2 bytes in what the alignment of the others
+    /// leaves over, so a slot stays 12 bytes.
+    terms: Option<NonZeroU16>,
     /// The node of the items of this sequence: never the root, 0, so an `Option` of it costs
     /// nothing and a slot is 12 bytes.
     child: Option<NonZeroU32>,
@@ -507,6 +635,7 @@ struct Slot {
 
 struct Tree {
     nodes: Vec<Vec<Slot>>,
+    terms: &'static [TermList],
 }
 
 impl Tree {
@@ -518,6 +647,7 @@ impl Tree {
                 let slot = Slot {
                     tag,
                     req: None,
+                    terms: None,
                     child: None,
                 };
                 self.nodes[node].insert(i, slot);
@@ -541,40 +671,57 @@ impl Tree {
     }
 }
 
+/// While a tree is merged: the rank of the entry whose term list each slot holds, by (node,
+/// tag); `None` for an entry without a type, which ranks below any.
+type TermRanks = HashMap<(usize, u32), Option<(Type, Usage)>>;
+
 impl Tables {
-    fn merge(&self, iod: usize) -> Tree {
+    fn merge(&'static self, iod: usize) -> Tree {
         let mut tree = Tree {
             nodes: vec![Vec::new()],
+            terms: &self.terms,
         };
+        let mut ranks = TermRanks::new();
         let def = &self.iods[iod];
         for m in &def.modules {
-            self.lay(&mut tree, 0, m.body, m.usage);
+            self.lay(&mut tree, &mut ranks, 0, m.body, m.usage);
         }
         if !def.macros.is_empty() {
             for sequence in FUNCTIONAL_GROUPS {
                 let i = tree.slot(0, sequence);
                 let item = tree.child(0, i);
                 for m in &def.macros {
-                    self.lay(&mut tree, item, m.body, m.usage);
+                    self.lay(&mut tree, &mut ranks, item, m.body, m.usage);
                 }
             }
         }
         tree
     }
 
-    fn lay(&self, tree: &mut Tree, node: usize, body: u32, usage: Usage) {
+    /// Lays a body over `node`: each attribute takes the strongest requirement
+    /// ([`Requirement::rank`]), and the term list of the strongest entry that has one (the
+    /// first at equal rank).
+    fn lay(&self, tree: &mut Tree, ranks: &mut TermRanks, node: usize, body: u32, usage: Usage) {
         for entry in &self.bodies[body as usize] {
             let i = tree.slot(node, entry.tag);
-            if let Some(ty) = entry.ty {
-                let req = Requirement { ty, usage };
-                let slot = &mut tree.nodes[node][i];
+            let req = entry.ty.map(|ty| Requirement { ty, usage });
+            let slot = &mut tree.nodes[node][i];
+            if let Some(req) = req {
                 if slot.req.is_none_or(|old| req.rank() > old.rank()) {
                     slot.req = Some(req);
                 }
             }
+            if let Some(terms) = entry.terms {
+                let rank = req.map(Requirement::rank);
+                let held = ranks.get(&(node, entry.tag));
+                if slot.terms.is_none() || held.is_some_and(|&old| rank > old) {
+                    slot.terms = Some(terms);
+                    ranks.insert((node, entry.tag), rank);
+                }
+            }
             if let Some(child) = entry.child {
                 let c = tree.child(node, i);
-                self.lay(tree, c, child, usage);
+                self.lay(tree, ranks, c, child, usage);
             }
         }
     }
@@ -773,14 +920,132 @@ mod tests {
         }
         let elapsed = t0.elapsed();
         let trees = tables().trees.iter().filter_map(OnceLock::get);
-        let (nodes, slots) = trees.fold((0, 0), |(n, s), tree| {
+        let (nodes, slots, with_terms) = trees.fold((0, 0, 0), |(n, s, w), tree| {
+            let all = tree.nodes.iter().flatten();
             (
                 n + tree.nodes.len(),
                 s + tree.nodes.iter().map(Vec::len).sum::<usize>(),
+                w + all.filter(|slot| slot.terms.is_some()).count(),
             )
         });
         assert_eq!(std::mem::size_of::<Slot>(), 12);
-        eprintln!("all IODs merged in {elapsed:?}: {nodes} nodes, {slots} slots");
+        assert!(with_terms > 0);
+        eprintln!(
+            "all IODs merged in {elapsed:?}: {nodes} nodes, {slots} slots, {with_terms} with terms"
+        );
+    }
+
+    #[test]
+    fn term_lists() {
+        let ct = Iod::of(CT).unwrap();
+        // Patient's Sex (0010,0040), Patient Module: Enumerated Values M, F, O
+        let sex = ct.terms(&[t(0x0010, 0x0040)]).unwrap();
+        assert_eq!(sex.values(), ["M", "F", "O"]);
+        assert!(sex.enumerated() && !sex.per_value());
+        assert!(sex.contains("F") && !sex.contains("X") && !sex.contains("f"));
+        // Modality (0008,0060), General Series: the Defined Terms of C.7.3.1.1.1, which the
+        // description refers to, then its Retired Defined Terms
+        let modality = ct.terms(&[t(0x0008, 0x0060)]).unwrap();
+        assert!(!modality.enumerated());
+        assert_eq!(modality.values()[0], "AR");
+        assert!(modality.contains("CT") && modality.contains("MR") && modality.contains("DS"));
+        // Original Attributes Sequence (0400,0561) > Reason for the Attribute Modification
+        // (0400,0565), SOP Common Module
+        let reason = [t(0x0400, 0x0561), t(0x0400, 0x0565)];
+        let reason = terms(CT, &reason).unwrap();
+        assert_eq!(reason.values(), ["COERCE", "CORRECT"]);
+        assert!(!reason.enumerated());
+        // GSPS: Presentation LUT Shape (2050,0020), Softcopy Presentation LUT Module
+        let shape = terms(GSPS, &[t(0x2050, 0x0020)]).unwrap();
+        assert_eq!(shape.values(), ["IDENTITY", "INVERSE"]);
+        assert!(shape.enumerated());
+        // a table of Enumerated Values: Pixel Presentation (0008,9205) in Enhanced CT
+        // (C.8.16.2.1.1)
+        let pixel = terms(ENHANCED_CT, &[t(0x0008, 0x9205)]).unwrap();
+        assert!(pixel.enumerated() && pixel.contains("MONOCHROME"));
+        // in a functional group: CT Exposure Sequence > Exposure Modulation Type (0018,9323)
+        let modulation = [t(0x5200, 0x9230), t(0x0018, 0x9321), t(0x0018, 0x9323)];
+        assert!(terms(ENHANCED_CT, &modulation).is_some());
+        // overlays fold: Overlay Type (60xx,0040)
+        assert_eq!(
+            terms(CT, &[t(0x6002, 0x0040)]).unwrap().values(),
+            ["G", "R"]
+        );
+        // CS attributes without a list: Patient Orientation (0020,0020), free Code Strings;
+        // Context Identifier (0008,010F) in a code item, which names a context group
+        assert_eq!(requirement(CT, &[t(0x0020, 0x0020)]), Some(Type::TwoC));
+        assert_eq!(ct.terms(&[t(0x0020, 0x0020)]), None);
+        assert_eq!(ct.terms(&[t(0x0008, 0x1032), t(0x0008, 0x010F)]), None);
+        // not CS: Patient's Name, Study Instance UID; nor unknown paths
+        assert_eq!(ct.terms(&[t(0x0010, 0x0010)]), None);
+        assert_eq!(ct.terms(&[t(0x0020, 0x000D)]), None);
+        assert_eq!(ct.terms(&[t(0x0009, 0x0010)]), None);
+        assert_eq!(ct.terms(&[]), None);
+        assert!(terms("1.2.3.4", &[t(0x0010, 0x0040)]).is_none());
+        // merged: Image Type (0008,0008) in CT: General Image (M, Type 3) lists Values 1 and 2
+        // (ORIGINAL ... SECONDARY, per value), the CT Image Module (M, Type 1) its Value 3
+        // terms: the stronger requirement brings its list
+        let image_type = terms(CT, &[t(0x0008, 0x0008)]).unwrap();
+        assert_eq!(&image_type.values()[..2], ["AXIAL", "LOCALIZER"]);
+        assert!(image_type.per_value() && !image_type.enumerated());
+        // Photometric Interpretation (0028,0004): Type 1 in the Image Pixel Module (Defined
+        // Terms, C.7.6.3.1.2) and in the CT Image Module (Enumerated Values MONOCHROME1 and 2,
+        // C.8.2.1.1.3), both M: the first in the IOD's table, Image Pixel, keeps its list
+        let photometric = terms(CT, &[t(0x0028, 0x0004)]).unwrap();
+        assert!(!photometric.enumerated() && photometric.contains("RGB"));
+        // the walk gives the same
+        let attr = ct.root().get(t(0x0010, 0x0040)).unwrap();
+        assert_eq!(attr.terms, Some(sex));
+        assert_eq!(ct.root().get(t(0x0010, 0x0010)).unwrap().terms, None);
+    }
+
+    #[test]
+    fn term_lists_merge_with_the_strongest_requirement() {
+        // the rules on a small table of two mandatory modules: (0008,0060) Type 3 with list 0
+        // in the first, Type 1 with list 1 in the second: the stronger's; (0010,0040) Type 2
+        // without a list, then Type 3 with list 2: a list is kept from where there is one;
+        // (0018,0015) untyped with list 0, then Type 3 with list 2; (0008,0064) Type 1 with
+        // lists 1 and 0: at equal rank, the first seen
+        const TEXT: &str = "# test\n\
+            T\t0\tD\tA\tB\n\
+            T\t1\tE\tC\n\
+            T\t2\tDV\tX\tY\n\
+            B\t0\t00080060=3~0\t00100040=2\t00180015=-~0\t00080064=1~1\n\
+            B\t1\t00080060=1~1\t00100040=3~2\t00180015=3~2\t00080064=1~0\n\
+            M\tm\t0\n\
+            M\tc\t1\n\
+            I\tx\tX\tMm,Mc\t\n\
+            S\t1.2\tx\n";
+        let tables: &'static Tables = Box::leak(Box::new(parse(TEXT).unwrap()));
+        let tree: &'static Tree = Box::leak(Box::new(tables.merge(0)));
+        let root = Node { tree, index: 0 };
+        let get = |g, e| root.get(t(g, e)).unwrap().terms.unwrap();
+        assert_eq!(get(0x0008, 0x0060).values(), ["C"]);
+        assert!(get(0x0008, 0x0060).enumerated());
+        assert_eq!(get(0x0010, 0x0040).values(), ["X", "Y"]);
+        assert!(get(0x0010, 0x0040).per_value());
+        assert_eq!(get(0x0018, 0x0015).values(), ["X", "Y"]);
+        assert_eq!(get(0x0008, 0x0064).values(), ["C"]);
+    }
+
+    #[test]
+    fn term_records_are_checked() {
+        let bad = [
+            "T\t1\tE\tA\n",         // out of order
+            "T\t0\tX\tA\n",         // unknown kind
+            "T\t0\tE\n",            // no term
+            "T\t0\tE\tA\t\tB\n",    // an empty term
+            "B\t0\t00100040=1~0\n", // a list not read yet
+            "T\t0\tE\tA\nB\t0\t00100040=1~x\n",
+        ];
+        for text in bad {
+            assert!(parse(text).is_err(), "{text:?}");
+        }
+        let good = "T\t0\tEV\tA\nB\t0\t00080100=1\nB\t1\t00100040=1~0\t00081110=->0~0\n";
+        let good = parse(good).unwrap();
+        assert!(good.terms[0].enumerated && good.terms[0].per_value);
+        assert_eq!(good.bodies[1][1].terms, NonZeroU16::new(1));
+        assert_eq!(good.bodies[1][0].child, Some(0));
     }
 
     #[test]

@@ -1146,6 +1146,15 @@ fn iod_requirement(sop_class: &str, path: Vec<u32>) -> Option<&'static str> {
     iod::requirement(sop_class, &path).map(iod::Type::as_str)
 }
 
+/// The Enumerated Values or Defined Terms that PS3.3 lists for the CS attribute at `path` in
+/// the IOD of `sop_class`, in the standard's order, as `iod::terms` answers them. `None` when
+/// the IOD does not list the attribute or gives it no terms.
+#[pyfunction]
+fn iod_terms(sop_class: &str, path: Vec<u32>) -> Option<Vec<&'static str>> {
+    let path: Vec<_> = path.into_iter().map(value::u32_tag).collect();
+    iod::terms(sop_class, &path).map(|t| t.values().to_vec())
+}
+
 /// The name of the IOD of a SOP class ("CT Image"), if the IOD tables know it.
 #[pyfunction]
 fn iod_of(sop_class: &str) -> Option<&'static str> {
@@ -1174,6 +1183,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tag_to_keyword, m)?)?;
     m.add_function(wrap_pyfunction!(format_tag, m)?)?;
     m.add_function(wrap_pyfunction!(iod_requirement, m)?)?;
+    m.add_function(wrap_pyfunction!(iod_terms, m)?)?;
     m.add_function(wrap_pyfunction!(iod_of, m)?)?;
     m.add_function(wrap_pyfunction!(iod_sop_classes, m)?)?;
     m.add_class::<PyPathPlan>()?;
