@@ -25,6 +25,23 @@ pub fn dummy(vr: VR) -> Option<&'static [u8]> {
     })
 }
 
+/// The dummy of a CS attribute whose Enumerated Values or Defined Terms PS3.3 lists (where it
+/// stands in the object's IOD): the value itself when each of its values is one of the terms
+/// (a defined term identifies no one), else the first term; `None` where the terms are given
+/// per value (Image Type: a single term would not be valid at every position), so the VR's
+/// dummy is written. `value` as stored, padding included.
+pub fn dummy_cs(value: &[u8], terms: crate::iod::Terms) -> Option<Vec<u8>> {
+    let text = String::from_utf8_lossy(crate::dataset::trim_padding(value)).into_owned();
+    let values: Vec<&str> = text.split('\\').map(str::trim).collect();
+    if !text.trim().is_empty() && values.iter().all(|v| terms.contains(v)) {
+        return Some(value.to_vec());
+    }
+    if terms.per_value() {
+        return None;
+    }
+    terms.values().first().map(|t| t.as_bytes().to_vec())
+}
+
 /// The dummy of an Encapsulated Document (0042,0011): a document of its MIME Type of
 /// Encapsulated Document (0042,0012) that says nothing, so that the object stays readable as
 /// what it claims to be (a viewer opens a blank page, not two zero bytes). `None` for a type
@@ -40,8 +57,12 @@ pub fn dummy_document(mime: &[u8]) -> Option<Vec<u8>> {
     let mime = mime.split(';').next().unwrap_or_default().trim();
     Some(match mime {
         "application/pdf" => blank_pdf(),
-        "text/xml" | "application/xml" => b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument/>\n".to_vec(),
-        m if m.ends_with("+xml") => b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<X3D/>\n".to_vec(),
+        "text/xml" | "application/xml" => {
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ClinicalDocument/>\n".to_vec()
+        }
+        m if m.ends_with("+xml") => {
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<X3D/>\n".to_vec()
+        }
         "model/stl" => b"solid anonymized\nendsolid anonymized\n".to_vec(),
         "model/obj" | "model/mtl" => b"# anonymized\n".to_vec(),
         _ => return None,
@@ -62,7 +83,9 @@ fn blank_pdf() -> Vec<u8> {
         pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
     }
     let xref = pdf.len();
-    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for offset in offsets {
         pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
     }
@@ -154,6 +177,23 @@ mod tests {
     }
 
     #[test]
+    fn dummies_of_code_strings_are_terms() {
+        let gsps = crate::iod::Iod::of("1.2.840.10008.5.1.4.1.1.11.1").unwrap();
+        let shape = gsps.terms(&[dicom_core::Tag(0x2050, 0x0020)]).unwrap();
+        assert_eq!(shape.values(), ["IDENTITY", "INVERSE"]);
+        // one of the terms: kept as it is (padding too); another value: the first term
+        assert_eq!(dummy_cs(b"INVERSE ", shape).unwrap(), b"INVERSE ");
+        assert_eq!(dummy_cs(b"MOREAU", shape).unwrap(), b"IDENTITY");
+        assert_eq!(dummy_cs(b"", shape).unwrap(), b"IDENTITY");
+        assert_eq!(dummy_cs(b"IDENTITY\\DOE", shape).unwrap(), b"IDENTITY");
+        // terms per value (Image Type): the VR's dummy unless every value is a term
+        let ct = crate::iod::Iod::of("1.2.840.10008.5.1.4.1.1.2").unwrap();
+        let image_type = ct.terms(&[dicom_core::Tag(0x0008, 0x0008)]).unwrap();
+        assert!(image_type.per_value());
+        assert_eq!(dummy_cs(b"MOREAU", image_type), None);
+    }
+
+    #[test]
     fn dummy_documents_are_documents_of_their_type() {
         let pdf = dummy_document(b"application/pdf ").unwrap();
         let text = String::from_utf8(pdf.clone()).unwrap();
@@ -164,12 +204,17 @@ mod tests {
         let entries: Vec<&str> = text[xref_at..].lines().skip(3).take(3).collect();
         for (i, entry) in entries.iter().enumerate() {
             let offset: usize = entry[..10].parse().unwrap();
-            assert!(text[offset..].starts_with(&format!("{} 0 obj", i + 1)), "{entry}");
+            assert!(
+                text[offset..].starts_with(&format!("{} 0 obj", i + 1)),
+                "{entry}"
+            );
             assert_eq!(entry.len(), 19); // 20 bytes with the newline, as PDF requires
         }
         assert!(!text.contains("/Info") && !text.contains("/Author"));
         assert!(dummy_document(b"text/XML").unwrap().starts_with(b"<?xml"));
-        assert!(dummy_document(b"model/x3d+xml").unwrap().ends_with(b"<X3D/>\n"));
+        assert!(dummy_document(b"model/x3d+xml")
+            .unwrap()
+            .ends_with(b"<X3D/>\n"));
         assert!(dummy_document(b"model/stl").unwrap().starts_with(b"solid"));
         assert!(dummy_document(b"image/jpeg").is_none());
     }

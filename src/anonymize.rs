@@ -6,10 +6,11 @@ use std::sync::Arc;
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 
-use crate::action::{dummy, dummy_document};
+use crate::action::{dummy, dummy_cs, dummy_document};
 use crate::clean::{clean_text, safe_private, shift_da, shift_dt, Charset, Identity, Keyed};
 use crate::dataset::{trim_padding, value_vr, Data, DataSet, DicomFile, Element, Source, Value};
 use crate::error::{Error, Result};
+use crate::iod::{Attribute, Terms};
 use crate::profile::{Action, CompiledProfile, Place};
 use crate::read::is_dicomdir;
 use crate::uid::UidMapper;
@@ -206,7 +207,11 @@ impl Anonymizer {
         // a document replaced by a dummy one: its Encapsulated Document Length follows (the
         // length without the padding byte, PS3.3 C.24.2)
         if let Some(len) = walker.document_length {
-            if file.dataset.get(tags::ENCAPSULATED_DOCUMENT_LENGTH).is_some() {
+            if file
+                .dataset
+                .get(tags::ENCAPSULATED_DOCUMENT_LENGTH)
+                .is_some()
+            {
                 let len = u32::try_from(len).unwrap_or(u32::MAX);
                 let bytes = if file.transfer_syntax.big_endian {
                     len.to_be_bytes()
@@ -432,7 +437,6 @@ impl Walker<'_> {
             };
             let decision = profile.decide_at(place, tag, creator);
             let rule = decision.action;
-            let inner = place.and_then(|p| p.items(decision.attribute));
             let vr = value_vr(&el);
             let mut action = match mode {
                 Mode::Profile => rule.unwrap_or(Action::Keep),
@@ -469,7 +473,7 @@ impl Walker<'_> {
                 pending_creators.push((el, action));
                 continue;
             }
-            if let Some(el) = self.apply(el, vr, action, mode, inner)? {
+            if let Some(el) = self.apply(el, vr, action, mode, place, decision.attribute)? {
                 kept.push(el);
             }
         }
@@ -518,8 +522,12 @@ impl Walker<'_> {
         vr: VR,
         action: Action,
         mode: Mode,
-        inner: Option<Place>,
+        place: Option<Place>,
+        attribute: Option<Attribute>,
     ) -> Result<Option<Element>> {
+        // where the items of a sequence stand in the IOD, and the terms of a code string
+        let inner = place.and_then(|p| p.items(attribute));
+        let terms = attribute.and_then(|a| a.terms);
         match action {
             Action::Remove => {
                 self.counts.removed += 1;
@@ -560,12 +568,12 @@ impl Walker<'_> {
                             self.walk(item, Mode::Dummy, false, inner)?;
                         }
                     }
-                    _ => self.set_dummy(&mut el, vr)?,
+                    _ => self.set_dummy(&mut el, vr, terms)?,
                 }
             }
             Action::Clean => {
                 self.counts.cleaned += 1;
-                self.clean(&mut el, vr, inner)?;
+                self.clean(&mut el, vr, inner, terms)?;
             }
             Action::ReplaceUid | Action::KeepReplaceUids => match &mut el.value {
                 Value::Sequence(items) => {
@@ -581,7 +589,16 @@ impl Walker<'_> {
         Ok(Some(el))
     }
 
-    fn set_dummy(&mut self, el: &mut Element, vr: VR) -> Result<()> {
+    /// D on a value: the VR's dummy, or for a code string with terms where it stands, a term
+    /// (see `dummy_cs`), or for an encapsulated document, a document of its type.
+    fn set_dummy(&mut self, el: &mut Element, vr: VR, terms: Option<Terms>) -> Result<()> {
+        if let (VR::CS, Some(terms)) = (vr, terms) {
+            let value = self.value_bytes(el)?.unwrap_or_default();
+            if let Some(v) = dummy_cs(&value, terms) {
+                el.value = Value::Primitive(Data::Inline(v));
+                return Ok(());
+            }
+        }
         if el.tag == tags::ENCAPSULATED_DOCUMENT {
             if let Some(doc) = dummy_document(&self.document_mime) {
                 self.document_length = Some(doc.len());
@@ -611,7 +628,13 @@ impl Walker<'_> {
     }
 
     /// C: what "clean" means for each kind of value.
-    fn clean(&mut self, el: &mut Element, vr: VR, inner: Option<Place>) -> Result<()> {
+    fn clean(
+        &mut self,
+        el: &mut Element,
+        vr: VR,
+        inner: Option<Place>,
+        terms: Option<Terms>,
+    ) -> Result<()> {
         if let Value::Sequence(items) = &mut el.value {
             for item in items {
                 self.walk(item, Mode::Clean, false, inner)?;
@@ -655,7 +678,7 @@ impl Walker<'_> {
         };
         match new {
             Some(v) => el.value = Value::Primitive(Data::Inline(v)),
-            None => self.set_dummy(el, vr)?,
+            None => self.set_dummy(el, vr, terms)?,
         }
         Ok(())
     }

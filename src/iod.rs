@@ -672,8 +672,11 @@ impl Tree {
 }
 
 /// While a tree is merged: the rank of the entry whose term list each slot holds, by (node,
-/// tag); `None` for an entry without a type, which ranks below any.
-type TermRanks = HashMap<(usize, u32), Option<(Type, Usage)>>;
+/// tag): its requirement (`None` for an entry without a type, which ranks below any), then
+/// whether the list is enumerated (at equal requirement, the module's own Enumerated Values
+/// beat a general macro's Defined Terms: CT Series' `CT` over General Series' list for
+/// Modality in an Enhanced CT).
+type TermRanks = HashMap<(usize, u32), (Option<(Type, Usage)>, bool)>;
 
 impl Tables {
     fn merge(&'static self, iod: usize) -> Tree {
@@ -712,7 +715,8 @@ impl Tables {
                 }
             }
             if let Some(terms) = entry.terms {
-                let rank = req.map(Requirement::rank);
+                let enumerated = self.terms[usize::from(terms.get() - 1)].enumerated;
+                let rank = (req.map(Requirement::rank), enumerated);
                 let held = ranks.get(&(node, entry.tag));
                 if slot.terms.is_none() || held.is_some_and(|&old| rank > old) {
                     slot.terms = Some(terms);
@@ -990,9 +994,13 @@ mod tests {
         assert!(image_type.per_value() && !image_type.enumerated());
         // Photometric Interpretation (0028,0004): Type 1 in the Image Pixel Module (Defined
         // Terms, C.7.6.3.1.2) and in the CT Image Module (Enumerated Values MONOCHROME1 and 2,
-        // C.8.2.1.1.3), both M: the first in the IOD's table, Image Pixel, keeps its list
+        // C.8.2.1.1.3), both M: at equal requirement, the enumerated list, the CT Image's
         let photometric = terms(CT, &[t(0x0028, 0x0004)]).unwrap();
-        assert!(!photometric.enumerated() && photometric.contains("RGB"));
+        assert!(photometric.enumerated() && !photometric.contains("RGB"));
+        assert!(photometric.contains("MONOCHROME2"));
+        // Modality in an Enhanced CT: CT Series' enumerated CT, not General Series' list
+        let modality = terms(ENHANCED_CT, &[t(0x0008, 0x0060)]).unwrap();
+        assert_eq!(modality.values()[0], "CT");
         // the walk gives the same
         let attr = ct.root().get(t(0x0010, 0x0040)).unwrap();
         assert_eq!(attr.terms, Some(sex));

@@ -901,7 +901,10 @@ mod tests {
         let root = Some(Place::root(gsps));
         let at = |p: &CompiledProfile, place, tag| p.decide_at(place, tag, None).action;
         // Presentation Creation Date: X, Type 1 in Presentation State Identification
-        assert_eq!(at(&basic, root, Tag(0x0070, 0x0082)), Some(Action::Placeholder));
+        assert_eq!(
+            at(&basic, root, Tag(0x0070, 0x0082)),
+            Some(Action::Placeholder)
+        );
         // Content Creator's Name: Z/D, Type 2
         assert_eq!(at(&basic, root, Tag(0x0070, 0x0084)), Some(Action::Zero));
         // Institution Name: X/Z/D, Type 3 in General Equipment
@@ -928,7 +931,9 @@ mod tests {
         assert!(literal.iod(b"1.2.840.10008.5.1.4.1.1.11.1").is_none());
         assert!(basic.iod(b"1.2.3.4").is_none());
         // overlays: an X on Overlay Data stays X (the plane goes whole)
-        let ct = Some(Place::root(basic.iod(b"1.2.840.10008.5.1.4.1.1.2").unwrap()));
+        let ct = Some(Place::root(
+            basic.iod(b"1.2.840.10008.5.1.4.1.1.2").unwrap(),
+        ));
         assert_eq!(at(&basic, ct, Tag(0x6002, 0x3000)), Some(Action::Remove));
     }
 

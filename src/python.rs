@@ -1155,6 +1155,13 @@ fn iod_terms(sop_class: &str, path: Vec<u32>) -> Option<Vec<&'static str>> {
     iod::terms(sop_class, &path).map(|t| t.values().to_vec())
 }
 
+/// `iod_terms` with what kind of list it is: `(terms, enumerated, per_value)`.
+#[pyfunction]
+fn iod_term_list(sop_class: &str, path: Vec<u32>) -> Option<(Vec<&'static str>, bool, bool)> {
+    let path: Vec<_> = path.into_iter().map(value::u32_tag).collect();
+    iod::terms(sop_class, &path).map(|t| (t.values().to_vec(), t.enumerated(), t.per_value()))
+}
+
 /// The name of the IOD of a SOP class ("CT Image"), if the IOD tables know it.
 #[pyfunction]
 fn iod_of(sop_class: &str) -> Option<&'static str> {
@@ -1184,6 +1191,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(format_tag, m)?)?;
     m.add_function(wrap_pyfunction!(iod_requirement, m)?)?;
     m.add_function(wrap_pyfunction!(iod_terms, m)?)?;
+    m.add_function(wrap_pyfunction!(iod_term_list, m)?)?;
     m.add_function(wrap_pyfunction!(iod_of, m)?)?;
     m.add_function(wrap_pyfunction!(iod_sop_classes, m)?)?;
     m.add_class::<PyPathPlan>()?;

@@ -136,10 +136,12 @@ def _one_file_per_sop_class() -> list[Path]:
         except Exception:  # the other tests say why
             continue
         meta = getattr(ds, "file_meta", None)
-        if meta is not None and meta.get("TransferSyntaxUID") == DEFLATED:
+        # dciodvfy reads neither the deflated syntax nor a meta without a transfer syntax
+        if meta is None or meta.get("TransferSyntaxUID") in (None, DEFLATED):
             continue
         sop_class = str(ds.get("SOPClassUID", "") or (meta and meta.get("MediaStorageSOPClassUID")))
-        seen.setdefault(sop_class, path)
+        if sop_class and sop_class != "None":  # no class, no IOD to conform to
+            seen.setdefault(sop_class, path)
     return list(seen.values())
 
 

@@ -297,3 +297,35 @@ def test_a_dummy_document_is_a_document_of_its_type() -> None:
         assert b"stream" not in doc  # a blank page: no content
         assert out.EncapsulatedDocumentLength == len(doc.rstrip(b"\0")) == len(doc) - len(doc) % 2
         assert out.EncapsulatedDocumentLength != before.EncapsulatedDocumentLength
+
+
+def test_a_dummy_code_string_is_one_of_its_terms() -> None:
+    """D on a CS whose Enumerated Values or Defined Terms PS3.3 lists: a value that is one of
+    them is kept (it identifies no one), another value becomes the first term; with no terms,
+    the VR's dummy."""
+    data = build("gsps")
+    profile = ConfidentialityProfile(
+        {
+            "PresentationLUTShape": "D",  # IDENTITY, one of IDENTITY, INVERSE: kept
+            "PresentationSizeMode": "D",  # inside Displayed Area Selection: SCALE TO FIT
+            "ContentLabel": "D",  # a CS with no terms (a label): the VR's dummy
+            "Modality": "X",  # Type 1, General Series' Defined Terms: PR is one: kept
+            "BodyPartExamined": "D",  # terms in PS3.16, not in the tables: the VR's dummy
+        }
+    )
+    out = run(data, profile)
+    assert out.PresentationLUTShape == "IDENTITY"
+    assert out.DisplayedAreaSelectionSequence[0].PresentationSizeMode == "SCALE TO FIT"
+    assert out.ContentLabel == "ANONYMIZED"
+    assert out.Modality == "PR"
+    assert out.BodyPartExamined == "ANONYMIZED"
+    # a value that is no term: the first term
+    before = pydicom.dcmread(io.BytesIO(data))
+    before.PresentationLUTShape = "MOREAU"
+    bio = io.BytesIO()
+    before.save_as(bio, enforce_file_format=True)
+    out = run(bio.getvalue(), ConfidentialityProfile({"PresentationLUTShape": "D"}))
+    assert out.PresentationLUTShape == "IDENTITY"
+    # literally, no IOD: the VR's dummy
+    out = run(data, ConfidentialityProfile({"PresentationLUTShape": "D"}), conform=False)
+    assert out.PresentationLUTShape == "ANONYMIZED"

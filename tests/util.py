@@ -109,6 +109,16 @@ def iod_type(sop_class: str | None, path: tuple[int, ...]) -> str | None:
     return _core.iod_requirement(sop_class, list(path))
 
 
+def iod_terms(sop_class: str | None, path: tuple[int, ...]) -> tuple[list[str], bool, bool] | None:
+    """The terms of the CS attribute at `path` (values, enumerated, per value), by the
+    engine's tables."""
+    if not sop_class:
+        return None
+    from dicomveil import _core
+
+    return _core.iod_term_list(sop_class, list(path))
+
+
 MARKER_TAGS = frozenset(
     {
         0x00120062,  # PatientIdentityRemoved
@@ -410,7 +420,19 @@ def _empty_value(vr: str) -> object:
     return None
 
 
-def _dummy_elem(elem: DataElement, key: bytes) -> DataElement:
+def _dummy_elem(
+    elem: DataElement, key: bytes, terms: tuple[list[str], bool, bool] | None = None
+) -> DataElement:
+    if elem.VR == "CS" and terms is not None:
+        # a code string with Enumerated Values or Defined Terms where it stands: kept when every
+        # value is one of them, else the first, unless they are given per value
+        values, _enumerated, per_value = terms
+        current = elem.value if isinstance(elem.value, (list, MultiValue)) else [elem.value]
+        current = [str(v).strip() for v in current if v is not None]
+        if current and all(v in values for v in current):
+            return elem
+        if not per_value:
+            return _copy_elem(elem, values[0])
     if holds_uid(elem):
         return _copy_elem(elem, map_uid_value(key, elem.value) if elem.value else elem.value)
     return _copy_elem(elem, DUMMY[elem.VR])
@@ -531,7 +553,7 @@ def model_anonymize(
             if elem.VR == "SQ":
                 out.add(recurse("dummy", first=action == "P"))
             else:
-                out.add(_dummy_elem(elem, key))
+                out.add(_dummy_elem(elem, key, iod_terms(_sop, path) if by_type else None))
         elif action == "U*" and elem.VR == "SQ":
             out.add(recurse("uid"))
         elif action in ("U", "U*") and holds_uid(elem):
