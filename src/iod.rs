@@ -488,7 +488,7 @@ fn parse(text: &'static str) -> Result<Tables, String> {
                 let id: usize = fields
                     .next()
                     .and_then(|s| s.parse().ok())
-                    .ok_or(format!("line {n}: term list without id"))?;
+                    .ok_or_else(|| format!("line {n}: term list without id"))?;
                 if id != terms.len() || id >= MAX_TERM_LISTS {
                     return Err(format!("line {n}: term list {id} out of order"));
                 }
@@ -513,14 +513,14 @@ fn parse(text: &'static str) -> Result<Tables, String> {
                 let id: usize = fields
                     .next()
                     .and_then(|s| s.parse().ok())
-                    .ok_or(format!("line {n}: body without id"))?;
+                    .ok_or_else(|| format!("line {n}: body without id"))?;
                 if id != bodies.len() {
                     return Err(format!("line {n}: body {id} out of order"));
                 }
                 let mut entries = Vec::new();
                 for field in fields {
                     let entry = parse_entry(field, id, terms.len());
-                    entries.push(entry.ok_or(format!("line {n}: bad {field:?}"))?);
+                    entries.push(entry.ok_or_else(|| format!("line {n}: bad {field:?}"))?);
                 }
                 entries.sort_by_key(|e| e.tag);
                 if entries.windows(2).any(|w| w[0].tag == w[1].tag) {
@@ -529,12 +529,12 @@ fn parse(text: &'static str) -> Result<Tables, String> {
                 bodies.push(entries);
             }
             "M" | "F" => {
-                let name = fields.next().ok_or(format!("line {n}: no name"))?;
+                let name = fields.next().ok_or_else(|| format!("line {n}: no name"))?;
                 let body = fields
                     .next()
                     .and_then(|s| s.parse().ok())
                     .filter(|&b: &u32| (b as usize) < bodies.len())
-                    .ok_or(format!("line {n}: bad body"))?;
+                    .ok_or_else(|| format!("line {n}: bad body"))?;
                 owners.insert((kind.as_bytes()[0], name), body);
             }
             "I" => {
@@ -548,11 +548,11 @@ fn parse(text: &'static str) -> Result<Tables, String> {
                         .filter(|s| !s.is_empty())
                         .map(|s| {
                             let usage = Usage::parse(s.as_bytes()[0])
-                                .ok_or(format!("line {n}: bad usage in {s:?}"))?;
+                                .ok_or_else(|| format!("line {n}: bad usage in {s:?}"))?;
                             let name = &s[1..];
                             let body = *owners
                                 .get(&(kind, name))
-                                .ok_or(format!("line {n}: unknown {name:?}"))?;
+                                .ok_or_else(|| format!("line {n}: unknown {name:?}"))?;
                             Ok(Member { name, usage, body })
                         })
                         .collect()
@@ -571,7 +571,7 @@ fn parse(text: &'static str) -> Result<Tables, String> {
                 };
                 let index = *iod_index
                     .get(iod)
-                    .ok_or(format!("line {n}: unknown IOD {iod:?}"))?;
+                    .ok_or_else(|| format!("line {n}: unknown IOD {iod:?}"))?;
                 sops.insert(uid, index);
             }
             other => return Err(format!("line {n}: unknown record {other:?}")),
@@ -608,9 +608,17 @@ fn parse_entry(field: &str, id: usize, lists: usize) -> Option<Entry> {
     if terms.is_some_and(|t| usize::from(t) >= lists) {
         return None;
     }
-    let hex = tag.replace("xx", "00");
+    // hex digits, "xx" (a repeating group) read as 00; no allocation (tens of thousands)
+    let mut value = 0u32;
+    for c in tag.bytes() {
+        let digit = match c {
+            b'x' => 0,
+            _ => char::from(c).to_digit(16)?,
+        };
+        value = value << 4 | digit;
+    }
     Some(Entry {
-        tag: u32::from_str_radix(&hex, 16).ok()?,
+        tag: value,
         ty: Type::parse(ty)?,
         child,
         terms: terms.and_then(|t| NonZeroU16::new(t + 1)),

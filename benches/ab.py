@@ -1,0 +1,69 @@
+"""A/B: two installs of dicomveil on the same tree, rounds interleaved, side by side.
+
+Each interpreter runs ``Anonymizer(key=...).anonymize_tree(SRC, OUT)`` (the Basic profile) in
+a fresh process, one after the other, ROUNDS times, each on a fresh output folder. For "did
+this change make it slower": build the commit before the change into another virtualenv and
+give both interpreters.
+
+    python benches/ab.py SRC OUT before=/path/to/old/venv/bin/python after=.venv/bin/python \\
+        [--rounds 5]
+
+Prints, per interpreter, the times of the rounds (the engine's own elapsed time, without the
+interpreter's start) and their median, and the ratio of the medians to the first one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+from pathlib import Path
+
+CHILD = """
+import sys, time
+from dicomveil import Anonymizer
+anon = Anonymizer(key=b"benchmark key 0123", keep_uid_map=False)
+t0 = time.perf_counter()
+report = anon.anonymize_tree(sys.argv[1], sys.argv[2])
+elapsed = time.perf_counter() - t0
+assert not report.refused, report.refused
+print(elapsed, len(report.done))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("src", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("pythons", nargs="+", metavar="NAME=PYTHON")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    pythons = [p.split("=", 1) for p in args.pythons]
+    times: dict[str, list[float]] = {name: [] for name, _ in pythons}
+    files = {}
+    for _ in range(args.rounds):
+        for name, python in pythons:
+            shutil.rmtree(args.out, ignore_errors=True)
+            done = subprocess.run(
+                [python, "-c", CHILD, str(args.src), str(args.out)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            elapsed, count = done.stdout.split()
+            times[name].append(float(elapsed))
+            files[name] = int(count)
+    shutil.rmtree(args.out, ignore_errors=True)
+    first = statistics.median(times[pythons[0][0]])
+    for name, _ in pythons:
+        median = statistics.median(times[name])
+        rounds = " ".join(f"{t:.3f}" for t in times[name])
+        print(
+            f"{name:>10}: median {median:.3f} s ({files[name]} files; rounds {rounds}); "
+            f"{median / first:.2f}x {pythons[0][0]}"
+        )
+
+
+if __name__ == "__main__":
+    main()
