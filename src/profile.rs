@@ -15,7 +15,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
-use dicom_core::Tag;
+use dicom_core::{Tag, VR};
 use dicom_dictionary_std::{tags, StandardDataDictionary};
 
 use crate::dataset::DicomFile;
@@ -653,7 +653,7 @@ impl CompiledProfile {
             // an X there stays X
             self.decide_code(tag, None).map(|code| match code.action() {
                 Action::Remove if tag.1 == 0x3000 => Action::Remove,
-                _ => code.resolve(ty),
+                _ => resolve_at(code, ty, tag),
             })
         } else {
             let (node, slot) = attribute.slot;
@@ -675,7 +675,8 @@ impl CompiledProfile {
                         .iter()
                         .map(|&(tag, req)| {
                             let ty = req.map(Requirement::effective);
-                            self.decide_code(tag, None).map(|code| code.resolve(ty))
+                            self.decide_code(tag, None)
+                                .map(|code| resolve_at(code, ty, tag))
                         })
                         .collect()
                 })
@@ -711,6 +712,21 @@ impl CompiledProfile {
             }
         }
         temporal
+    }
+}
+
+/// [`Code::resolve`] for the attribute `tag`: and a Z on a Type 3 sequence removes it, as an X
+/// would. A sequence of no items is no valid value of a Type 3 sequence for dciodvfy (it
+/// reports "Bad Sequence number of Items = 0 (1-n Required)"), and absent it says the same
+/// nothing; a Type 3 text or number stays empty, as Z says.
+fn resolve_at(code: Code, ty: Option<Type>, tag: Tag) -> Action {
+    match code.resolve(ty) {
+        Action::Zero
+            if ty == Some(Type::Three) && crate::dataset::dictionary_vr(tag) == Some(VR::SQ) =>
+        {
+            Action::Remove
+        }
+        action => action,
     }
 }
 
@@ -888,6 +904,24 @@ mod tests {
             // with no type, the fixed choice
             assert_eq!(code.resolve(None), code.action(), "{}", code.as_str());
         }
+        // Z on a Type 3 sequence removes it (an empty one is no valid Type 3 sequence); on
+        // a Type 3 text it empties it; on a Type 2 sequence it empties it
+        let notes = Tag(0x3010, 0x0081); // Prescription Notes Sequence
+        assert_eq!(
+            resolve_at(Code::Z, Some(Type::Three), notes),
+            Action::Remove
+        );
+        assert_eq!(resolve_at(Code::Z, Some(Type::Two), notes), Action::Zero);
+        assert_eq!(resolve_at(Code::Z, None, notes), Action::Zero);
+        let comments = Tag(0x0020, 0x4000); // Image Comments, LT
+        assert_eq!(
+            resolve_at(Code::Z, Some(Type::Three), comments),
+            Action::Zero
+        );
+        assert_eq!(
+            resolve_at(Code::ZD, Some(Type::Three), notes),
+            Action::Remove
+        );
         assert_eq!(Action::Placeholder.letter(), "D");
         assert_eq!(Action::KeepReplaceUids.letter(), "U*");
     }

@@ -275,7 +275,7 @@ def test_row(all_rows, case):
     if rule.tag_text == "60xx,3000":  # an Overlay Plane goes whole (its module is optional)
         check_row(all_rows, case, "X")
         return
-    check_row(all_rows, case, resolve_by_type(rule.letter, iod_type(CT_IMAGE_STORAGE, (tag,))))
+    check_row(all_rows, case, resolve_by_type(rule.letter, iod_type(CT_IMAGE_STORAGE, (tag,)), _vr))
 
 
 @pytest.mark.parametrize("case", ROW_CASES, ids=[c[0] for c in ROW_CASES])

@@ -92,12 +92,16 @@ BY_TYPE = {
 }
 
 
-def resolve_by_type(letter: str, iod_type: str | None) -> str:
+def resolve_by_type(letter: str, iod_type: str | None, vr: str | None = None) -> str:
     """The action for a code of Table E.1-1 on an attribute of `iod_type` ("1", "1C", "2",
-    "2C", "3"; None when unknown: the fixed choice of RESOLVED_ACTION)."""
+    "2C", "3"; None when unknown: the fixed choice of RESOLVED_ACTION). A Z on a Type 3
+    sequence removes it (dciodvfy takes no items for no valid Type 3 sequence)."""
     if iod_type is None:
         return RESOLVED_ACTION[letter]
-    return BY_TYPE[letter][{"1": 0, "1C": 0, "2": 1, "2C": 1, "3": 2}[iod_type]]
+    action = BY_TYPE[letter][{"1": 0, "1C": 0, "2": 1, "2C": 1, "3": 2}[iod_type]]
+    if action == "Z" and iod_type == "3" and vr == "SQ":
+        return "X"
+    return action
 
 
 def iod_type(sop_class: str | None, path: tuple[int, ...]) -> str | None:
@@ -535,7 +539,7 @@ def model_anonymize(
             elif _is_overlay_data(int(tag)) and rule.action == "X":
                 action = "X"  # the overlay goes whole (its module is optional)
             else:
-                action = resolve_by_type(rule.letter, iod_type(_sop, path))
+                action = resolve_by_type(rule.letter, iod_type(_sop, path), dict_vr(int(tag)))
         else:
             action = action_of(int(tag))
         if _ctx == "dummy" and action == "K":
