@@ -207,6 +207,11 @@ def test_job_rebuilds_the_profile_with_its_markers() -> None:
     assert again == prof and again.options == prof.options
     custom = ConfidentialityProfile({"PatientName": "Z", "0010,0020": "X"})
     assert _Job.of(custom, **_job_fields()).profile() == custom
+    # carried out literally on the workers too
+    for p in (prof, custom):
+        p.conform_to_iod = False
+        again = _Job.of(p, **_job_fields()).profile()
+        assert again == p and again.conform_to_iod is False
     # the job says nothing of the key, which is not in it; the key's wrapper hides it
     assert "never-shown" not in repr(job) and "never-shown" not in repr(_Secret(KEY, None))
 

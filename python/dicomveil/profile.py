@@ -371,8 +371,8 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
         """The rules as CSV in the rule form (``TagPattern;Action``); written to ``path`` too.
 
-        :meth:`load_from_csv_file` reads it back to an equal profile. ``patient_name`` and
-        ``patient_id`` are not rules and are not written.
+        :meth:`load_from_csv_file` reads it back to an equal profile. ``patient_name``,
+        ``patient_id`` and ``conform_to_iod`` are not rules and are not written.
         """
         return self._export(profile_io.write_csv, path)
 
