@@ -432,6 +432,35 @@ pub struct MethodCode {
     pub meaning: String,
 }
 
+/// What happens to the attributes that no rule names (Table E.1-1 keeps them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unlisted {
+    /// Kept, as the table says: the profile's rules exactly.
+    Keep,
+    /// Those that can name a person or an institution, or hold an instance's UID, are treated
+    /// as the table treats their kind (see [`CompiledProfile::unlisted_action`]).
+    #[default]
+    Clean,
+}
+
+impl Unlisted {
+    /// `"keep"` or `"clean"`.
+    pub fn parse(text: &str) -> Option<Unlisted> {
+        match text {
+            "keep" => Some(Unlisted::Keep),
+            "clean" => Some(Unlisted::Clean),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unlisted::Keep => "keep",
+            Unlisted::Clean => "clean",
+        }
+    }
+}
+
 /// A profile compiled for lookup. Immutable; share it across threads.
 #[derive(Debug, Clone)]
 pub struct CompiledProfile {
@@ -448,6 +477,8 @@ pub struct CompiledProfile {
     /// Whether actions are resolved by the object's IOD ([`Code::resolve`]); when not, every
     /// code is carried out as [`Code::action`] says, literally.
     pub conform: bool,
+    /// What happens to the attributes no rule names.
+    pub unlisted: Unlisted,
     /// Per IOD (by [`Iod::index`]), built the first time an object of it is decided: the
     /// action of every place of its tree ([`Iod::places`]), resolved by type.
     resolved: Vec<OnceLock<Vec<Vec<Option<Action>>>>>,
@@ -533,6 +564,7 @@ impl CompiledProfile {
             codes,
             temporal: Temporal::Unmodified,
             conform: true,
+            unlisted: Unlisted::default(),
             resolved: (0..crate::iod::iod_count())
                 .map(|_| OnceLock::new())
                 .collect(),

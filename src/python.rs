@@ -335,6 +335,12 @@ impl PyCompiledProfile {
         self.inner.conform
     }
 
+    /// What happens to the attributes no rule names: "clean" or "keep".
+    #[getter]
+    fn unlisted(&self) -> &'static str {
+        self.inner.unlisted.as_str()
+    }
+
     /// What is done to the top-level attribute `tag` of an object of `sop_class`:
     /// `(IOD type or None, letter or None)`, the letter as `Action::letter` spells it (None:
     /// no rule, kept). Resolved by the IOD's types, unless the profile is literal or the SOP
@@ -495,14 +501,21 @@ impl PyRules {
     }
 
     /// Compile for lookup, with the de-identification markers of the options in effect;
-    /// `conform=False` carries the rules out literally, with no resolution by IOD.
-    #[pyo3(signature = (conform = true))]
-    fn compile(&self, conform: bool) -> PyCompiledProfile {
+    /// `conform=False` carries the rules out literally, with no resolution by IOD;
+    /// `unlisted` ("clean" or "keep") says what happens to the attributes no rule names.
+    #[pyo3(signature = (conform = true, unlisted = "clean"))]
+    fn compile(&self, conform: bool, unlisted: &str) -> PyResult<PyCompiledProfile> {
         let mut compiled = self.inner.compile();
         compiled.conform = conform;
-        PyCompiledProfile {
+        compiled.unlisted = profile::Unlisted::parse(unlisted).ok_or_else(|| {
+            pyo3::exceptions::PyValueError::new_err(format!(
+                "unlisted must be 'clean' or 'keep', not {}",
+                profile::quote(unlisted)
+            ))
+        })?;
+        Ok(PyCompiledProfile {
             inner: Arc::new(compiled),
-        }
+        })
     }
 }
 
