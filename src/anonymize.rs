@@ -233,32 +233,73 @@ impl Anonymizer {
         Ok(Outcome { counts, flags })
     }
 
+    /// The de-identification markers. A file de-identified before keeps the record of it: the
+    /// earlier (0012,0063) values and (0012,0064) items stay and ours are added (a value or
+    /// code already there is not repeated); (0012,0062) says YES when this profile is at least
+    /// as strong as the Basic profile or the file said YES already; (0028,0303) keeps the
+    /// stronger of the earlier and ours (REMOVED > MODIFIED > UNMODIFIED).
     fn add_markers(&self, ds: &mut DataSet) {
         let p = &self.profile;
+        let earlier_removed = ds
+            .text(tags::PATIENT_IDENTITY_REMOVED)
+            .is_some_and(|v| trim_padding(v).eq_ignore_ascii_case(b"YES"));
+        let removed = p.identity_removed || earlier_removed;
         ds.put(Element::text(
             tags::PATIENT_IDENTITY_REMOVED,
             VR::CS,
-            &["YES"],
+            &[if removed { "YES" } else { "NO" }],
         ));
-        let method: Vec<&str> = p.method.iter().map(String::as_str).collect();
+        let mut method: Vec<String> = ds
+            .text(tags::DEIDENTIFICATION_METHOD)
+            .map(|v| {
+                String::from_utf8_lossy(trim_padding(v))
+                    .split('\\')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for value in &p.method {
+            if !method.contains(value) {
+                method.push(value.clone());
+            }
+        }
         if !method.is_empty() {
+            let values: Vec<&str> = method.iter().map(String::as_str).collect();
             ds.put(Element::text(
                 tags::DEIDENTIFICATION_METHOD,
                 VR::LO,
-                &method,
+                &values,
             ));
         }
-        let items = p
-            .codes
-            .iter()
-            .map(|code| DataSet {
+        let mut items = match ds.get(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE) {
+            Some(Element {
+                value: Value::Sequence(items),
+                ..
+            }) => items.clone(),
+            _ => Vec::new(),
+        };
+        let has_code = |items: &[DataSet], value: &str| {
+            items.iter().any(|item| {
+                item.text(tags::CODE_VALUE)
+                    .is_some_and(|v| trim_padding(v) == value.as_bytes())
+                    && item
+                        .text(tags::CODING_SCHEME_DESIGNATOR)
+                        .is_some_and(|v| trim_padding(v) == b"DCM")
+            })
+        };
+        for code in &p.codes {
+            if has_code(&items, &code.value) {
+                continue;
+            }
+            items.push(DataSet {
                 elements: vec![
                     Element::text(tags::CODE_VALUE, VR::SH, &[&code.value]),
                     Element::text(tags::CODING_SCHEME_DESIGNATOR, VR::SH, &["DCM"]),
                     Element::text(tags::CODE_MEANING, VR::LO, &[&code.meaning]),
                 ],
-            })
-            .collect::<Vec<_>>();
+            });
+        }
         if !items.is_empty() {
             ds.put(Element::new(
                 tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
@@ -266,10 +307,22 @@ impl Anonymizer {
                 Value::Sequence(items),
             ));
         }
+        let rank = |code: &[u8]| match trim_padding(code) {
+            b"REMOVED" => 2,
+            b"MODIFIED" => 1,
+            _ => 0,
+        };
+        let ours = p.temporal.code();
+        let temporal = match ds.text(tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED) {
+            Some(earlier) if rank(earlier) > rank(ours.as_bytes()) => {
+                String::from_utf8_lossy(trim_padding(earlier)).into_owned()
+            }
+            _ => ours.to_string(),
+        };
         ds.put(Element::text(
             tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,
             VR::CS,
-            &[p.temporal.code()],
+            &[&temporal],
         ));
     }
 }

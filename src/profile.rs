@@ -479,6 +479,12 @@ pub struct CompiledProfile {
     pub conform: bool,
     /// What happens to the attributes no rule names.
     pub unlisted: Unlisted,
+    /// Whether the profile is at least as strong as PS3.15's Basic profile (with the options
+    /// its markers name): (0012,0062) Patient Identity Removed says YES, else NO.
+    pub identity_removed: bool,
+    /// The attributes of Table E.1-1 it treats more weakly than the Basic profile and every
+    /// option (empty when `identity_removed`).
+    pub weaker: Vec<crate::rules::Weaker>,
     /// Per IOD (by [`Iod::index`]), built the first time an object of it is decided: the
     /// action of every place of its tree ([`Iod::places`]), resolved by type.
     resolved: Vec<OnceLock<Vec<Vec<Option<Action>>>>>,
@@ -565,6 +571,8 @@ impl CompiledProfile {
             temporal: Temporal::Unmodified,
             conform: true,
             unlisted: Unlisted::default(),
+            identity_removed: true,
+            weaker: Vec::new(),
             resolved: (0..crate::iod::iod_count())
                 .map(|_| OnceLock::new())
                 .collect(),

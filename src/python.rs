@@ -341,6 +341,31 @@ impl PyCompiledProfile {
         self.inner.unlisted.as_str()
     }
 
+    /// Whether (0012,0062) Patient Identity Removed will say YES: the profile is at least as
+    /// strong as PS3.15's Basic profile (with the options its markers name).
+    #[getter]
+    fn identity_removed(&self) -> bool {
+        self.inner.identity_removed
+    }
+
+    /// The attributes of Table E.1-1 the profile treats more weakly than the Basic profile
+    /// and every option: `(pattern, keyword, code or None (kept), Basic profile's code)`.
+    #[getter]
+    fn weaker(&self) -> Vec<(String, String, Option<&'static str>, &'static str)> {
+        self.inner
+            .weaker
+            .iter()
+            .map(|w| {
+                (
+                    w.pattern.clone(),
+                    w.keyword.clone(),
+                    w.code.map(profile::Code::as_str),
+                    w.basic.as_str(),
+                )
+            })
+            .collect()
+    }
+
     /// What is done to the top-level attribute `tag` of an object of `sop_class`:
     /// `(IOD type or None, letter or None)`, the letter as `Action::letter` spells it (None:
     /// no rule, kept). Resolved by the IOD's types, unless the profile is literal or the SOP

@@ -17,6 +17,8 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use dicom_core::Tag;
+
 use crate::error::{Error, Result};
 use crate::profile::{
     quote, table_e1_1, Code, CompiledProfile, MethodCode, Pattern, TableRow, EDITION,
@@ -425,25 +427,175 @@ impl RuleSet {
             // row, so a file claiming full dates too would contradict its own (0028,0303)
             options &= !FULL_DATES;
         }
-        let codes: Vec<MethodCode> = METHOD_CODES
-            .iter()
-            .enumerate()
-            .filter(|(bit, _)| options >> bit & 1 == 1)
-            .map(|(_, (value, meaning))| MethodCode {
-                value: value.to_string(),
-                meaning: meaning.to_string(),
-            })
-            .collect();
+        let codes = method_codes(options);
         let mut method = vec![version, format!("PS3.15 {EDITION} Basic Profile")];
         method.extend(codes.iter().skip(1).map(|c| c.meaning.clone()));
         (method, codes)
     }
 
-    /// Compile for lookup, with the markers of [`RuleSet::method`].
+    /// Compile for lookup, with the markers of [`RuleSet::method`], or for a custom profile,
+    /// of what [`RuleSet::assess`] finds: a custom profile at least as strong as the Basic
+    /// profile (with the options its weaker rules need) is marked as such, one weaker than
+    /// that says `NO` in (0012,0062).
     pub fn compile(&self) -> CompiledProfile {
-        let (method, codes) = self.method();
-        CompiledProfile::from_rules(self, method, codes)
+        if self.options().is_some() {
+            let (method, codes) = self.method();
+            return CompiledProfile::from_rules(self, method, codes);
+        }
+        let mut profile = CompiledProfile::from_rules(self, Vec::new(), Vec::new());
+        let assessment = self.assess(&profile);
+        let version = format!("dicomveil {}", env!("CARGO_PKG_VERSION"));
+        if assessment.weaker.is_empty() {
+            let codes = method_codes(assessment.options);
+            let mut method = vec![
+                version,
+                format!("custom profile, at least PS3.15 {EDITION} Basic Profile"),
+            ];
+            method.extend(codes.iter().skip(1).map(|c| c.meaning.clone()));
+            profile.method = method;
+            profile.codes = codes;
+        } else {
+            profile.method = vec![version, "custom profile".into()];
+            profile.identity_removed = false;
+        }
+        profile.weaker = assessment.weaker;
+        profile
     }
+
+    /// How these rules compare with PS3.15's Basic profile, attribute by attribute of Table
+    /// E.1-1 (every row; a pattern row through every rule that decides a tag it covers): an
+    /// attribute the rules treat more weakly than the Basic profile (see [`strength`]) is
+    /// allowed when an option of the table treats it at least as weakly (the option is then
+    /// needed, and named in the markers), and is a [`Weaker`] otherwise.
+    pub fn assess(&self, compiled: &CompiledProfile) -> Assessment {
+        let mut options = 1u32;
+        let mut weaker = Vec::new();
+        for row in table_e1_1() {
+            let cells = cells(row);
+            let Some(basic) = cells[0] else { continue };
+            let Ok(pattern) = Pattern::parse(&row.tag) else {
+                continue;
+            };
+            let got = self.weakest_for(&pattern, compiled);
+            if strength(got) >= strength(Some(basic)) {
+                continue;
+            }
+            // the option closest to what the rules do: the strongest that still allows it
+            // (a C on a date is Modified Dates, not Full Dates); at equal strength, the first
+            let option = (1..11)
+                .filter(|&b| cells[b].is_some_and(|c| strength(Some(c)) <= strength(got)))
+                .min_by_key(|&b| std::cmp::Reverse(strength(cells[b])));
+            match option {
+                Some(bit) => options |= 1 << bit,
+                None => weaker.push(Weaker {
+                    pattern: pattern.canonical(),
+                    keyword: row.keyword.clone(),
+                    code: got,
+                    basic,
+                }),
+            }
+        }
+        if options & MODIFIED_DATES != 0 {
+            options &= !FULL_DATES;
+        }
+        Assessment { options, weaker }
+    }
+
+    /// The weakest code these rules give a tag that `pattern` (a row of Table E.1-1) covers:
+    /// `None` when some such tag is named by no rule (kept).
+    fn weakest_for(&self, pattern: &Pattern, compiled: &CompiledProfile) -> Option<Code> {
+        let weakest = |codes: &mut dyn Iterator<Item = Option<Code>>| {
+            codes.min_by_key(|c| strength(*c)).flatten()
+        };
+        match pattern {
+            Pattern::Exact(tag) => compiled.decide_code(*tag, None),
+            Pattern::Masked { mask, value } => {
+                // the tag of the row's own value decides most; a rule more specific inside
+                // the row (an exact tag, a narrower pattern) decides the rest
+                let first = Tag((value >> 16) as u16, *value as u16);
+                let inside = self.rules.iter().filter_map(|r| match r.pattern {
+                    Pattern::Exact(t) if key(t) & mask == *value => Some(Some(r.code)),
+                    Pattern::Masked { mask: m, value: v }
+                        if m & mask == *mask && v & mask == *value =>
+                    {
+                        Some(Some(r.code))
+                    }
+                    _ => None,
+                });
+                weakest(&mut std::iter::once(compiled.decide_code(first, None)).chain(inside))
+            }
+            Pattern::AllPrivate => {
+                let all = self
+                    .rules
+                    .iter()
+                    .find(|r| r.pattern == Pattern::AllPrivate)
+                    .map(|r| r.code);
+                let private = self.rules.iter().filter_map(|r| match r.pattern {
+                    Pattern::Exact(t) if t.0 % 2 == 1 => Some(Some(r.code)),
+                    Pattern::Private { .. } => Some(Some(r.code)),
+                    Pattern::Masked { mask, value } if mask & value & 0x1_0000 != 0 => {
+                        Some(Some(r.code))
+                    }
+                    _ => None,
+                });
+                weakest(&mut std::iter::once(all).chain(private))
+            }
+            Pattern::Private { .. } => None,
+        }
+    }
+}
+
+/// How much of an attribute an action code lets through, from 0 (all: K, or no rule) to 3
+/// (nothing of the original: X, Z, D and the compound codes, which resolve to one of them).
+/// C keeps what identifies no one (1); U and X/Z/U* replace UIDs by keyed ones, keeping
+/// which instances are the same (2).
+pub fn strength(code: Option<Code>) -> u8 {
+    match code {
+        None | Some(Code::K) => 0,
+        Some(Code::C) => 1,
+        Some(Code::U | Code::XZU) => 2,
+        Some(Code::X | Code::Z | Code::D | Code::XZ | Code::XD | Code::XZD | Code::ZD) => 3,
+    }
+}
+
+/// An attribute of Table E.1-1 that a profile treats more weakly than the Basic profile and
+/// every option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Weaker {
+    /// The row's pattern (canonical).
+    pub pattern: String,
+    /// Its keyword in the table ("" for a pattern row).
+    pub keyword: String,
+    /// What the profile does (`None`: kept, no rule).
+    pub code: Option<Code>,
+    /// What the Basic profile does.
+    pub basic: Code,
+}
+
+/// What [`RuleSet::assess`] finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    /// `BASIC_PROFILE` and the options the rules need to be within the table.
+    pub options: u32,
+    /// The attributes treated more weakly than any option allows.
+    pub weaker: Vec<Weaker>,
+}
+
+fn key(tag: Tag) -> u32 {
+    (u32::from(tag.0) << 16) | u32::from(tag.1)
+}
+
+/// The CID 7050 codes of a set of options.
+fn method_codes(options: u32) -> Vec<MethodCode> {
+    METHOD_CODES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| options >> bit & 1 == 1)
+        .map(|(_, (value, meaning))| MethodCode {
+            value: value.to_string(),
+            meaning: meaning.to_string(),
+        })
+        .collect()
 }
 
 /// A table row's eleven cells as codes.

@@ -641,9 +641,12 @@ def un_as_sequence(value: bytes) -> Sequence | None:
         return None
 
 
-def check_markers(ds: Dataset, *, basic: bool = True) -> list[str]:
+def check_markers(ds: Dataset, *, basic: bool = True, removed: bool = True) -> list[str]:
+    """What is wrong with the de-identification markers of an output: of the Basic profile
+    (`basic`), or of a custom profile; `removed`: whether the profile is at least as strong
+    as the Basic profile, so that (0012,0062) says YES (else NO)."""
     problems = []
-    if ds.get("PatientIdentityRemoved") != "YES":
+    if ds.get("PatientIdentityRemoved") != ("YES" if removed else "NO"):
         problems.append(f"(0012,0062) PatientIdentityRemoved: {ds.get('PatientIdentityRemoved')!r}")
     method = ds.get("DeidentificationMethod")
     values = [] if method is None else ([method] if isinstance(method, str) else list(method))

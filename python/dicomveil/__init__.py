@@ -23,6 +23,7 @@ from .errors import (
     UnsupportedDicomError,
     UnsupportedTransferSyntaxError,
     WeakKeyWarning,
+    WeakProfileWarning,
 )
 from .file import DicomFile
 from .leakscan import Finding, VerifyReport, verify
@@ -64,6 +65,7 @@ __all__ = [
     "UnsupportedTransferSyntaxError",
     "VerifyReport",
     "WeakKeyWarning",
+    "WeakProfileWarning",
     "__version__",
     "verify",
 ]

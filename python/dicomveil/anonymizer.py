@@ -9,7 +9,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import _core
-from .errors import BurnedInAnnotationWarning, FileAccessError, ProfileError, WeakKeyWarning
+from .errors import (
+    BurnedInAnnotationWarning,
+    FileAccessError,
+    ProfileError,
+    WeakKeyWarning,
+    WeakProfileWarning,
+)
 from .file import DicomFile
 from .profile import ConfidentialityProfile
 from .pseudonym import Pseudonym
@@ -27,6 +33,25 @@ T = TypeVar("T", "DicomFile", "Dataset")
 MAX_KEY_BYTES = 4096
 #: Keys shorter than this are accepted with a :class:`WeakKeyWarning`.
 MIN_KEY_BYTES = 16
+
+
+def _warn_weak(compiled: _core.CompiledProfile) -> None:
+    """Warn, once per engine, that outputs will say NO in (0012,0062), and why."""
+    weaker = compiled.weaker
+    if not weaker:
+        return
+    shown = [
+        f"{keyword or pattern} {code or 'kept'} (Basic: {basic})"
+        for pattern, keyword, code, basic in weaker[:5]
+    ]
+    more = f" and {len(weaker) - 5} more" if len(weaker) > 5 else ""
+    warnings.warn(
+        f"the profile is weaker than the PS3.15 Basic profile and its options for "
+        f"{len(weaker)} attribute{'s' if len(weaker) != 1 else ''} of Table E.1-1: "
+        f"{', '.join(shown)}{more}; outputs say NO in PatientIdentityRemoved (0012,0062)",
+        WeakProfileWarning,
+        stacklevel=4,
+    )
 
 
 def load_key(
@@ -189,6 +214,7 @@ class Anonymizer:
             if previous is not None:
                 self._uid_map_before.update(previous.uid_map())
             self._engine_for = state
+            _warn_weak(compiled)
         return self._engine
 
     def anonymize(self, x: T) -> T:

@@ -22,7 +22,7 @@ import click
 
 from . import _core
 from .anonymizer import Anonymizer
-from .errors import DicomveilError, WeakKeyWarning
+from .errors import DicomveilError, WeakKeyWarning, WeakProfileWarning
 from .file import DicomFile
 from .leakscan import verify as run_verify
 from .profile import (
@@ -417,12 +417,14 @@ def anonymize(
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", WeakKeyWarning)
+            warnings.simplefilter("always", WeakProfileWarning)
             anonymizer = Anonymizer(
                 profile,
                 key_file=key_file,
                 burned_in=cast(BurnedIn, burned_in),
                 keep_uid_map=False,  # never asked for here: no memory per UID
             )
+            anonymizer._get_engine()  # its warnings now, before the run's output
     except (ValueError, OSError) as e:
         raise click.BadParameter(str(e), param_hint="'--key-file'") from None
     for w in caught:

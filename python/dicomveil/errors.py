@@ -21,6 +21,7 @@ __all__ = [
     "PathError",
     "DestinationBusyError",
     "WeakKeyWarning",
+    "WeakProfileWarning",
     "error_class",
 ]
 
@@ -58,6 +59,12 @@ class BurnedInAnnotationWarning(UserWarning):
 class WeakKeyWarning(UserWarning):
     """The key is short enough to be guessed (fewer than 16 bytes): every replacement made
     with it could be recomputed."""
+
+
+class WeakProfileWarning(UserWarning):
+    """The profile treats some attributes of PS3.15 Table E.1-1 more weakly than the Basic
+    profile and every option allow (a custom profile that keeps, say, Patient's Name):
+    outputs say NO in (0012,0062) Patient Identity Removed. The message names them."""
 
 
 class FileAccessError(DicomveilError, OSError):
