@@ -11,7 +11,7 @@ use crate::clean::{clean_text, safe_private, shift_da, shift_dt, Charset, Identi
 use crate::dataset::{trim_padding, value_vr, Data, DataSet, DicomFile, Element, Source, Value};
 use crate::error::{Error, Result};
 use crate::iod::{Attribute, Terms};
-use crate::profile::{Action, CompiledProfile, Place};
+use crate::profile::{is_class_uid, Action, CompiledProfile, Place};
 use crate::read::is_dicomdir;
 use crate::uid::UidMapper;
 
@@ -368,26 +368,12 @@ fn is_private_creator(tag: Tag) -> bool {
 }
 
 /// A UID attribute no rule names, inside a sequence whose UIDs are replaced: replaced, unless
-/// the attribute names a kind of thing, not an instance (SOP classes, transfer syntaxes, coding
-/// schemes): a vendor's private SOP class UID identifies no patient, and replaced it would no
-/// longer say what the referenced object is. (UIDs under the DICOM root are never replaced.)
+/// the attribute names a kind of thing, not an instance (the list of
+/// `dicomveil/data/class_uids.csv`: SOP classes, transfer syntaxes, coding schemes, ...): a
+/// vendor's private SOP class UID identifies no patient, and replaced it would no longer say
+/// what the referenced object is. (UIDs under the DICOM root are never replaced.)
 fn unnamed_uid(tag: Tag) -> Action {
-    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
-    use dicom_dictionary_std::StandardDataDictionary;
-    let names_a_kind = StandardDataDictionary.by_tag(tag).is_some_and(|entry| {
-        let k = entry.alias();
-        k.contains("ClassUID")
-            || k.contains("SOPClasses")
-            || k.contains("TransferSyntaxUID")
-            || matches!(
-                k,
-                "CodingSchemeUID"
-                    | "ContextGroupExtensionCreatorUID"
-                    | "MappingResourceUID"
-                    | "PrivateInformationCreatorUID"
-            )
-    });
-    if names_a_kind {
+    if is_class_uid(tag) {
         Action::Keep
     } else {
         Action::ReplaceUid
@@ -489,8 +475,21 @@ impl Walker<'_> {
                 None
             };
             let decision = profile.decide_at(place, tag, creator);
-            let rule = decision.action;
             let vr = value_vr(&el);
+            // what no rule names: the unlisted attributes' treatment (inside D and C sequences
+            // their own, below)
+            let rule = match decision.action {
+                None if matches!(mode, Mode::Profile | Mode::MapUids) => {
+                    let attribute = decision.attribute;
+                    profile.unlisted_action(
+                        tag,
+                        vr,
+                        attribute.and_then(|a| a.req).map(|r| r.effective()),
+                        attribute.is_some_and(|a| a.terms.is_some()),
+                    )
+                }
+                action => action,
+            };
             let mut action = match mode {
                 Mode::Profile => rule.unwrap_or(Action::Keep),
                 Mode::MapUids => match rule {
@@ -730,6 +729,8 @@ impl Walker<'_> {
             _ => return Ok(()),
         };
         match new {
+            // a code string cleaned would hold "[REMOVED]", no valid CS: a dummy instead
+            Some(_) if vr == VR::CS => self.set_dummy(el, vr, terms)?,
             Some(v) => el.value = Value::Primitive(Data::Inline(v)),
             None => self.set_dummy(el, vr, terms)?,
         }

@@ -479,6 +479,12 @@ pub struct CompiledProfile {
     pub conform: bool,
     /// What happens to the attributes no rule names.
     pub unlisted: Unlisted,
+    /// For [`Unlisted::Clean`]: what the issuers of identifiers take (Issuer of Patient ID's
+    /// code, or K when Institution Name is kept: Retain Institution Identity).
+    issuer: Option<Code>,
+    /// For [`Unlisted::Clean`]: whether instance UIDs are kept (SOP Instance UID is: Retain
+    /// UIDs).
+    retain_uids: bool,
     /// Whether the profile is at least as strong as PS3.15's Basic profile (with the options
     /// its markers name): (0012,0062) Patient Identity Removed says YES, else NO.
     pub identity_removed: bool,
@@ -571,6 +577,8 @@ impl CompiledProfile {
             temporal: Temporal::Unmodified,
             conform: true,
             unlisted: Unlisted::default(),
+            issuer: None,
+            retain_uids: false,
             identity_removed: true,
             weaker: Vec::new(),
             resolved: (0..crate::iod::iod_count())
@@ -601,7 +609,51 @@ impl CompiledProfile {
             .masked
             .sort_by_key(|&(mask, _, _)| std::cmp::Reverse(mask.count_ones()));
         profile.temporal = profile.temporal_of_dates();
+        profile.issuer = if profile.decide_code(tags::INSTITUTION_NAME, None) == Some(Code::K) {
+            Some(Code::K)
+        } else {
+            profile.decide_code(tags::ISSUER_OF_PATIENT_ID, None)
+        };
+        profile.retain_uids = profile.decide_code(tags::SOP_INSTANCE_UID, None) == Some(Code::K);
         profile
+    }
+
+    /// What [`Unlisted::Clean`] does to a public attribute that no rule names (`None`: kept),
+    /// of value representation `vr`, of type `ty` where it stands, `terms` telling whether
+    /// PS3.3 lists Enumerated Values or Defined Terms for it there:
+    ///
+    /// - an issuer of identifiers ([`ISSUERS`]: the qualifiers of the Issuer of Patient ID,
+    ///   the issuer of the Accession Number, ...) follows Issuer of Patient ID, which names
+    ///   the institution that issued the ID: X in the table, kept with Institution Name
+    ///   (Retain Institution Identity);
+    /// - a person name (PN) is removed (X, resolved by type: emptied or a dummy where the IOD
+    ///   requires it);
+    /// - a UID is replaced, unless it names a kind of thing ([`is_class_uid`]) or the profile
+    ///   keeps SOP Instance UID (Retain UIDs);
+    /// - free text (LO, SH, ST, LT, UT, UC) is cleaned as C cleans, and so is a code string
+    ///   (CS) for which PS3.3 lists no terms where it stands (a label: Content Label); a code
+    ///   string with terms, and Specific Character Set, are codes and are kept.
+    pub fn unlisted_action(
+        &self,
+        tag: Tag,
+        vr: VR,
+        ty: Option<Type>,
+        terms: bool,
+    ) -> Option<Action> {
+        if self.unlisted == Unlisted::Keep || tag.0 % 2 == 1 {
+            return None;
+        }
+        if ISSUERS.contains(&tag) {
+            return self.issuer.map(|code| resolve_at(code, ty, tag));
+        }
+        match vr {
+            VR::PN => Some(resolve_at(Code::X, ty, tag)),
+            VR::UI if is_class_uid(tag) || self.retain_uids => None,
+            VR::UI => Some(Action::ReplaceUid),
+            VR::LO | VR::SH | VR::ST | VR::LT | VR::UT | VR::UC => Some(Action::Clean),
+            VR::CS if !terms && tag != tags::SPECIFIC_CHARACTER_SET => Some(Action::Clean),
+            _ => None,
+        }
     }
 
     /// The same profile, carried out literally: no resolution by IOD.
@@ -724,9 +776,11 @@ impl CompiledProfile {
         })
     }
 
-    /// Does any rule clean (so the identifying values of each file must be gathered)?
+    /// Does any rule clean, or the unlisted attributes (so the identifying values of each file
+    /// must be gathered)?
     pub fn uses_clean(&self) -> bool {
-        self.exact.values().any(|&c| c == Code::C)
+        self.unlisted == Unlisted::Clean
+            || self.exact.values().any(|&c| c == Code::C)
             || self.masked.iter().any(|&(_, _, c)| c == Code::C)
             || self.private.values().any(|&c| c == Code::C)
             || self.all_private == Some(Code::C)
@@ -753,6 +807,46 @@ impl CompiledProfile {
         }
         temporal
     }
+}
+
+/// The attributes that describe the issuer of an identifier and that Table E.1-1 does not
+/// list: the Issuer of Patient ID Qualifiers Sequence and the HL7 v2 Hierarchic Designator
+/// Macro's attributes (at any depth), the issuers of the Accession Number and of order
+/// identifiers. Under [`Unlisted::Clean`] they follow Issuer of Patient ID (0010,0021).
+pub const ISSUERS: [Tag; 10] = [
+    Tag(0x0008, 0x0051), // Issuer of Accession Number Sequence
+    Tag(0x0010, 0x0024), // Issuer of Patient ID Qualifiers Sequence
+    Tag(0x0040, 0x0026), // Order Placer Identifier Sequence
+    Tag(0x0040, 0x0027), // Order Filler Identifier Sequence
+    Tag(0x0040, 0x0031), // Local Namespace Entity ID
+    Tag(0x0040, 0x0032), // Universal Entity ID
+    Tag(0x0040, 0x0033), // Universal Entity ID Type
+    Tag(0x0040, 0x0036), // Assigning Facility Sequence
+    Tag(0x0040, 0x0039), // Assigning Jurisdiction Code Sequence
+    Tag(0x0040, 0x003A), // Assigning Agency or Department Code Sequence
+];
+
+/// The UID attributes that name a kind of thing, not an instance
+/// (`python/dicomveil/data/class_uids.csv`): kept where no rule names them.
+pub const CLASS_UIDS: &str = include_str!("../python/dicomveil/data/class_uids.csv");
+
+/// Does `tag` name a kind of thing (a SOP class, a transfer syntax, a coding scheme, ...)?
+pub fn is_class_uid(tag: Tag) -> bool {
+    static TAGS: OnceLock<Vec<Tag>> = OnceLock::new();
+    TAGS.get_or_init(|| {
+        let mut tags: Vec<Tag> = CLASS_UIDS
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("tag;"))
+            .filter_map(|l| match Pattern::parse(l.split(';').next()?) {
+                Ok(Pattern::Exact(t)) => Some(t),
+                _ => None,
+            })
+            .collect();
+        tags.sort_unstable();
+        tags
+    })
+    .binary_search(&tag)
+    .is_ok()
 }
 
 /// [`Code::resolve`] for the attribute `tag`: and a Z on a Type 3 sequence removes it, as an X

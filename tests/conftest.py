@@ -148,7 +148,11 @@ _CACHE: dict[tuple[str, str], Result] = {}
 
 
 def anonymize_file(path: Path, profile: str = "basic") -> Result:
-    """Anonymize with dicomveil (cached per file and profile) and read both sides with pydicom."""
+    """Anonymize with dicomveil (cached per file and profile) and read both sides with pydicom.
+
+    Profiles: "basic", Table E.1-1's Basic profile exactly (unlisted attributes kept, as the
+    model of the profile in util.py does); "default", what ``Anonymizer()`` does (the unlisted
+    attributes cleaned); "empty", no rules and nothing else."""
     from dicomveil import (
         Anonymizer,
         ConfidentialityProfile,
@@ -158,12 +162,18 @@ def anonymize_file(path: Path, profile: str = "basic") -> Result:
 
     key = (str(path), profile)
     if key not in _CACHE:
-        if profile == "basic":
+        if profile == "basic":  # the table exactly: what the model of the profile models
+            prof = ConfidentialityProfile.create_default(
+                ConfidentialityProfileOptions.BASIC_PROFILE
+            )
+            prof.unlisted = "keep"
+        elif profile == "default":  # what Anonymizer() does: the unlisted attributes cleaned
             prof = ConfidentialityProfile.create_default(
                 ConfidentialityProfileOptions.BASIC_PROFILE
             )
         elif profile == "empty":
-            prof = ConfidentialityProfile()
+            prof = ConfidentialityProfile.load_from_csv_string("TagPattern;Action\n")
+            prof.unlisted = "keep"
         else:
             raise ValueError(profile)
         anon = Anonymizer(profile=prof, key=TEST_KEY)

@@ -178,7 +178,9 @@ def test_custom_profile_file(good_tree: Path, tmp_path: Path, key_file: Path) ->
     src = pydicom.dcmread(good_tree / "study1" / "CT_small.dcm")
     ds = pydicom.dcmread(out / "study1" / "CT_small.dcm")
     assert ds.PatientName == "" and "PatientAge" not in ds
-    assert ds.PatientID == src.PatientID and ds.StudyDate == src.StudyDate  # no rule: kept
+    assert ds.StudyDate == src.StudyDate  # no rule: kept
+    # no rule either, but text that identifies: cleaned (the unlisted attributes, by default)
+    assert ds.PatientID == "[REMOVED]"
 
 
 def test_in_place(tree: Tree) -> None:

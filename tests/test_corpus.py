@@ -56,7 +56,7 @@ def test_file_is_anonymized_or_refused(path: Path, tmp_path: Path):
         assert re.search(pattern, message, re.IGNORECASE), message
         return
 
-    r = anonymize_file(path)
+    r = anonymize_file(path, "default")
     out_path = tmp_path / "out.dcm"
     anon = dicomveil.Anonymizer(key=TEST_KEY)
     anon.anonymize(dicomveil.DicomFile.open(str(path))).save(out_path)
@@ -112,7 +112,7 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 @pytest.mark.parametrize("path", ANONYMIZED_CORPUS, ids=[corpus_id(p) for p in ANONYMIZED_CORPUS])
 def test_dciodvfy_finds_no_new_error(path: Path, tmp_path: Path):
     """dciodvfy, an independent IOD checker: anonymizing adds no error the input did not have."""
-    r = anonymize_file(path)
+    r = anonymize_file(path, "default")
     if transfer_syntax_of(r.ds_in) == DEFLATED:
         pytest.skip("dciodvfy does not read the deflated transfer syntax")
     before, read_ok = dciodvfy_errors(path)

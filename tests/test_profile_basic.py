@@ -218,7 +218,7 @@ def all_rows_dataset() -> Dataset:
     ids=["explicit", "implicit"],
 )
 def all_rows(request):
-    from dicomveil import Anonymizer, DicomFile
+    from dicomveil import Anonymizer, ConfidentialityProfile, DicomFile
 
     ds = all_rows_dataset()
     ds.file_meta = FileMetaDataset()
@@ -228,7 +228,9 @@ def all_rows(request):
     bio = io.BytesIO()
     ds.save_as(bio, enforce_file_format=True)
     data = bio.getvalue()
-    out = Anonymizer(key=TEST_KEY).anonymize(DicomFile.open(data)).to_bytes()
+    profile = ConfidentialityProfile.create_default()
+    profile.unlisted = "keep"  # the table exactly: each row's own effect
+    out = Anonymizer(profile, key=TEST_KEY).anonymize(DicomFile.open(data)).to_bytes()
     return pydicom.dcmread(io.BytesIO(data)), pydicom.dcmread(io.BytesIO(out))
 
 
@@ -263,6 +265,7 @@ def all_rows_literal():
     data = bio.getvalue()
     profile = ConfidentialityProfile.create_default()
     profile.conform_to_iod = False
+    profile.unlisted = "keep"
     out = Anonymizer(profile, key=TEST_KEY).anonymize(DicomFile.open(data)).to_bytes()
     return pydicom.dcmread(io.BytesIO(data)), pydicom.dcmread(io.BytesIO(out))
 

@@ -128,6 +128,9 @@ def make_file(extra: Dataset | None = None, private: list[tuple[int, str, list]]
 
 
 def anonymize(profile: ConfidentialityProfile, data: bytes) -> Dataset:
+    """The profile's rules on `data`, and nothing else: the attributes no rule names are kept
+    (``unlisted="keep"``; what "clean" does to them is tested in test_unlisted.py)."""
+    profile.unlisted = "keep"
     out = Anonymizer(profile, key=KEY).anonymize(DicomFile.open(data))
     return pydicom.dcmread(io.BytesIO(out.to_bytes()))
 

@@ -338,6 +338,9 @@ def build(rows: list[Row]) -> tuple[bytes, Dataset, dict[str, int]]:
 
 
 def anonymize(profile: ConfidentialityProfile, data: bytes) -> Dataset:
+    """The profile's rules on `data`, and nothing else: the attributes no rule names are kept
+    (``unlisted="keep"``; what "clean" does to them is tested in test_unlisted.py)."""
+    profile.unlisted = "keep"
     out = Anonymizer(profile, key=KEY).anonymize(DicomFile.open(data))
     return pydicom.dcmread(io.BytesIO(out.to_bytes()))
 
@@ -646,4 +649,5 @@ def test_pseudonyms_replace_at_every_level():
     other = ConfidentialityProfile.create_default()
     other.patient_name = dicomveil.Pseudonym()
     other.patient_id = dicomveil.Pseudonym()
+    other.unlisted = profile.unlisted  # anonymize() set "keep"
     assert profile == other

@@ -194,6 +194,13 @@ def anonymize_path(path: Path, profile: ConfidentialityProfile | None = None) ->
     return Anonymizer(profile, key=TEST_KEY).anonymize(DicomFile.open(path)).to_bytes()
 
 
+def keep_all() -> ConfidentialityProfile:
+    """No rules, and the attributes no rule names kept: every value comes out as it went in."""
+    profile = ConfidentialityProfile.load_from_csv_string("TagPattern;Action\n")
+    profile.unlisted = "keep"
+    return profile
+
+
 def literal() -> ConfidentialityProfile:
     """The Basic profile carried out literally: the CT's Referenced Image Sequence (X/Z/U*,
     Type 3 in the CT Image IOD, so removed when resolved by IOD) stays, its UIDs replaced."""
@@ -431,8 +438,8 @@ def test_odd_lengths_are_read_and_written_even(tmp_path: Path):
     }
     data = part10(image(overrides=odd))
     path = write(tmp_path, "odd-lengths.dcm", data)
-    keep_all = ConfidentialityProfile()  # a custom profile with no rules keeps everything
-    out = anonymize_path(path, keep_all)
+    everything = keep_all()  # a custom profile with no rules keeps everything
+    out = anonymize_path(path, everything)
     ds = read_out(out)
     assert ds.Modality == "MRI" and ds.InstanceNumber == 7
     assert ds.ReferencedImageSequence[0].ReferencedSOPClassUID == "1.2.3"
@@ -512,7 +519,7 @@ def test_cp246_undefined_length_un_holding_a_sequence(tmp_path: Path):
     )
     assert (0x0009, 0x1010) not in ds  # private: removed by the Basic profile
     # kept by a profile without rules: written as the explicit VR sequence it is
-    kept = read_out(anonymize_path(path, ConfidentialityProfile()))
+    kept = read_out(anonymize_path(path, keep_all()))
     assert kept[0x00091010].VR == "SQ"
     assert kept[0x00091010].value[0].PatientName == "DOE^HIDDEN"
     _validators_agree(path, out, tmp_path)
@@ -523,8 +530,8 @@ def test_explicit_vr_declared_but_implicit_encoded(tmp_path: Path):
     declared, every value kept."""
     data = part10(image(IMPL), EXPLICIT)
     path = write(tmp_path, "really-implicit.dcm", data)
-    keep_all = anonymize_path(path, ConfidentialityProfile())
-    ds = read_out(keep_all)
+    kept = anonymize_path(path, keep_all())
+    ds = read_out(kept)
     assert ds.file_meta.TransferSyntaxUID == EXPLICIT
     assert ds.PatientName == "DOE^JOHN" and ds.Rows == 64 and ds.PixelData == PIXELS
     assert ds["PatientName"].VR == "PN"  # from the dictionary, written explicit
@@ -541,7 +548,7 @@ def test_implicit_vr_declared_but_explicit_encoded(tmp_path: Path):
     )
     data = part10(image(overrides={0x00090010: private}), IMPLICIT)
     path = write(tmp_path, "really-explicit.dcm", data)
-    ds = read_out(anonymize_path(path, ConfidentialityProfile()))
+    ds = read_out(anonymize_path(path, keep_all()))
     assert ds.file_meta.TransferSyntaxUID == EXPLICIT
     assert ds.PatientName == "DOE^JOHN" and ds.Rows == 64 and ds.PixelData == PIXELS
     assert ds[0x00091010].VR == "DS"  # a private VR only the file knew
@@ -615,7 +622,7 @@ def test_duplicate_tags_are_refused(tmp_path: Path):
         )
     )
     path = write(tmp_path, "out-of-order.dcm", swapped)
-    assert read_out(anonymize_path(path, ConfidentialityProfile())).Modality == "CT"
+    assert read_out(anonymize_path(path, keep_all())).Modality == "CT"
 
 
 @pytest.mark.parametrize(
@@ -747,7 +754,7 @@ def test_dcmdump_and_gdcmdump_read_every_corpus_output(path: Path, tmp_path: Pat
     """Every output of pydicom's corpus, whether or not the readers liked its input (its
     dciodvfy comparison is in test_corpus.py)."""
     out_path = tmp_path / "out.dcm"
-    out_path.write_bytes(anonymize_file(path).out_bytes)
+    out_path.write_bytes(anonymize_file(path, "default").out_bytes)
     _readers_read(out_path)
 
 

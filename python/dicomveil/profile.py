@@ -190,6 +190,7 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         self.patient_name: str | Pseudonym | None = None
         self.patient_id: str | Pseudonym | None = None
         self._conform = True
+        self._unlisted = "clean"
         if rules is not None:
             items = rules.items() if isinstance(rules, Mapping) else rules
             for pattern, action in items:
@@ -207,6 +208,22 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
             raise TypeError(f"conform_to_iod must be a bool, not {type(value).__name__}")
         if value != self._conform:
             self._conform = value
+            self._compiled = None
+
+    @property
+    def unlisted(self) -> str:
+        """What happens to the attributes Table E.1-1 does not list (no rule names them):
+        ``"clean"`` (default) treats those that can identify someone as the table treats their
+        kind (person names removed, instance UIDs replaced, free text cleaned, the issuers of
+        identifiers as Issuer of Patient ID); ``"keep"`` keeps them, the table exactly."""
+        return self._unlisted
+
+    @unlisted.setter
+    def unlisted(self, value: str) -> None:
+        if value not in ("clean", "keep"):
+            raise ValueError(f"unlisted must be 'clean' or 'keep', not {value!r}")
+        if value != self._unlisted:
+            self._unlisted = value
             self._compiled = None
 
     # -- construction ------------------------------------------------------------------------
@@ -464,6 +481,7 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
             and self.patient_name == other.patient_name
             and self.patient_id == other.patient_id
             and self._conform == other._conform
+            and self._unlisted == other._unlisted
         )
 
     def _describe(self) -> list[tuple[str, str, Action, int | None]]:
@@ -498,7 +516,7 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
     def _compile(self) -> _core.CompiledProfile:
         """The engine's lookup table, with the de-identification markers of the options."""
         if self._compiled is None:
-            self._compiled = self._rules.compile(conform=self._conform)
+            self._compiled = self._rules.compile(conform=self._conform, unlisted=self._unlisted)
         return self._compiled
 
 
