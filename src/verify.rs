@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::anonymize::private_creators;
 use crate::batch::{list_files, list_tree, thread_pool};
 use crate::clean::{identifying_words, is_word, normalize_str, Charset};
-use crate::dataset::{tag_str, DataSet, DicomFile, Source, Value};
+use crate::dataset::{tag_str, value_vr, DataSet, DicomFile, Source, Value};
 use crate::error::{Error, Result};
 use crate::profile::{Action, CompiledProfile, Place};
 use crate::read::{is_dicomdir, read_path};
@@ -103,7 +103,9 @@ impl Scan<'_> {
         });
     }
 
-    fn dataset(&mut self, ds: &DataSet, prefix: &str, place: Option<Place>) {
+    /// `by_rules`: outside any sequence whose values were all given dummies or cleaned (D,
+    /// C), where the attributes no rule names get the unlisted treatment.
+    fn dataset(&mut self, ds: &DataSet, prefix: &str, place: Option<Place>, by_rules: bool) {
         let creators = private_creators(ds);
         for el in &ds.elements {
             let path = if prefix.is_empty() {
@@ -123,7 +125,17 @@ impl Scan<'_> {
             // what the profile removes, resolved by the IOD as the anonymizer resolves it (a
             // required attribute is kept with a dummy or empty value, not removed)
             let decision = self.profile.decide_at(place, el.tag, creator);
-            if !is_creator && decision.action == Some(Action::Remove) {
+            let attribute = decision.attribute;
+            let action = match decision.action {
+                None if by_rules => self.profile.unlisted_action(
+                    el.tag,
+                    value_vr(el),
+                    attribute.and_then(|a| a.req).map(|r| r.effective()),
+                    attribute.is_some_and(|a| a.terms.is_some()),
+                ),
+                action => action,
+            };
+            if !is_creator && action == Some(Action::Remove) {
                 let kind = if el.tag.0 % 2 == 1 {
                     FindingKind::PrivateAttribute
                 } else {
@@ -135,7 +147,12 @@ impl Scan<'_> {
                 Value::Sequence(items) => {
                     for (i, item) in items.iter().enumerate() {
                         let inner = place.and_then(|p| p.items(decision.attribute));
-                        self.dataset(item, &format!("{path}[{i}]"), inner);
+                        let by_rules = by_rules
+                            && !matches!(
+                                action,
+                                Some(Action::Dummy | Action::Placeholder | Action::Clean)
+                            );
+                        self.dataset(item, &format!("{path}[{i}]"), inner, by_rules);
                     }
                 }
                 Value::Primitive(data) if el.tag != tags::PIXEL_DATA => {
@@ -191,7 +208,7 @@ fn verify_file(
         );
     }
     let place = profile.place_of(&file);
-    scan.dataset(&file.dataset, "", place);
+    scan.dataset(&file.dataset, "", place, true);
     scan.findings
 }
 
