@@ -163,7 +163,7 @@ def anonymize_file(path: Path, profile: str = "basic") -> Result:
                 ConfidentialityProfileOptions.BASIC_PROFILE
             )
         elif profile == "empty":
-            prof = ConfidentialityProfile()
+            prof = ConfidentialityProfile.empty()
         else:
             raise ValueError(profile)
         anon = Anonymizer(profile=prof, key=TEST_KEY)

@@ -351,7 +351,7 @@ RULES = [
 def test_rule_form_in_each_format(fmt: str):
     profile = LOAD_STRING[fmt](rule_form(fmt, RULES))
     assert list(profile.items()) == [(p, Action(a)) for p, a in RULES]
-    assert profile == P(RULES)
+    assert profile == P.empty(RULES)
     assert profile.is_custom
 
 
@@ -359,8 +359,8 @@ def test_rule_form_in_each_format(fmt: str):
 def test_rule_form_from_a_file_names_the_file(fmt: str, tmp_path: Path):
     path = tmp_path / f"p.{fmt}"
     path.write_text(rule_form(fmt, RULES), encoding="utf-8")
-    assert LOAD_FILE[fmt](path) == P(RULES)
-    assert LOAD_FILE[fmt](str(path)) == P(RULES)
+    assert LOAD_FILE[fmt](path) == P.empty(RULES)
+    assert LOAD_FILE[fmt](str(path)) == P.empty(RULES)
     path.write_text(rule_form(fmt, [("0010,0010", "Q")]), encoding="utf-8")
     with pytest.raises(ProfileError) as e:
         LOAD_FILE[fmt](path)
@@ -376,11 +376,13 @@ def test_rule_form_with_options_warns_that_they_change_nothing(fmt: str, options
     leave descriptions in place)."""
     with pytest.warns(UserWarning, match=r"^<string>: options .* rule form.* change nothing"):
         loaded = LOAD_STRING[fmt](rule_form(fmt, RULES), options=options)
-    assert loaded == P(RULES)
+    assert loaded == P.empty(RULES)
     # BASIC_PROFILE (what every profile implies) is accepted without a word
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert LOAD_STRING[fmt](rule_form(fmt, RULES), options=Options.BASIC_PROFILE) == P(RULES)
+        assert LOAD_STRING[fmt](rule_form(fmt, RULES), options=Options.BASIC_PROFILE) == P.empty(
+            RULES
+        )
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -595,7 +597,7 @@ def test_different_patterns_are_different_rules():
     assert len({canonical_pattern(p) for p in DIFFERENT}) == len(DIFFERENT)
     rules = [(p, "X") for p in DIFFERENT]
     _core.CompiledProfile(rules, "t", [], [])  # the engine sees no duplicate either
-    assert len(P(rules)) == len(DIFFERENT)
+    assert len(P.empty(rules)) == len(DIFFERENT)
 
 
 MALFORMED = [
@@ -628,7 +630,7 @@ def test_malformed_patterns_agree_with_the_engine(pattern: str):
 
 
 def test_mapping_keys_are_patterns_not_spellings():
-    profile = P({"0010,0010": "Z"})
+    profile = P.empty({"0010,0010": "Z"})
     assert profile["PatientName"] == Action.Z
     assert "(0010,0010)" in profile and "PatientName" in profile
     assert "0010,0020" not in profile and "garbage" not in profile and 7 not in profile
@@ -638,12 +640,12 @@ def test_mapping_keys_are_patterns_not_spellings():
     assert len(profile) == 0
     with pytest.raises(KeyError):
         profile["garbage"]
-    assert P({"PatientName": "Z"}) == P({"(0010,0010)": "Z"})
-    assert P({"PatientName": "Z"}) != P({"(0010,0010)": "X"})
+    assert P.empty({"PatientName": "Z"}) == P.empty({"(0010,0010)": "Z"})
+    assert P.empty({"PatientName": "Z"}) != P.empty({"(0010,0010)": "X"})
 
 
 def test_equally_specific_overlapping_patterns_are_refused():
-    profile = P({"0009,xx10": "Z"})
+    profile = P.empty({"0009,xx10": "Z"})
     with pytest.raises(ProfileError, match=r"ambiguous with '0009,xx10'.*\(0009,1010\)"):
         profile["0009,10xx"] = "K"
     profile["0009,10xx"] = "Z"  # same action: no ambiguity
@@ -753,13 +755,13 @@ def test_creator_rule_needs_the_creator():
     ds.add_new(0x00091010, "LO", "orphan")
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
-    profile = P({"0009,xx10:ACME PRIVATE": "X", "0009,xxxx": "Z"})
+    profile = P.empty({"0009,xx10:ACME PRIVATE": "X", "0009,xxxx": "Z"})
     out = anonymize(profile, buf.getvalue())
     assert out[0x00091010].value == ""
 
 
 def test_all_private_pattern_applies_to_every_odd_group():
-    out = anonymize(P({"gggg,eeee (gggg odd)": "X"}), private_file())
+    out = anonymize(P.empty({"gggg,eeee (gggg odd)": "X"}), private_file())
     assert not any(e.tag.is_private for e in out)
     assert out.PatientName == "Roe^Jane"
 
@@ -769,23 +771,23 @@ def test_wildcard_pattern_on_public_groups():
     for group in (0x6000, 0x6002, 0x601E):
         extra.add_new(group << 16 | 0x4000, "LT", f"comment {group:04x}")
     data = make_file(extra)
-    out = anonymize(P({"60xx,4000": "Z"}), data)
+    out = anonymize(P.empty({"60xx,4000": "Z"}), data)
     for group in (0x6000, 0x6002, 0x601E):
         assert out[group << 16 | 0x4000].value == ""
-    out = anonymize(P({"60xx,4000": "Z", "6002,4000": "K"}), data)
+    out = anonymize(P.empty({"60xx,4000": "Z", "6002,4000": "K"}), data)
     assert out[0x60024000].value == "comment 6002"
     assert out[0x60004000].value == ""
 
 
 def test_keyword_and_tag_rules_act_the_same():
     data = make_file()
-    a = anonymize(P({"PatientAge": "X", "InstitutionName": "Z"}), data)
-    b = anonymize(P({"(0010,1010)": "X", "0008,0080": "Z"}), data)
+    a = anonymize(P.empty({"PatientAge": "X", "InstitutionName": "Z"}), data)
+    b = anonymize(P.empty({"(0010,1010)": "X", "0008,0080": "Z"}), data)
     assert "PatientAge" not in a and "PatientAge" not in b
     assert a.InstitutionName == b.InstitutionName == ""
     # X on Patient's Name, Type 2 in the file's IOD (CT Image): emptied, not removed
-    a = anonymize(P({"PatientName": "X"}), data)
-    b = anonymize(P({"(0010,0010)": "X"}), data)
+    a = anonymize(P.empty({"PatientName": "X"}), data)
+    b = anonymize(P.empty({"(0010,0010)": "X"}), data)
     assert a.PatientName == b.PatientName == ""
 
 
@@ -795,7 +797,7 @@ def test_sequence_rules_apply_inside_kept_sequences():
     inner.PatientName = "Roe^Jane"
     inner.CodeMeaning = "x"
     extra.add_new(0x00189321, "SQ", Sequence([inner]))  # no rule: kept, rules applied inside
-    out = anonymize(P({"PatientName": "X"}), make_file(extra))
+    out = anonymize(P.empty({"PatientName": "X"}), make_file(extra))
     item = out[0x00189321].value[0]
     assert "PatientName" not in item and item.CodeMeaning == "x"
 
@@ -841,7 +843,7 @@ CUSTOM = [
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_custom_profile_round_trip(fmt: str, tmp_path: Path):
-    profile = P(CUSTOM)
+    profile = P.empty(CUSTOM)
     text = EXPORT[fmt](profile)
     back = LOAD_STRING[fmt](text)
     assert back == profile
@@ -858,11 +860,11 @@ def test_custom_profile_round_trip(fmt: str, tmp_path: Path):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_empty_profile_round_trip(fmt: str):
-    assert LOAD_STRING[fmt](EXPORT[fmt](P())) == P()
+    assert LOAD_STRING[fmt](EXPORT[fmt](P.empty())) == P.empty()
 
 
 def test_export_formats_are_the_rule_forms():
-    profile = P([("(0010,0010)", "Z"), ("0009,xx10:ACME", "K")])
+    profile = P.empty([("(0010,0010)", "Z"), ("0009,xx10:ACME", "K")])
     assert profile.to_csv() == "TagPattern;Action\n(0010,0010);Z\n0009,xx10:ACME;K\n"
     assert json.loads(profile.to_json()) == [
         {"Tag": "(0010,0010)", "Action": "Z"},
@@ -876,7 +878,7 @@ def test_export_formats_are_the_rule_forms():
 
 
 def test_export_leaves_out_patient_name_and_id():
-    profile = P({"PatientName": "Z"})
+    profile = P.empty({"PatientName": "Z"})
     profile.patient_name = "ANON"
     back = P.load_from_csv_string(profile.to_csv())
     assert back.patient_name is None
@@ -885,11 +887,11 @@ def test_export_leaves_out_patient_name_and_id():
 
 def test_export_to_an_unwritable_path(tmp_path: Path):
     with pytest.raises(FileAccessError, match="cannot write the profile"):
-        P().to_csv(tmp_path / "missing-dir" / "p.csv")
+        P.empty().to_csv(tmp_path / "missing-dir" / "p.csv")
 
 
 def test_export_of_characters_xml_cannot_hold():
-    profile = P({"0009,xx10:A\x01B": "K"})
+    profile = P.empty({"0009,xx10:A\x01B": "K"})
     assert P.load_from_csv_string(profile.to_csv()) == profile
     assert P.load_from_json_string(profile.to_json()) == profile
     with pytest.raises(ProfileError, match="cannot be written in XML"):
@@ -1151,7 +1153,7 @@ def test_wrong_argument_types():
 
 def test_a_late_error_leaves_nothing_loaded():
     """The last rule is bad: no profile is returned, and an existing one is not touched."""
-    profile = P({"PatientName": "K"})
+    profile = P.empty({"PatientName": "K"})
     text = HEADER + "".join(f"00{g:02x},0010;Z\n" for g in range(0x10, 0x40, 2)) + "0010,0010;?\n"
     with pytest.raises(ProfileError, match=r"line 26"):
         profile = P.load_from_csv_string(text)
@@ -1159,7 +1161,7 @@ def test_a_late_error_leaves_nothing_loaded():
 
 
 def test_mapping_setitem_errors_name_the_rule():
-    profile = P()
+    profile = P.empty()
     with pytest.raises(ProfileError, match=r"rule 'PatientNam': unknown keyword"):
         profile["PatientNam"] = "X"
     with pytest.raises(ProfileError, match=r"rule 'PatientName': unknown action 'W'"):

@@ -431,7 +431,7 @@ def test_odd_lengths_are_read_and_written_even(tmp_path: Path):
     }
     data = part10(image(overrides=odd))
     path = write(tmp_path, "odd-lengths.dcm", data)
-    keep_all = ConfidentialityProfile()  # a custom profile with no rules keeps everything
+    keep_all = ConfidentialityProfile.empty()  # a custom profile with no rules keeps everything
     out = anonymize_path(path, keep_all)
     ds = read_out(out)
     assert ds.Modality == "MRI" and ds.InstanceNumber == 7
@@ -512,7 +512,7 @@ def test_cp246_undefined_length_un_holding_a_sequence(tmp_path: Path):
     )
     assert (0x0009, 0x1010) not in ds  # private: removed by the Basic profile
     # kept by a profile without rules: written as the explicit VR sequence it is
-    kept = read_out(anonymize_path(path, ConfidentialityProfile()))
+    kept = read_out(anonymize_path(path, ConfidentialityProfile.empty()))
     assert kept[0x00091010].VR == "SQ"
     assert kept[0x00091010].value[0].PatientName == "DOE^HIDDEN"
     _validators_agree(path, out, tmp_path)
@@ -523,7 +523,7 @@ def test_explicit_vr_declared_but_implicit_encoded(tmp_path: Path):
     declared, every value kept."""
     data = part10(image(IMPL), EXPLICIT)
     path = write(tmp_path, "really-implicit.dcm", data)
-    keep_all = anonymize_path(path, ConfidentialityProfile())
+    keep_all = anonymize_path(path, ConfidentialityProfile.empty())
     ds = read_out(keep_all)
     assert ds.file_meta.TransferSyntaxUID == EXPLICIT
     assert ds.PatientName == "DOE^JOHN" and ds.Rows == 64 and ds.PixelData == PIXELS
@@ -541,7 +541,7 @@ def test_implicit_vr_declared_but_explicit_encoded(tmp_path: Path):
     )
     data = part10(image(overrides={0x00090010: private}), IMPLICIT)
     path = write(tmp_path, "really-explicit.dcm", data)
-    ds = read_out(anonymize_path(path, ConfidentialityProfile()))
+    ds = read_out(anonymize_path(path, ConfidentialityProfile.empty()))
     assert ds.file_meta.TransferSyntaxUID == EXPLICIT
     assert ds.PatientName == "DOE^JOHN" and ds.Rows == 64 and ds.PixelData == PIXELS
     assert ds[0x00091010].VR == "DS"  # a private VR only the file knew
@@ -615,7 +615,7 @@ def test_duplicate_tags_are_refused(tmp_path: Path):
         )
     )
     path = write(tmp_path, "out-of-order.dcm", swapped)
-    assert read_out(anonymize_path(path, ConfidentialityProfile())).Modality == "CT"
+    assert read_out(anonymize_path(path, ConfidentialityProfile.empty())).Modality == "CT"
 
 
 @pytest.mark.parametrize(

@@ -125,7 +125,7 @@ class _Job:
     dst: str
     #: the options of a PS3.15 profile (rebuilt exactly by create_default), or None
     options: int | None
-    #: the rules of a custom profile, as JSON
+    #: the rules of any other profile (custom, or a default one with rules on top), as JSON
     rules: str | None
     patient_name: tuple[str, str] | None
     patient_id: tuple[str, str] | None

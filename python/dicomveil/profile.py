@@ -150,10 +150,15 @@ def _option_names(options: Options) -> str:
 class ConfidentialityProfile(MutableMapping[str, Action]):
     """A set of de-identification rules: a mutable mapping from tag pattern to :class:`Action`.
 
-    ``ConfidentialityProfile()`` is an empty custom profile. A custom profile applies exactly
-    its own rules: an element that no rule matches is kept. :meth:`create_default` gives
-    PS3.15 Table E.1-1 with the chosen options; the ``load_from_*`` class methods read custom
-    profiles (CSV, JSON, XML) and ``to_csv``/``to_json``/``to_xml`` write them.
+    ``ConfidentialityProfile()`` is the Basic profile: PS3.15 Table E.1-1 with no option, the
+    same rules as :meth:`create_default` (and what :class:`Anonymizer` uses without a
+    profile). Rules given to the constructor, or set later (``profile["PatientName"] = "K"``),
+    apply on top of it: each replaces the Basic rule of the same pattern (patterns compare by
+    meaning, not spelling), or is added. :meth:`create_default` gives the table with options;
+    :meth:`empty` is a profile with no rules at all, for a custom profile built rule by rule
+    (an element that no rule matches is kept); the ``load_from_*`` class methods read profiles
+    (CSV, JSON, XML), which keep exactly the rules of their file, and
+    ``to_csv``/``to_json``/``to_xml`` write them.
 
     Tag patterns: ``gggg,eeee`` with or without parentheses (hex in either case, ``x`` for any
     digit, e.g. ``50xx,xxxx`` or ``60xx,3000``), a keyword (``PatientName``), a private
@@ -185,15 +190,32 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         self,
         rules: Mapping[str, Action | str] | Iterable[tuple[str, Action | str]] | None = None,
     ) -> None:
-        self._rules = _core.Rules()
+        self._start(_core.Rules.default(int(Options.BASIC_PROFILE)))
+        self._update(rules)
+
+    def _start(self, rules: _core.Rules) -> None:
+        """Set every attribute: ``rules`` and the settings at their defaults."""
+        self._rules = rules
         self._compiled: _core.CompiledProfile | None = None
         self.patient_name: str | Pseudonym | None = None
         self.patient_id: str | Pseudonym | None = None
         self._conform = True
+
+    def _update(
+        self,
+        rules: Mapping[str, Action | str] | Iterable[tuple[str, Action | str]] | None,
+    ) -> None:
         if rules is not None:
             items = rules.items() if isinstance(rules, Mapping) else rules
             for pattern, action in items:
                 self[pattern] = action
+
+    @classmethod
+    def _of(cls, rules: _core.Rules) -> ConfidentialityProfile:
+        """A profile of exactly ``rules`` (the engine's), with default settings."""
+        profile = cls.__new__(cls)
+        profile._start(rules)
+        return profile
 
     @property
     def conform_to_iod(self) -> bool:
@@ -222,8 +244,22 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         higher bit wins where two selected options both name the attribute.
         """
         opts = _options_value(options) or Options.BASIC_PROFILE
-        profile = cls()
-        profile._rules = _core.Rules.default(int(opts))
+        return cls._of(_core.Rules.default(int(opts)))
+
+    @classmethod
+    def empty(
+        cls,
+        rules: Mapping[str, Action | str] | Iterable[tuple[str, Action | str]] | None = None,
+    ) -> ConfidentialityProfile:
+        """A custom profile of exactly ``rules`` (none when not given): nothing of Table
+        E.1-1 is added, and an element that no rule matches is kept.
+
+        ``ConfidentialityProfile.empty({"PatientName": "Z"})`` changes PatientName and keeps
+        everything else, where ``ConfidentialityProfile({"PatientName": "Z"})`` is the Basic
+        profile with that rule.
+        """
+        profile = cls._of(_core.Rules())
+        profile._update(rules)
         return profile
 
     @classmethod
@@ -355,15 +391,16 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
                 [row.cells.get(column, ("", row.where)) for column in profile_io.OPTION_COLUMNS]
                 for row in rows
             ]
-        profile = cls()
-        profile._rules = _core.Rules.from_rows(
-            form,
-            [
-                (row.pattern, row.pattern_where, row.where, row_cells)
-                for row, row_cells in zip(rows, cells, strict=True)
-            ],
-            int(opts or Options.BASIC_PROFILE),
-            source,
+        profile = cls._of(
+            _core.Rules.from_rows(
+                form,
+                [
+                    (row.pattern, row.pattern_where, row.where, row_cells)
+                    for row, row_cells in zip(rows, cells, strict=True)
+                ],
+                int(opts or Options.BASIC_PROFILE),
+                source,
+            )
         )
         return profile
 
@@ -406,9 +443,11 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
     def options(self) -> Options | None:
         """The options when the rules are exactly the default table; None for a custom profile.
 
-        A profile made by :meth:`create_default` has the options it was made with. Any other
+        A profile made by :meth:`create_default` has the options it was made with, and
+        ``ConfidentialityProfile()`` BASIC_PROFILE while its rules are unchanged. Any other
         profile (loaded or edited) whose rules are exactly those of the default table for some
-        options has those options (the smallest such set); any other is custom.
+        options has those options (the smallest such set); any other is custom (a Basic
+        profile with a rule on top that the table does not have included).
         """
         options = self._rules.options
         return None if options is None else Options(options)
