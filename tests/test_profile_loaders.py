@@ -50,6 +50,7 @@ LOAD_FILE = {
 }
 EXPORT = {"csv": P.to_csv, "json": P.to_json, "xml": P.to_xml}
 FORMATS = ["csv", "json", "xml"]
+HEADER = "TagPattern;Action\n"
 
 
 def letters(profile: ConfidentialityProfile) -> dict[str, str]:
@@ -877,12 +878,347 @@ def test_export_formats_are_the_rule_forms():
     )
 
 
-def test_export_leaves_out_patient_name_and_id():
-    profile = P.empty({"PatientName": "Z"})
-    profile.patient_name = "ANON"
-    back = P.load_from_csv_string(profile.to_csv())
-    assert back.patient_name is None
-    assert dict(back.items()) == dict(profile.items())
+# ---------------------------------------------------------------------------------------------
+# Settings: patient_name, patient_id, conform_to_iod, unlisted in every format
+# ---------------------------------------------------------------------------------------------
+
+SETTING_CASES = {
+    "patient_name": {"patient_name": "ANONYMOUS PATIENT"},
+    "patient_name_pseudonym": {"patient_name": dicomveil.Pseudonym()},
+    "patient_id": {"patient_id": "00000000"},
+    "patient_id_pseudonym": {"patient_id": dicomveil.Pseudonym()},
+    "patient_name_empty": {"patient_name": ""},
+    "patient_id_punctuation": {"patient_id": 'a;b,"c" // #d <e> & f'},
+    "conform_to_iod": {"conform_to_iod": False},
+    "unlisted": {"unlisted": "keep"},
+    "all": {
+        "patient_name": "ANON^PATIENT",
+        "patient_id": dicomveil.Pseudonym(),
+        "conform_to_iod": False,
+        "unlisted": "keep",
+    },
+}
+SETTING_DEFAULTS = {
+    "patient_name": None,
+    "patient_id": None,
+    "conform_to_iod": True,
+    "unlisted": "clean",
+}
+
+
+def settings_of(profile: ConfidentialityProfile) -> dict[str, object]:
+    return {name: getattr(profile, name) for name in SETTING_DEFAULTS}
+
+
+def with_settings(profile: ConfidentialityProfile, settings: dict) -> ConfidentialityProfile:
+    for name, value in settings.items():
+        setattr(profile, name, value)
+    return profile
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("case", SETTING_CASES)
+@pytest.mark.parametrize("base", ["basic", "options", "custom", "empty"])
+def test_settings_round_trip(fmt: str, case: str, base: str, tmp_path: Path):
+    make = {
+        "basic": P,
+        "options": lambda: P.create_default(Options.RETAIN_UIDS | Options.CLEAN_DESC),
+        "custom": lambda: P.empty(CUSTOM),
+        "empty": P.empty,
+    }[base]
+    profile = with_settings(make(), SETTING_CASES[case])
+    text = EXPORT[fmt](profile)
+    back = LOAD_STRING[fmt](text)
+    assert back == profile
+    assert settings_of(back) == SETTING_DEFAULTS | SETTING_CASES[case]
+    assert list(back.items()) == list(profile.items())
+    assert back.options == make().options  # settings are no rules: the options stay
+    path = tmp_path / f"p.{fmt}"
+    EXPORT[fmt](profile, path)
+    assert LOAD_FILE[fmt](path) == profile
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_loaded_profile_acts_as_the_exported_one(fmt: str):
+    profile = with_settings(P({"InstitutionName": "K"}), SETTING_CASES["all"])
+    back = LOAD_STRING[fmt](EXPORT[fmt](profile))
+    data = make_file()
+    out = anonymize(back, data)
+    assert out == anonymize(profile, data)
+    assert out.PatientName == "ANON^PATIENT" and re.fullmatch(r"[0-9A-F]{16}", out.PatientID)
+    assert out.InstitutionName == "Saint Elsewhere Hospital"
+    assert back._compile().conform is False and back._compile().unlisted == "keep"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("options", [1, 4 | 256, 2047])
+def test_a_default_export_is_unchanged(fmt: str, options: int):
+    """Settings at their defaults are not written: a default profile exports the rules alone,
+    as before settings were part of the formats, set explicitly or not."""
+    profile = P.create_default(options)
+    rules = list(profile.items())
+    expected = {
+        "csv": "TagPattern;Action\n" + "".join(f"{p};{a.value}\n" for p, a in rules),
+        "json": "[\n"
+        + ",\n".join(f'  {{"Tag": "{p}", "Action": "{a.value}"}}' for p, a in rules)
+        + "\n]\n",
+        "xml": '<?xml version="1.0" encoding="UTF-8"?>\n<root>\n'
+        + "".join(f"  <item><tag>{p}</tag><action>{a.value}</action></item>\n" for p, a in rules)
+        + "</root>\n",
+    }[fmt]
+    assert EXPORT[fmt](profile) == expected
+    assert EXPORT[fmt](P()) == EXPORT[fmt](P.create_default())
+    explicit = with_settings(P.create_default(options), SETTING_DEFAULTS)
+    assert EXPORT[fmt](explicit) == expected
+    changed = with_settings(P.create_default(options), SETTING_CASES["all"])
+    assert EXPORT[fmt](with_settings(changed, SETTING_DEFAULTS)) == expected
+
+
+def test_the_settings_as_each_format_writes_them():
+    profile = with_settings(P.empty({"PatientName": "Z"}), SETTING_CASES["all"])
+    assert profile.to_csv() == (
+        "TagPattern;Action\n"
+        "@patient_name;ANON^PATIENT\n"
+        "@patient_id;@pseudonym\n"
+        "@conform_to_iod;no\n"
+        "@unlisted;keep\n"
+        "PatientName;Z\n"
+    )
+    assert json.loads(profile.to_json()) == [
+        {"Setting": "patient_name", "Value": "ANON^PATIENT"},
+        {"Setting": "patient_id", "Value": "@pseudonym"},
+        {"Setting": "conform_to_iod", "Value": "no"},
+        {"Setting": "unlisted", "Value": "keep"},
+        {"Tag": "PatientName", "Action": "Z"},
+    ]
+    assert profile.to_xml() == (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<root>\n'
+        '  <setting name="patient_name">ANON^PATIENT</setting>\n'
+        '  <setting name="patient_id">@pseudonym</setting>\n'
+        '  <setting name="conform_to_iod">no</setting>\n'
+        '  <setting name="unlisted">keep</setting>\n'
+        "  <item><tag>PatientName</tag><action>Z</action></item>\n</root>\n"
+    )
+    quoted = with_settings(P.empty(), {"patient_id": 'a;b "c" // d'})
+    assert quoted.to_csv() == 'TagPattern;Action\n@patient_id;"a;b ""c"" // d"\n'
+
+
+def settings_by_hand(fmt: str, settings: list[tuple[str, str]], rules=(("0010,0010", "Z"),)):
+    """Settings then rules, written by hand in each format's rule form."""
+    if fmt == "csv":
+        return (
+            "TagPattern;Action\n"
+            + "".join(f"@{n};{v}\n" for n, v in settings)
+            + "".join(f"{p};{a}\n" for p, a in rules)
+        )
+    if fmt == "json":
+        items = [{"Setting": n, "Value": v} for n, v in settings]
+        return json.dumps(items + [{"Tag": p, "Action": a} for p, a in rules])
+    items = "".join(f'<setting name="{n}">{v}</setting>' for n, v in settings)
+    items += "".join(f"<item><tag>{p}</tag><action>{a}</action></item>" for p, a in rules)
+    return f"<root>{items}</root>"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_settings_by_hand_names_and_values_are_lenient_in_case(fmt: str):
+    text = settings_by_hand(
+        fmt,
+        [("PatientName", "@Pseudonym"), ("patient-id", "P-7"), ("Conform To IOD", "NO")]
+        + [("UNLISTED", "Keep")],
+    )
+    profile = LOAD_STRING[fmt](text)
+    assert settings_of(profile) == {
+        "patient_name": dicomveil.Pseudonym(),
+        "patient_id": "P-7",
+        "conform_to_iod": False,
+        "unlisted": "keep",
+    }
+    assert letters(profile) == {"0010,0010": "Z"}
+    # a file of settings alone: a profile with no rules and those settings
+    alone = LOAD_STRING[fmt](settings_by_hand(fmt, [("conform_to_iod", "yes")], rules=()))
+    assert len(alone) == 0 and alone.conform_to_iod is True
+
+
+def test_settings_in_the_option_form():
+    header = "tag;keyword;" + ";".join(COLUMNS)
+    empty = ";" * 10
+    text = (
+        f"{header}\n@patient_id;;STUDY-1{empty}\n@unlisted;comment;keep{empty}\n"
+        f"0020,000d;StudyInstanceUID;U;;K{';' * 8}\n"
+    )
+    profile = P.load_from_csv_string(text, options=Options.RETAIN_UIDS)
+    assert (profile.patient_id, profile.unlisted) == ("STUDY-1", "keep")
+    assert letters(profile) == {"0020,000d": "K"}
+    rows = [{"tag": "0020,000d", "basic_profile": "U", "rtn_uids_opt": "K"}]
+    as_json = [{"Setting": "patient_id", "Value": "STUDY-1"}, *rows]
+    profile = P.load_from_json_string(json.dumps(as_json), options=Options.RETAIN_UIDS)
+    assert profile.patient_id == "STUDY-1" and letters(profile) == {"0020,000d": "K"}
+    as_xml = (
+        '<table><setting name="patient_id">STUDY-1</setting><item><tag>0020,000d</tag>'
+        "<basic_profile>U</basic_profile><rtn_uids_opt>K</rtn_uids_opt></item></table>"
+    )
+    profile = P.load_from_xml_string(as_xml, options=Options.RETAIN_UIDS)
+    assert profile.patient_id == "STUDY-1" and letters(profile) == {"0020,000d": "K"}
+    # a setting's value is in basic_profile: the option cells of its row stay empty
+    bad = f"{header}\n@patient_id;;STUDY-1;;K{';' * 8}\n"
+    with pytest.raises(
+        ProfileError,
+        match=r"^<string>: line 2: a setting has its value in 'basic_profile' only; "
+        r"rtn_uids_opt must be empty",
+    ):
+        P.load_from_csv_string(bad)
+
+
+def test_a_loaded_setting_applies_to_the_run():
+    data = make_file()
+    literal = P.load_from_csv_string(HEADER + "@conform_to_iod;no\nPatientName;X\n")
+    assert "PatientName" not in anonymize(literal, data)  # X as written
+    resolved = P.load_from_csv_string(HEADER + "PatientName;X\n")
+    assert anonymize(resolved, data).PatientName == ""  # Type 2 in CT Image: emptied
+    named = P.load_from_json_string('[{"Setting": "patient_name", "Value": "ANON"}]')
+    assert anonymize(named, data).PatientName == "ANON"
+
+
+SETTING_ERRORS = {
+    "csv": [
+        (HEADER + "@patient_nam;X\n", r"line 2: unknown setting 'patient_nam' \(the settings are "),
+        (HEADER + "@;X\n", r"line 2: unknown setting ''"),
+        (
+            HEADER + "@patient_id;A\n@PatientID;B\n",
+            r"line 3: setting patient_id is given twice \(first at line 2\)",
+        ),
+        (
+            HEADER + "0010,0010;Z\n@patient_id;A\n",
+            r"line 3: settings come before the rules \(line 2 is a rule\)",
+        ),
+        (HEADER + "@conform_to_iod;false\n", r"line 2 \(Action\): conform_to_iod is yes or no"),
+        (HEADER + "@conform_to_iod;\n", r"line 2 \(Action\): conform_to_iod is yes or no, not ''"),
+        (
+            HEADER + "@unlisted;remove\n",
+            r"line 2 \(Action\): unlisted is clean or keep, not 'remove'",
+        ),
+        (HEADER + "@patient_name;Müller\n", r"line 2 \(Action\): patient_name must be ASCII"),
+        (
+            HEADER + "@patient_id;@random\n",
+            r"line 2 \(Action\): patient_id: unknown value '@random' \(a value starting with @ "
+            r"is @pseudonym",
+        ),
+        (HEADER + "@patient_id;A;B\n", r"line 2: 3 fields, but the header has 2"),
+        ("TagPattern,Action\n@patient_id,Doe, J\n", r"line 2: 3 fields, but the header has 2"),
+    ],
+    "json": [
+        ('[{"Setting": "colour", "Value": "X"}]', r"\[0\]\.Setting: unknown setting 'colour'"),
+        ('[{"Setting": "unlisted", "Value": "drop"}]', r"\[0\]\.Value: unlisted is clean or keep"),
+        ('[{"Setting": "conform_to_iod", "Value": false}]', r"\[0\]\.Value: expected a string"),
+        ('[{"Setting": "patient_id", "Value": null}]', r"\[0\]\.Value: expected a string"),
+        ('[{"Setting": 5, "Value": "x"}]', r"\[0\]\.Setting: expected a string, found int"),
+        ('[{"Setting": "patient_id"}]', r"\[0\]: missing key Value"),
+        (
+            '[{"Setting": "patient_id", "Value": "A\\u0001"}]',
+            r"\[0\]\.Value: patient_id has the control character '\\x01'",
+        ),
+        (
+            '[{"Setting": "patient_id", "Value": "x", "Tag": "0010,0020"}]',
+            r"\[0\]: an object with a 'Setting' key is a setting, and a setting has no key of a "
+            r"rule \('Tag'\)",
+        ),
+        (
+            '[{"Setting": "patient_id", "Value": "x", "setting": "y"}]',
+            r"\[0\]: key 'setting' is given twice \(also as 'Setting'\)",
+        ),
+        (
+            '[{"Setting": "patient_id", "Value": "A"}, {"Setting": "patient_id", "Value": "B"}]',
+            r"\[1\]\.Setting: setting patient_id is given twice \(first at \[0\]\.Setting\)",
+        ),
+        (
+            '[{"Tag": "0010,0010", "Action": "Z"}, {"Setting": "patient_id", "Value": "A"}]',
+            r"\[1\]: settings come before the rules \(\[0\] is a rule\)",
+        ),
+    ],
+    "xml": [
+        (
+            '<root><setting name="nope">x</setting></root>',
+            r"setting\[1\] \(line 1\) @name: unknown setting 'nope'",
+        ),
+        (
+            '<root>\n<setting name="unlisted">x</setting></root>',
+            r"setting\[1\] \(line 2\): unlisted is clean or keep, not 'x'",
+        ),
+        ("<root><setting>x</setting></root>", r"setting\[1\] \(line 1\): a setting needs its name"),
+        (
+            '<root><setting name="unlisted" value="keep"/></root>',
+            r"setting\[1\] \(line 1\): a setting has a name attribute only, not 'value'",
+        ),
+        (
+            '<root><setting name="unlisted"><value>keep</value></setting></root>',
+            r"setting\[1\] \(line 1\): a setting holds its value as text, not elements",
+        ),
+        (
+            '<root><setting name="unlisted">keep</setting>\n'
+            '<setting name="Unlisted">clean</setting></root>',
+            r"setting\[2\] \(line 2\) @name: setting unlisted is given twice \(first at "
+            r"setting\[1\] \(line 1\) @name\)",
+        ),
+        (
+            "<root><item><tag>0010,0010</tag><action>Z</action></item>\n"
+            '<setting name="unlisted">keep</setting></root>',
+            r"setting\[1\] \(line 2\): settings come before the rules \(item\[1\] is a rule\)",
+        ),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "message"),
+    [(fmt, text, message) for fmt, cases in SETTING_ERRORS.items() for text, message in cases],
+)
+def test_setting_errors(fmt: str, text: str, message: str):
+    with pytest.raises(ProfileError) as e:
+        LOAD_STRING[fmt](text)
+    assert re.match(r"<string>: " + message, str(e.value)), str(e.value)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_setting_errors_name_the_file(fmt: str, tmp_path: Path):
+    path = tmp_path / f"p.{fmt}"
+    path.write_text(settings_by_hand(fmt, [("unlisted", "sometimes")]), encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"unlisted is clean or keep, not 'sometimes'") as e:
+        LOAD_FILE[fmt](path)
+    assert str(e.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (" P-1", "surrounding spaces"),
+        ("P-1 ", "surrounding spaces"),
+        ("@pseudonym", "starts with @"),
+        ("P\t1", "control character"),
+    ],
+)
+def test_settings_no_file_can_hold_are_refused_on_export(value: str, problem: str):
+    profile = P.empty()
+    profile.patient_id = value  # a valid replacement for a run
+    for export in EXPORT.values():
+        with pytest.raises(ProfileError, match=f"patient_id cannot be written .*{problem}"):
+            export(profile)
+
+
+def test_unlisted_setting():
+    profile = P()
+    assert profile.unlisted == "clean" and profile._compile().unlisted == "clean"
+    compiled = profile._compile()
+    profile.unlisted = "clean"  # unchanged: the compiled table is kept
+    assert profile._compile() is compiled
+    profile.unlisted = "keep"
+    assert profile._compile() is not compiled and profile._compile().unlisted == "keep"
+    assert profile != P() and profile.options == Options.BASIC_PROFILE
+    with pytest.raises(ValueError, match=r"unlisted must be 'clean' or 'keep', not 'KEEP'"):
+        profile.unlisted = "KEEP"
+    with pytest.raises(TypeError, match=r"unlisted must be 'clean' or 'keep', not bool"):
+        profile.unlisted = True  # type: ignore[assignment]
+    assert profile.unlisted == "keep"
+    assert P.load_from_csv_string(HEADER).unlisted == "clean"
 
 
 def test_export_to_an_unwritable_path(tmp_path: Path):
@@ -901,8 +1237,6 @@ def test_export_of_characters_xml_cannot_hold():
 # ---------------------------------------------------------------------------------------------
 # Bad profiles
 # ---------------------------------------------------------------------------------------------
-
-HEADER = "TagPattern;Action\n"
 
 CSV_ERRORS = [
     # (text, message after "<string>: ")

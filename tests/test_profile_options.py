@@ -774,9 +774,14 @@ def test_only_one_of_the_two_can_be_set():
 
 def test_replacement_must_be_ascii():
     profile = ConfidentialityProfile.create_default()
-    profile.patient_name = "Müller^Jürgen"
     with pytest.raises(ProfileError, match="patient_name must be ASCII"):
-        anonymize(profile, patient_file())
+        profile.patient_name = "Müller^Jürgen"  # refused when set
+    with pytest.raises(ProfileError, match="patient_id must be ASCII"):
+        profile.patient_id = "患者-1"
+    with pytest.raises(TypeError, match="patient_id must be a str, a Pseudonym or None"):
+        profile.patient_id = b"P1"  # type: ignore[assignment]
+    assert profile.patient_name is None and profile.patient_id is None
+    assert anonymize(profile, patient_file()).PatientName == ""
 
 
 def test_replacement_is_part_of_equality():

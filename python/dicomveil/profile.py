@@ -18,6 +18,7 @@ __all__ = [
     "ConfidentialityProfileOptions",
     "EDITION",
     "ResolvedRule",
+    "UNLISTED",
     "canonical_pattern",
 ]
 
@@ -105,6 +106,9 @@ _STRING = "<string>"
 #: The canonical spelling of the all-private pattern.
 ALL_PRIVATE = "gggg,eeee (gggg odd)"
 
+#: The values of :attr:`ConfidentialityProfile.unlisted`, the default first.
+UNLISTED: tuple[str, ...] = ("clean", "keep")
+
 
 @lru_cache(maxsize=8192)
 def canonical_pattern(text: str) -> str:
@@ -136,6 +140,17 @@ def _options_value(options: OptionsLike | None) -> Options | None:
             f"(the flags are 1 to 1024, ALL = {int(Options.ALL)})"
         )
     return Options(value | Options.BASIC_PROFILE)
+
+
+def _replacement(value: object, what: str) -> str | Pseudonym | None:
+    """A value for patient_name or patient_id: None, a Pseudonym, or an ASCII str."""
+    if value is None or isinstance(value, Pseudonym):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, a Pseudonym or None, not {type(value).__name__}")
+    if not value.isascii():
+        raise ProfileError(f"{what} must be ASCII (it is written into every character set)")
+    return value
 
 
 def _option_names(options: Options) -> str:
@@ -180,10 +195,18 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
     needs no IOD knowledge: X/Z -> Z, X/D, X/Z/D and Z/D -> D, X/Z/U* -> the UIDs inside
     replaced). See "How actions are resolved" in the README.
 
+    ``unlisted`` says what happens to attributes Table E.1-1 does not list: ``"clean"``
+    (default) treats those that can identify someone the way the table treats their kind;
+    ``"keep"`` keeps them, the table exactly.
+
     ``patient_name`` and ``patient_id``, when set (an ASCII string, or :class:`Pseudonym`),
     replace PatientName and PatientID after the profile is applied, at the top level and
-    wherever the input had them, whatever the profile's action for them. They are settings of
-    this object, not rules: the file formats do not carry them.
+    wherever the input had them, whatever the profile's action for them.
+
+    ``patient_name``, ``patient_id``, ``conform_to_iod`` and ``unlisted`` are settings, not
+    rules. The export formats carry those that differ from their defaults, and the loaders
+    apply them, so a profile exported and loaded back is equal to it (docs/profiles.md,
+    "Settings").
     """
 
     def __init__(
@@ -197,9 +220,10 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         """Set every attribute: ``rules`` and the settings at their defaults."""
         self._rules = rules
         self._compiled: _core.CompiledProfile | None = None
-        self.patient_name: str | Pseudonym | None = None
-        self.patient_id: str | Pseudonym | None = None
+        self._patient_name: str | Pseudonym | None = None
+        self._patient_id: str | Pseudonym | None = None
         self._conform = True
+        self._unlisted = UNLISTED[0]
 
     def _update(
         self,
@@ -230,6 +254,43 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         if value != self._conform:
             self._conform = value
             self._compiled = None
+
+    @property
+    def unlisted(self) -> str:
+        """What happens to attributes Table E.1-1 does not list: ``"clean"`` (default) treats
+        those that can identify someone the way the table treats their kind; ``"keep"`` keeps
+        them, the table exactly."""
+        return self._unlisted
+
+    @unlisted.setter
+    def unlisted(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"unlisted must be 'clean' or 'keep', not {type(value).__name__}")
+        if value not in UNLISTED:
+            raise ValueError(f"unlisted must be 'clean' or 'keep', not {value[:40]!r}")
+        if value != self._unlisted:
+            self._unlisted = value
+            self._compiled = None
+
+    @property
+    def patient_name(self) -> str | Pseudonym | None:
+        """PatientName to write after the profile is applied: an ASCII str, a
+        :class:`Pseudonym`, or None (default: the profile's action decides)."""
+        return self._patient_name
+
+    @patient_name.setter
+    def patient_name(self, value: str | Pseudonym | None) -> None:
+        self._patient_name = _replacement(value, "patient_name")
+
+    @property
+    def patient_id(self) -> str | Pseudonym | None:
+        """PatientID to write after the profile is applied: an ASCII str, a
+        :class:`Pseudonym`, or None (default: the profile's action decides)."""
+        return self._patient_id
+
+    @patient_id.setter
+    def patient_id(self, value: str | Pseudonym | None) -> None:
+        self._patient_id = _replacement(value, "patient_id")
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -280,6 +341,12 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         regard to case, spaces and ``_``; ``// comment`` ends a line, ``#`` starts a comment
         line, blank lines and surrounding spaces are ignored.
 
+        The profile has exactly the file's rules. Before them, rows whose pattern is ``@``
+        and a setting's name give the settings (``@patient_name;ANONYMOUS``,
+        ``@patient_id;@pseudonym``, ``@conform_to_iod;no``, ``@unlisted;keep``), the value
+        in the action column (``basic_profile`` in the option form); the profile has them,
+        and the defaults for the others.
+
         Args:
             path: the file.
             options: for the option form, the columns to apply, as in :meth:`create_default`
@@ -293,16 +360,16 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
             FileAccessError: the file cannot be read.
         """
         source = os.fspath(path)
-        form, rows = profile_io.read_csv(profile_io.read_text_file(path), source)
-        return cls._from_rows(form, rows, source, options)
+        parsed = profile_io.read_csv(profile_io.read_text_file(path), source)
+        return cls._from_rows(parsed, source, options)
 
     @classmethod
     def load_from_csv_string(
         cls, text: str | bytes, options: OptionsLike | None = None
     ) -> ConfidentialityProfile:
         """Read a profile from CSV text; see :meth:`load_from_csv_file` (source: ``<string>``)."""
-        form, rows = profile_io.read_csv(_text(text), _STRING)
-        return cls._from_rows(form, rows, _STRING, options)
+        parsed = profile_io.read_csv(_text(text), _STRING)
+        return cls._from_rows(parsed, _STRING, options)
 
     @classmethod
     def load_from_json_file(
@@ -315,19 +382,20 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         optional; ``""`` or ``null`` changes nothing). Key names are matched as in
         :meth:`load_from_csv_file`; other keys are ignored; a key given twice is an error.
         Errors name the JSON path, e.g. ``[3].Action``. ``options`` as in
-        :meth:`load_from_csv_file`.
+        :meth:`load_from_csv_file`. Settings are objects before the rules:
+        ``{"Setting": "patient_name", "Value": "ANONYMOUS"}`` (values as in CSV).
         """
         source = os.fspath(path)
-        form, rows = profile_io.read_json(profile_io.read_text_file(path), source)
-        return cls._from_rows(form, rows, source, options)
+        parsed = profile_io.read_json(profile_io.read_text_file(path), source)
+        return cls._from_rows(parsed, source, options)
 
     @classmethod
     def load_from_json_string(
         cls, text: str | bytes, options: OptionsLike | None = None
     ) -> ConfidentialityProfile:
         """Read a profile from JSON text; see :meth:`load_from_json_file`."""
-        form, rows = profile_io.read_json(_text(text), _STRING)
-        return cls._from_rows(form, rows, _STRING, options)
+        parsed = profile_io.read_json(_text(text), _STRING)
+        return cls._from_rows(parsed, _STRING, options)
 
     @classmethod
     def load_from_xml_file(
@@ -341,11 +409,12 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         given as attributes (``<item tag="0010,0010" action="Z"/>``). Errors name the rule
         element and its line, e.g. ``item[4] (line 7)``. The parser is defusedxml's and
         refuses any DOCTYPE, so no entity (external or an expansion bomb) is ever read.
-        ``options`` as in :meth:`load_from_csv_file`.
+        ``options`` as in :meth:`load_from_csv_file`. Settings are elements before the rules:
+        ``<setting name="patient_name">ANONYMOUS</setting>`` (values as in CSV).
         """
         source = os.fspath(path)
-        form, rows = profile_io.read_xml(profile_io.read_bytes_file(path), source)
-        return cls._from_rows(form, rows, source, options)
+        parsed = profile_io.read_xml(profile_io.read_bytes_file(path), source)
+        return cls._from_rows(parsed, source, options)
 
     @classmethod
     def load_from_xml_string(
@@ -354,19 +423,20 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         """Read a profile from XML text; see :meth:`load_from_xml_file`."""
         if not isinstance(text, (str, bytes)):
             raise TypeError(f"expected str or bytes, not {type(text).__name__}")
-        form, rows = profile_io.read_xml(text, _STRING)
-        return cls._from_rows(form, rows, _STRING, options)
+        parsed = profile_io.read_xml(text, _STRING)
+        return cls._from_rows(parsed, _STRING, options)
 
     @classmethod
     def _from_rows(
         cls,
-        form: str,
-        rows: list[profile_io.RawRule],
+        parsed: profile_io.Parsed,
         source: str,
         options: OptionsLike | None,
     ) -> ConfidentialityProfile:
-        """Build a profile from parsed rows; every problem is a ProfileError at its row."""
+        """Build a profile from a parsed file; every problem is a ProfileError at its row."""
+        form, rows = parsed.form, parsed.rules
         opts = _options_value(options)
+        settings = profile_io.setting_values(parsed.settings, source)
         if form == "rules":
             if opts is not None and opts != Options.BASIC_PROFILE:
                 # Aspose's call passes options whatever the form (LoadFromCsvFile(path,
@@ -402,38 +472,87 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
                 source,
             )
         )
+        for name, value in settings.items():
+            setattr(profile, name, value)
         return profile
 
     # -- export ------------------------------------------------------------------------------
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The rules as CSV in the rule form (``TagPattern;Action``); written to ``path`` too.
+        """The profile as CSV in the rule form (``TagPattern;Action``); written to ``path``
+        too when given.
 
-        :meth:`load_from_csv_file` reads it back to an equal profile. ``patient_name``,
-        ``patient_id`` and ``conform_to_iod`` are not rules and are not written.
+        The settings that differ from their defaults come first, one row each
+        (``@patient_name;ANONYMOUS``, ``@conform_to_iod;no``), then the rules.
+        :meth:`load_from_csv_file` reads it back to an equal profile.
+
+        Raises:
+            ProfileError: a setting's value cannot be written (see :meth:`to_json`).
         """
         return self._export(profile_io.write_csv, path)
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The rules as JSON (``[{"Tag": ..., "Action": ...}]``); written to ``path`` too.
+        """The profile as JSON; written to ``path`` too when given.
 
+        An array: ``{"Setting": ..., "Value": ...}`` for each setting that differs from its
+        default, then ``{"Tag": ..., "Action": ...}`` for each rule.
         :meth:`load_from_json_file` reads it back to an equal profile.
+
+        Raises:
+            ProfileError: a setting's value cannot be written in a profile file: a
+                ``patient_name`` or ``patient_id`` with a control character, surrounding
+                spaces (every loader strips them), or starting with ``@`` (the mark of
+                ``@pseudonym``).
         """
         return self._export(profile_io.write_json, path)
 
     def to_xml(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The rules as XML (``<root><item><tag>..</tag><action>..</action></item>``).
+        """The profile as XML; written to ``path`` too when given.
 
-        Written to ``path`` too when given; :meth:`load_from_xml_file` reads it back to an
-        equal profile.
+        ``<root>``, then ``<setting name="...">value</setting>`` for each setting that differs
+        from its default, then ``<item><tag>..</tag><action>..</action></item>`` for each
+        rule. :meth:`load_from_xml_file` reads it back to an equal profile.
+
+        Raises:
+            ProfileError: a setting's value cannot be written (see :meth:`to_json`), or a
+                pattern holds a character XML cannot.
         """
         return self._export(profile_io.write_xml, path)
 
+    def _settings(self) -> list[tuple[str, str]]:
+        """The settings that differ from their defaults, as the export formats write them."""
+        out = []
+        for name in ("patient_name", "patient_id"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, Pseudonym):
+                out.append((name, profile_io.PSEUDONYM))
+                continue
+            problem = profile_io.text_problem(value)
+            if problem is None and value != value.strip():
+                problem = "has surrounding spaces, which every profile loader strips"
+            if problem is None and value.startswith(profile_io.SETTING_MARK):
+                problem = f"starts with @, which in a profile file marks {profile_io.PSEUDONYM}"
+            if problem is not None:
+                raise ProfileError(f"{name} cannot be written in a profile file: it {problem}")
+            out.append((name, value))
+        if not self._conform:
+            out.append(("conform_to_iod", "no"))
+        if self._unlisted != UNLISTED[0]:
+            out.append(("unlisted", self._unlisted))
+        return out
+
+    def _rules_json(self) -> str:
+        """The rules alone as JSON, no setting: how a distributed run's job carries them
+        (the settings travel beside them, whatever their values)."""
+        return profile_io.write_json(self._rules.items())
+
     def _export(
         self,
-        write: Callable[[list[tuple[str, str]]], str],
+        write: Callable[[list[tuple[str, str]], list[tuple[str, str]]], str],
         path: str | os.PathLike[str] | None,
     ) -> str:
-        text = write(self._rules.items())
+        text = write(self._rules.items(), self._settings())
         if path is not None:
             profile_io.write_text_file(path, text)
         return text
@@ -495,7 +614,8 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         return f"<ConfidentialityProfile {kind}, {len(self)} rules>"
 
     def __eq__(self, other: object) -> bool:
-        """Same rules (patterns compared by meaning, not spelling) and same replacements."""
+        """Same rules (patterns compared by meaning, not spelling) and same settings
+        (``patient_name``, ``patient_id``, ``conform_to_iod``, ``unlisted``)."""
         if not isinstance(other, ConfidentialityProfile):
             return NotImplemented
         return (
@@ -503,6 +623,7 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
             and self.patient_name == other.patient_name
             and self.patient_id == other.patient_id
             and self._conform == other._conform
+            and self._unlisted == other._unlisted
         )
 
     def _describe(self) -> list[tuple[str, str, Action, int | None]]:
@@ -537,7 +658,7 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
     def _compile(self) -> _core.CompiledProfile:
         """The engine's lookup table, with the de-identification markers of the options."""
         if self._compiled is None:
-            self._compiled = self._rules.compile(conform=self._conform)
+            self._compiled = self._rules.compile(conform=self._conform, unlisted=self._unlisted)
         return self._compiled
 
 
