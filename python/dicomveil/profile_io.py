@@ -59,6 +59,7 @@ __all__ = [
     "read_bytes_file",
     "read_xml",
     "setting_values",
+    "text_problem",
     "write_csv",
     "write_json",
     "write_text_file",
