@@ -172,7 +172,7 @@ def anonymize_file(path: Path, profile: str = "basic") -> Result:
                 ConfidentialityProfileOptions.BASIC_PROFILE
             )
         elif profile == "empty":
-            prof = ConfidentialityProfile.load_from_csv_string("TagPattern;Action\n")
+            prof = ConfidentialityProfile.empty()
             prof.unlisted = "keep"
         else:
             raise ValueError(profile)

@@ -183,9 +183,11 @@ def test_report_lists_files_in_input_path_order_with_symlinks(tmp_path: Path) ->
 # -- 8. a non-str patient_name gives a raw AttributeError --------------------------------------
 def test_patient_name_not_a_str_raises_typed_error() -> None:
     profile = ConfidentialityProfile.create_default()
-    profile.patient_name = 5  # type: ignore[assignment]
+    # refused when set, before any file is read
     with pytest.raises(TypeError, match="patient_name must be a str, a Pseudonym or None"):
-        Anonymizer(profile, key=KEY).anonymize(DicomFile.open(SAMPLE))
+        profile.patient_name = 5  # type: ignore[assignment]
+    assert profile.patient_name is None
+    Anonymizer(profile, key=KEY).anonymize(DicomFile.open(SAMPLE))
 
 
 # -- 9. Aspose's documented call: a rule-form CSV loaded with options --------------------------

@@ -183,6 +183,81 @@ def test_custom_profile_file(good_tree: Path, tmp_path: Path, key_file: Path) ->
     assert ds.PatientID == "[REMOVED]"
 
 
+def test_a_profile_files_settings_apply_and_the_flags_replace_them(
+    tmp_path: Path, key_file: Path
+) -> None:
+    src = pydicom_file("CT_small.dcm")
+    profile = tmp_path / "profile.csv"
+    profile.write_text(
+        "TagPattern;Action\n@patient_name;FROM^FILE\n@patient_id;@pseudonym\n"
+        "@conform_to_iod;no\nPatientName;X\nPatientAge;X\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "a.dcm"
+    r = cli("anonymize", src, out, "--profile", profile, "--key-file", key_file, "-q")
+    assert r.returncode == 0, r.stderr
+    ds = pydicom.dcmread(out)
+    assert ds.PatientName == "FROM^FILE" and len(ds.PatientID) == 16  # the file's settings
+    assert "PatientAge" not in ds
+    # --patient-name replaces the file's; the file's patient_id stays
+    out = tmp_path / "b.dcm"
+    args = ["--profile", profile, "--key-file", key_file, "-q", "--patient-name", "FLAG^NAME"]
+    assert cli("anonymize", src, out, *args).returncode == 0
+    ds = pydicom.dcmread(out)
+    assert ds.PatientName == "FLAG^NAME" and len(ds.PatientID) == 16
+    # literal by the file's setting: X on Type 2 PatientName removes it
+    profile.write_text("TagPattern;Action\n@conform_to_iod;no\nPatientName;X\n")
+    out = tmp_path / "c.dcm"
+    assert cli("anonymize", src, out, "--profile", profile, "-q").returncode == 0
+    assert "PatientName" not in pydicom.dcmread(out)
+    profile.write_text("TagPattern;Action\nPatientName;X\n")
+    out = tmp_path / "d.dcm"
+    assert cli("anonymize", src, out, "--profile", profile, "-q").returncode == 0
+    assert pydicom.dcmread(out).PatientName == ""  # resolved by IOD: emptied
+
+
+def test_profile_settings_on_the_command_line(tmp_path: Path) -> None:
+    profile = tmp_path / "profile.json"
+    profile.write_text(
+        '[{"Setting": "patient_id", "Value": "@pseudonym"}, {"Setting": "unlisted", '
+        '"Value": "keep"}, {"Tag": "PatientName", "Action": "Z"}]',
+        encoding="utf-8",
+    )
+    r = cli("profile", "show", "--profile", profile)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1] == "# settings: patient_id @pseudonym, unlisted keep"
+    # --unlisted replaces the file's setting: the default again, no settings line
+    r = cli("profile", "show", "--profile", profile, "--unlisted", "clean", "--literal")
+    assert r.stdout.splitlines()[1] == "# settings: patient_id @pseudonym, conform_to_iod no"
+    assert r.stdout.splitlines()[2].startswith("# actions: X remove") and "literal:" in r.stdout
+    # export writes the file's settings, and those of the flags
+    r = cli("profile", "export", "--profile", profile, "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "TagPattern;Action\n@patient_id;@pseudonym\n@unlisted;keep\nPatientName;Z\n"
+    out = tmp_path / "again.xml"
+    r = cli(
+        "profile", "export", "--profile", profile, "--literal", "--unlisted", "clean", "-o", out
+    )
+    assert r.returncode == 0, r.stderr
+    again = dicomveil.ConfidentialityProfile.load_from_xml_file(out)
+    assert (again.patient_id, again.conform_to_iod, again.unlisted) == (
+        dicomveil.Pseudonym(),
+        False,
+        "clean",
+    )
+    r = cli("profile", "export", "--format", "csv", "--unlisted", "keep")
+    assert r.stdout.startswith("TagPattern;Action\n@unlisted;keep\n")
+    assert cli("profile", "export", "--format", "csv").stdout.count("@") == 0  # the default
+    # the choices, everywhere
+    for command in (
+        ["anonymize", profile, tmp_path / "x"],
+        ["verify", tmp_path],
+        ["profile", "show"],
+    ):
+        r = cli(*command, "--unlisted", "drop")
+        assert r.returncode == 2 and "'drop' is not one of 'clean', 'keep'" in r.stderr
+
+
 def test_in_place(tree: Tree) -> None:
     before = tree.hashes()
     r = cli("anonymize", "--in-place", tree.root)

@@ -566,7 +566,7 @@ def test_default_profile_equals_no_profile(ct_small: Path):
 
 
 def test_custom_profile_mapping_protocol():
-    p = ConfidentialityProfile()
+    p = ConfidentialityProfile.empty()
     assert len(p) == 0
     assert list(p) == []
     p["0010,0010"] = Action.Z
@@ -580,7 +580,7 @@ def test_custom_profile_mapping_protocol():
 
 
 def test_custom_profile_rejects_bad_rules():
-    p = ConfidentialityProfile()
+    p = ConfidentialityProfile.empty()
     with pytest.raises(ProfileError):
         p["PatientName"] = "Q"
     with pytest.raises(ProfileError):
@@ -592,7 +592,7 @@ def test_custom_profile_rejects_bad_rules():
 
 def test_custom_profile_applies_only_its_rules(tmp_path: Path):
     path = make_typed_file(tmp_path)
-    p = ConfidentialityProfile()
+    p = ConfidentialityProfile.empty()
     p["0010,0010"] = Action.Z
     p["PatientID"] = "X"
     p["StudyDate"] = Action.D

@@ -1098,7 +1098,7 @@ def test_a_user_safe_row_follows_its_creator_to_another_block() -> None:
 def test_a_user_safe_row_keeps_its_creator_without_retain_safe_private(custom: bool) -> None:
     """The creator is kept while its block keeps an element, whatever the private row says."""
     if custom:
-        profile = ConfidentialityProfile({"0019,xx10:ACME": "K", "gggg,eeee (gggg odd)": "X"})
+        profile = ConfidentialityProfile.empty({"0019,xx10:ACME": "K", "gggg,eeee (gggg odd)": "X"})
     else:
         profile = profile_of(O.BASIC_PROFILE)
         profile["0019,xx10:ACME"] = "K"

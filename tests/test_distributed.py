@@ -205,13 +205,32 @@ def test_job_rebuilds_the_profile_with_its_markers() -> None:
     job = _Job.of(prof, **_job_fields())
     again = job.profile()
     assert again == prof and again.options == prof.options
-    custom = ConfidentialityProfile({"PatientName": "Z", "0010,0020": "X"})
+    custom = ConfidentialityProfile.empty({"PatientName": "Z", "0010,0020": "X"})
     assert _Job.of(custom, **_job_fields()).profile() == custom
-    # carried out literally on the workers too
-    for p in (prof, custom):
+    # the Basic profile of the constructor travels as its options; with a rule on top, as
+    # its rules (all of them: the Basic ones and the rule)
+    basic = _Job.of(ConfidentialityProfile(), **_job_fields())
+    assert basic.options == 1 and basic.rules is None
+    assert basic.profile() == ConfidentialityProfile()
+    on_top = ConfidentialityProfile({"StudyDescription": "K"})
+    on_top.patient_name = "ANONYMOUS PATIENT"
+    job = _Job.of(on_top, **_job_fields())
+    assert job.options is None and job.rules is not None
+    again = job.profile()
+    assert again == on_top and len(again) == 623 and again["StudyDescription"] == "K"
+    # carried out literally on the workers too, with the same unlisted setting
+    for p in (prof, custom, on_top):
         p.conform_to_iod = False
         again = _Job.of(p, **_job_fields()).profile()
         assert again == p and again.conform_to_iod is False
+        p.unlisted = "keep"
+        again = _Job.of(p, **_job_fields()).profile()
+        assert again == p and again.unlisted == "keep" and again._compile().unlisted == "keep"
+    # the rules travel without the settings, which travel beside them: a setting no profile
+    # file can hold (surrounding spaces) still reaches the workers
+    on_top.patient_id = " P-1 "
+    job = _Job.of(on_top, **_job_fields())
+    assert "P-1" not in (job.rules or "") and job.profile().patient_id == " P-1 "
     # the job says nothing of the key, which is not in it; the key's wrapper hides it
     assert "never-shown" not in repr(job) and "never-shown" not in repr(_Secret(KEY, None))
 

@@ -91,7 +91,7 @@ def test_a_required_sequence_the_profile_removes_keeps_its_first_item_dummied() 
     before.ReferencedSeriesSequence.append(series_in)  # two items in: one out
     bio = io.BytesIO()
     before.save_as(bio, enforce_file_format=True)
-    profile = ConfidentialityProfile({"ReferencedSeriesSequence": "X", "PatientName": "X"})
+    profile = ConfidentialityProfile.empty({"ReferencedSeriesSequence": "X", "PatientName": "X"})
     out = run(bio.getvalue(), profile)
     assert len(out.ReferencedSeriesSequence) == 1
     series = out.ReferencedSeriesSequence[0]
@@ -104,7 +104,9 @@ def test_a_required_sequence_the_profile_removes_keeps_its_first_item_dummied() 
     assert out.PatientName == ""  # X, Type 2 in the Patient Module: Z
     # literally: removed
     literal = run(
-        bio.getvalue(), ConfidentialityProfile({"ReferencedSeriesSequence": "X"}), conform=False
+        bio.getvalue(),
+        ConfidentialityProfile.empty({"ReferencedSeriesSequence": "X"}),
+        conform=False,
     )
     assert "ReferencedSeriesSequence" not in literal
 
@@ -113,7 +115,7 @@ def test_the_profile_letters_decide_first() -> None:
     """K, C, U and D are applied as written, whatever the type; only removals and empties of
     required attributes and the compound codes depend on it."""
     data = build("gsps")
-    profile = ConfidentialityProfile(
+    profile = ConfidentialityProfile.empty(
         {
             "PresentationCreationDate": "K",  # Type 1: kept as is
             "ContentCreatorName": "D",  # Type 2: a dummy, as written
@@ -304,7 +306,7 @@ def test_a_dummy_code_string_is_one_of_its_terms() -> None:
     them is kept (it identifies no one), another value becomes the first term; with no terms,
     the VR's dummy."""
     data = build("gsps")
-    profile = ConfidentialityProfile(
+    profile = ConfidentialityProfile.empty(
         {
             "PresentationLUTShape": "D",  # IDENTITY, one of IDENTITY, INVERSE: kept
             "PresentationSizeMode": "D",  # inside Displayed Area Selection: SCALE TO FIT
@@ -324,8 +326,8 @@ def test_a_dummy_code_string_is_one_of_its_terms() -> None:
     before.PresentationLUTShape = "MOREAU"
     bio = io.BytesIO()
     before.save_as(bio, enforce_file_format=True)
-    out = run(bio.getvalue(), ConfidentialityProfile({"PresentationLUTShape": "D"}))
+    out = run(bio.getvalue(), ConfidentialityProfile.empty({"PresentationLUTShape": "D"}))
     assert out.PresentationLUTShape == "IDENTITY"
     # literally, no IOD: the VR's dummy
-    out = run(data, ConfidentialityProfile({"PresentationLUTShape": "D"}), conform=False)
+    out = run(data, ConfidentialityProfile.empty({"PresentationLUTShape": "D"}), conform=False)
     assert out.PresentationLUTShape == "ANONYMIZED"

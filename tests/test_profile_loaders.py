@@ -50,6 +50,7 @@ LOAD_FILE = {
 }
 EXPORT = {"csv": P.to_csv, "json": P.to_json, "xml": P.to_xml}
 FORMATS = ["csv", "json", "xml"]
+HEADER = "TagPattern;Action\n"
 
 
 def letters(profile: ConfidentialityProfile) -> dict[str, str]:
@@ -354,7 +355,7 @@ RULES = [
 def test_rule_form_in_each_format(fmt: str):
     profile = LOAD_STRING[fmt](rule_form(fmt, RULES))
     assert list(profile.items()) == [(p, Action(a)) for p, a in RULES]
-    assert profile == P(RULES)
+    assert profile == P.empty(RULES)
     assert profile.is_custom
 
 
@@ -362,8 +363,8 @@ def test_rule_form_in_each_format(fmt: str):
 def test_rule_form_from_a_file_names_the_file(fmt: str, tmp_path: Path):
     path = tmp_path / f"p.{fmt}"
     path.write_text(rule_form(fmt, RULES), encoding="utf-8")
-    assert LOAD_FILE[fmt](path) == P(RULES)
-    assert LOAD_FILE[fmt](str(path)) == P(RULES)
+    assert LOAD_FILE[fmt](path) == P.empty(RULES)
+    assert LOAD_FILE[fmt](str(path)) == P.empty(RULES)
     path.write_text(rule_form(fmt, [("0010,0010", "Q")]), encoding="utf-8")
     with pytest.raises(ProfileError) as e:
         LOAD_FILE[fmt](path)
@@ -379,11 +380,13 @@ def test_rule_form_with_options_warns_that_they_change_nothing(fmt: str, options
     leave descriptions in place)."""
     with pytest.warns(UserWarning, match=r"^<string>: options .* rule form.* change nothing"):
         loaded = LOAD_STRING[fmt](rule_form(fmt, RULES), options=options)
-    assert loaded == P(RULES)
+    assert loaded == P.empty(RULES)
     # BASIC_PROFILE (what every profile implies) is accepted without a word
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert LOAD_STRING[fmt](rule_form(fmt, RULES), options=Options.BASIC_PROFILE) == P(RULES)
+        assert LOAD_STRING[fmt](rule_form(fmt, RULES), options=Options.BASIC_PROFILE) == P.empty(
+            RULES
+        )
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -598,7 +601,7 @@ def test_different_patterns_are_different_rules():
     assert len({canonical_pattern(p) for p in DIFFERENT}) == len(DIFFERENT)
     rules = [(p, "X") for p in DIFFERENT]
     _core.CompiledProfile(rules, "t", [], [])  # the engine sees no duplicate either
-    assert len(P(rules)) == len(DIFFERENT)
+    assert len(P.empty(rules)) == len(DIFFERENT)
 
 
 MALFORMED = [
@@ -631,7 +634,7 @@ def test_malformed_patterns_agree_with_the_engine(pattern: str):
 
 
 def test_mapping_keys_are_patterns_not_spellings():
-    profile = P({"0010,0010": "Z"})
+    profile = P.empty({"0010,0010": "Z"})
     assert profile["PatientName"] == Action.Z
     assert "(0010,0010)" in profile and "PatientName" in profile
     assert "0010,0020" not in profile and "garbage" not in profile and 7 not in profile
@@ -641,12 +644,12 @@ def test_mapping_keys_are_patterns_not_spellings():
     assert len(profile) == 0
     with pytest.raises(KeyError):
         profile["garbage"]
-    assert P({"PatientName": "Z"}) == P({"(0010,0010)": "Z"})
-    assert P({"PatientName": "Z"}) != P({"(0010,0010)": "X"})
+    assert P.empty({"PatientName": "Z"}) == P.empty({"(0010,0010)": "Z"})
+    assert P.empty({"PatientName": "Z"}) != P.empty({"(0010,0010)": "X"})
 
 
 def test_equally_specific_overlapping_patterns_are_refused():
-    profile = P({"0009,xx10": "Z"})
+    profile = P.empty({"0009,xx10": "Z"})
     with pytest.raises(ProfileError, match=r"ambiguous with '0009,xx10'.*\(0009,1010\)"):
         profile["0009,10xx"] = "K"
     profile["0009,10xx"] = "Z"  # same action: no ambiguity
@@ -756,13 +759,13 @@ def test_creator_rule_needs_the_creator():
     ds.add_new(0x00091010, "LO", "orphan")
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
-    profile = P({"0009,xx10:ACME PRIVATE": "X", "0009,xxxx": "Z"})
+    profile = P.empty({"0009,xx10:ACME PRIVATE": "X", "0009,xxxx": "Z"})
     out = anonymize(profile, buf.getvalue())
     assert out[0x00091010].value == ""
 
 
 def test_all_private_pattern_applies_to_every_odd_group():
-    out = anonymize(P({"gggg,eeee (gggg odd)": "X"}), private_file())
+    out = anonymize(P.empty({"gggg,eeee (gggg odd)": "X"}), private_file())
     assert not any(e.tag.is_private for e in out)
     assert out.PatientName == "Roe^Jane"
 
@@ -772,23 +775,23 @@ def test_wildcard_pattern_on_public_groups():
     for group in (0x6000, 0x6002, 0x601E):
         extra.add_new(group << 16 | 0x4000, "LT", f"comment {group:04x}")
     data = make_file(extra)
-    out = anonymize(P({"60xx,4000": "Z"}), data)
+    out = anonymize(P.empty({"60xx,4000": "Z"}), data)
     for group in (0x6000, 0x6002, 0x601E):
         assert out[group << 16 | 0x4000].value == ""
-    out = anonymize(P({"60xx,4000": "Z", "6002,4000": "K"}), data)
+    out = anonymize(P.empty({"60xx,4000": "Z", "6002,4000": "K"}), data)
     assert out[0x60024000].value == "comment 6002"
     assert out[0x60004000].value == ""
 
 
 def test_keyword_and_tag_rules_act_the_same():
     data = make_file()
-    a = anonymize(P({"PatientAge": "X", "InstitutionName": "Z"}), data)
-    b = anonymize(P({"(0010,1010)": "X", "0008,0080": "Z"}), data)
+    a = anonymize(P.empty({"PatientAge": "X", "InstitutionName": "Z"}), data)
+    b = anonymize(P.empty({"(0010,1010)": "X", "0008,0080": "Z"}), data)
     assert "PatientAge" not in a and "PatientAge" not in b
     assert a.InstitutionName == b.InstitutionName == ""
     # X on Patient's Name, Type 2 in the file's IOD (CT Image): emptied, not removed
-    a = anonymize(P({"PatientName": "X"}), data)
-    b = anonymize(P({"(0010,0010)": "X"}), data)
+    a = anonymize(P.empty({"PatientName": "X"}), data)
+    b = anonymize(P.empty({"(0010,0010)": "X"}), data)
     assert a.PatientName == b.PatientName == ""
 
 
@@ -798,7 +801,7 @@ def test_sequence_rules_apply_inside_kept_sequences():
     inner.PatientName = "Roe^Jane"
     inner.CodeMeaning = "x"
     extra.add_new(0x00189321, "SQ", Sequence([inner]))  # no rule: kept, rules applied inside
-    out = anonymize(P({"PatientName": "X"}), make_file(extra))
+    out = anonymize(P.empty({"PatientName": "X"}), make_file(extra))
     item = out[0x00189321].value[0]
     assert "PatientName" not in item and item.CodeMeaning == "x"
 
@@ -844,7 +847,7 @@ CUSTOM = [
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_custom_profile_round_trip(fmt: str, tmp_path: Path):
-    profile = P(CUSTOM)
+    profile = P.empty(CUSTOM)
     text = EXPORT[fmt](profile)
     back = LOAD_STRING[fmt](text)
     assert back == profile
@@ -861,11 +864,11 @@ def test_custom_profile_round_trip(fmt: str, tmp_path: Path):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_empty_profile_round_trip(fmt: str):
-    assert LOAD_STRING[fmt](EXPORT[fmt](P())) == P()
+    assert LOAD_STRING[fmt](EXPORT[fmt](P.empty())) == P.empty()
 
 
 def test_export_formats_are_the_rule_forms():
-    profile = P([("(0010,0010)", "Z"), ("0009,xx10:ACME", "K")])
+    profile = P.empty([("(0010,0010)", "Z"), ("0009,xx10:ACME", "K")])
     assert profile.to_csv() == "TagPattern;Action\n(0010,0010);Z\n0009,xx10:ACME;K\n"
     assert json.loads(profile.to_json()) == [
         {"Tag": "(0010,0010)", "Action": "Z"},
@@ -878,21 +881,356 @@ def test_export_formats_are_the_rule_forms():
     )
 
 
-def test_export_leaves_out_patient_name_and_id():
-    profile = P({"PatientName": "Z"})
-    profile.patient_name = "ANON"
-    back = P.load_from_csv_string(profile.to_csv())
-    assert back.patient_name is None
-    assert dict(back.items()) == dict(profile.items())
+# ---------------------------------------------------------------------------------------------
+# Settings: patient_name, patient_id, conform_to_iod, unlisted in every format
+# ---------------------------------------------------------------------------------------------
+
+SETTING_CASES = {
+    "patient_name": {"patient_name": "ANONYMOUS PATIENT"},
+    "patient_name_pseudonym": {"patient_name": dicomveil.Pseudonym()},
+    "patient_id": {"patient_id": "00000000"},
+    "patient_id_pseudonym": {"patient_id": dicomveil.Pseudonym()},
+    "patient_name_empty": {"patient_name": ""},
+    "patient_id_punctuation": {"patient_id": 'a;b,"c" // #d <e> & f'},
+    "conform_to_iod": {"conform_to_iod": False},
+    "unlisted": {"unlisted": "keep"},
+    "all": {
+        "patient_name": "ANON^PATIENT",
+        "patient_id": dicomveil.Pseudonym(),
+        "conform_to_iod": False,
+        "unlisted": "keep",
+    },
+}
+SETTING_DEFAULTS = {
+    "patient_name": None,
+    "patient_id": None,
+    "conform_to_iod": True,
+    "unlisted": "clean",
+}
+
+
+def settings_of(profile: ConfidentialityProfile) -> dict[str, object]:
+    return {name: getattr(profile, name) for name in SETTING_DEFAULTS}
+
+
+def with_settings(profile: ConfidentialityProfile, settings: dict) -> ConfidentialityProfile:
+    for name, value in settings.items():
+        setattr(profile, name, value)
+    return profile
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("case", SETTING_CASES)
+@pytest.mark.parametrize("base", ["basic", "options", "custom", "empty"])
+def test_settings_round_trip(fmt: str, case: str, base: str, tmp_path: Path):
+    make = {
+        "basic": P,
+        "options": lambda: P.create_default(Options.RETAIN_UIDS | Options.CLEAN_DESC),
+        "custom": lambda: P.empty(CUSTOM),
+        "empty": P.empty,
+    }[base]
+    profile = with_settings(make(), SETTING_CASES[case])
+    text = EXPORT[fmt](profile)
+    back = LOAD_STRING[fmt](text)
+    assert back == profile
+    assert settings_of(back) == SETTING_DEFAULTS | SETTING_CASES[case]
+    assert list(back.items()) == list(profile.items())
+    assert back.options == make().options  # settings are no rules: the options stay
+    path = tmp_path / f"p.{fmt}"
+    EXPORT[fmt](profile, path)
+    assert LOAD_FILE[fmt](path) == profile
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_loaded_profile_acts_as_the_exported_one(fmt: str):
+    profile = with_settings(P({"InstitutionName": "K"}), SETTING_CASES["all"])
+    back = LOAD_STRING[fmt](EXPORT[fmt](profile))
+    data = make_file()
+    out = anonymize(back, data)
+    assert out == anonymize(profile, data)
+    assert out.PatientName == "ANON^PATIENT" and re.fullmatch(r"[0-9A-F]{16}", out.PatientID)
+    assert out.InstitutionName == "Saint Elsewhere Hospital"
+    assert back._compile().conform is False and back._compile().unlisted == "keep"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("options", [1, 4 | 256, 2047])
+def test_a_default_export_is_unchanged(fmt: str, options: int):
+    """Settings at their defaults are not written: a default profile exports the rules alone,
+    as before settings were part of the formats, set explicitly or not."""
+    profile = P.create_default(options)
+    rules = list(profile.items())
+    expected = {
+        "csv": "TagPattern;Action\n" + "".join(f"{p};{a.value}\n" for p, a in rules),
+        "json": "[\n"
+        + ",\n".join(f'  {{"Tag": "{p}", "Action": "{a.value}"}}' for p, a in rules)
+        + "\n]\n",
+        "xml": '<?xml version="1.0" encoding="UTF-8"?>\n<root>\n'
+        + "".join(f"  <item><tag>{p}</tag><action>{a.value}</action></item>\n" for p, a in rules)
+        + "</root>\n",
+    }[fmt]
+    assert EXPORT[fmt](profile) == expected
+    assert EXPORT[fmt](P()) == EXPORT[fmt](P.create_default())
+    explicit = with_settings(P.create_default(options), SETTING_DEFAULTS)
+    assert EXPORT[fmt](explicit) == expected
+    changed = with_settings(P.create_default(options), SETTING_CASES["all"])
+    assert EXPORT[fmt](with_settings(changed, SETTING_DEFAULTS)) == expected
+
+
+def test_the_settings_as_each_format_writes_them():
+    profile = with_settings(P.empty({"PatientName": "Z"}), SETTING_CASES["all"])
+    assert profile.to_csv() == (
+        "TagPattern;Action\n"
+        "@patient_name;ANON^PATIENT\n"
+        "@patient_id;@pseudonym\n"
+        "@conform_to_iod;no\n"
+        "@unlisted;keep\n"
+        "PatientName;Z\n"
+    )
+    assert json.loads(profile.to_json()) == [
+        {"Setting": "patient_name", "Value": "ANON^PATIENT"},
+        {"Setting": "patient_id", "Value": "@pseudonym"},
+        {"Setting": "conform_to_iod", "Value": "no"},
+        {"Setting": "unlisted", "Value": "keep"},
+        {"Tag": "PatientName", "Action": "Z"},
+    ]
+    assert profile.to_xml() == (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<root>\n'
+        '  <setting name="patient_name">ANON^PATIENT</setting>\n'
+        '  <setting name="patient_id">@pseudonym</setting>\n'
+        '  <setting name="conform_to_iod">no</setting>\n'
+        '  <setting name="unlisted">keep</setting>\n'
+        "  <item><tag>PatientName</tag><action>Z</action></item>\n</root>\n"
+    )
+    quoted = with_settings(P.empty(), {"patient_id": 'a;b "c" // d'})
+    assert quoted.to_csv() == 'TagPattern;Action\n@patient_id;"a;b ""c"" // d"\n'
+
+
+def settings_by_hand(fmt: str, settings: list[tuple[str, str]], rules=(("0010,0010", "Z"),)):
+    """Settings then rules, written by hand in each format's rule form."""
+    if fmt == "csv":
+        return (
+            "TagPattern;Action\n"
+            + "".join(f"@{n};{v}\n" for n, v in settings)
+            + "".join(f"{p};{a}\n" for p, a in rules)
+        )
+    if fmt == "json":
+        items = [{"Setting": n, "Value": v} for n, v in settings]
+        return json.dumps(items + [{"Tag": p, "Action": a} for p, a in rules])
+    items = "".join(f'<setting name="{n}">{v}</setting>' for n, v in settings)
+    items += "".join(f"<item><tag>{p}</tag><action>{a}</action></item>" for p, a in rules)
+    return f"<root>{items}</root>"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_settings_by_hand_names_and_values_are_lenient_in_case(fmt: str):
+    text = settings_by_hand(
+        fmt,
+        [("PatientName", "@Pseudonym"), ("patient-id", "P-7"), ("Conform To IOD", "NO")]
+        + [("UNLISTED", "Keep")],
+    )
+    profile = LOAD_STRING[fmt](text)
+    assert settings_of(profile) == {
+        "patient_name": dicomveil.Pseudonym(),
+        "patient_id": "P-7",
+        "conform_to_iod": False,
+        "unlisted": "keep",
+    }
+    assert letters(profile) == {"0010,0010": "Z"}
+    # a file of settings alone: a profile with no rules and those settings
+    alone = LOAD_STRING[fmt](settings_by_hand(fmt, [("conform_to_iod", "yes")], rules=()))
+    assert len(alone) == 0 and alone.conform_to_iod is True
+
+
+def test_settings_in_the_option_form():
+    header = "tag;keyword;" + ";".join(COLUMNS)
+    empty = ";" * 10
+    text = (
+        f"{header}\n@patient_id;;STUDY-1{empty}\n@unlisted;comment;keep{empty}\n"
+        f"0020,000d;StudyInstanceUID;U;;K{';' * 8}\n"
+    )
+    profile = P.load_from_csv_string(text, options=Options.RETAIN_UIDS)
+    assert (profile.patient_id, profile.unlisted) == ("STUDY-1", "keep")
+    assert letters(profile) == {"0020,000d": "K"}
+    rows = [{"tag": "0020,000d", "basic_profile": "U", "rtn_uids_opt": "K"}]
+    as_json = [{"Setting": "patient_id", "Value": "STUDY-1"}, *rows]
+    profile = P.load_from_json_string(json.dumps(as_json), options=Options.RETAIN_UIDS)
+    assert profile.patient_id == "STUDY-1" and letters(profile) == {"0020,000d": "K"}
+    as_xml = (
+        '<table><setting name="patient_id">STUDY-1</setting><item><tag>0020,000d</tag>'
+        "<basic_profile>U</basic_profile><rtn_uids_opt>K</rtn_uids_opt></item></table>"
+    )
+    profile = P.load_from_xml_string(as_xml, options=Options.RETAIN_UIDS)
+    assert profile.patient_id == "STUDY-1" and letters(profile) == {"0020,000d": "K"}
+    # a setting's value is in basic_profile: the option cells of its row stay empty
+    bad = f"{header}\n@patient_id;;STUDY-1;;K{';' * 8}\n"
+    with pytest.raises(
+        ProfileError,
+        match=r"^<string>: line 2: a setting has its value in 'basic_profile' only; "
+        r"rtn_uids_opt must be empty",
+    ):
+        P.load_from_csv_string(bad)
+
+
+def test_a_loaded_setting_applies_to_the_run():
+    data = make_file()
+    literal = P.load_from_csv_string(HEADER + "@conform_to_iod;no\nPatientName;X\n")
+    assert "PatientName" not in anonymize(literal, data)  # X as written
+    resolved = P.load_from_csv_string(HEADER + "PatientName;X\n")
+    assert anonymize(resolved, data).PatientName == ""  # Type 2 in CT Image: emptied
+    named = P.load_from_json_string('[{"Setting": "patient_name", "Value": "ANON"}]')
+    assert anonymize(named, data).PatientName == "ANON"
+
+
+SETTING_ERRORS = {
+    "csv": [
+        (HEADER + "@patient_nam;X\n", r"line 2: unknown setting 'patient_nam' \(the settings are "),
+        (HEADER + "@;X\n", r"line 2: unknown setting ''"),
+        (
+            HEADER + "@patient_id;A\n@PatientID;B\n",
+            r"line 3: setting patient_id is given twice \(first at line 2\)",
+        ),
+        (
+            HEADER + "0010,0010;Z\n@patient_id;A\n",
+            r"line 3: settings come before the rules \(line 2 is a rule\)",
+        ),
+        (HEADER + "@conform_to_iod;false\n", r"line 2 \(Action\): conform_to_iod is yes or no"),
+        (HEADER + "@conform_to_iod;\n", r"line 2 \(Action\): conform_to_iod is yes or no, not ''"),
+        (
+            HEADER + "@unlisted;remove\n",
+            r"line 2 \(Action\): unlisted is clean or keep, not 'remove'",
+        ),
+        (HEADER + "@patient_name;Müller\n", r"line 2 \(Action\): patient_name must be ASCII"),
+        (
+            HEADER + "@patient_id;@random\n",
+            r"line 2 \(Action\): patient_id: unknown value '@random' \(a value starting with @ "
+            r"is @pseudonym",
+        ),
+        (HEADER + "@patient_id;A;B\n", r"line 2: 3 fields, but the header has 2"),
+        ("TagPattern,Action\n@patient_id,Doe, J\n", r"line 2: 3 fields, but the header has 2"),
+    ],
+    "json": [
+        ('[{"Setting": "colour", "Value": "X"}]', r"\[0\]\.Setting: unknown setting 'colour'"),
+        ('[{"Setting": "unlisted", "Value": "drop"}]', r"\[0\]\.Value: unlisted is clean or keep"),
+        ('[{"Setting": "conform_to_iod", "Value": false}]', r"\[0\]\.Value: expected a string"),
+        ('[{"Setting": "patient_id", "Value": null}]', r"\[0\]\.Value: expected a string"),
+        ('[{"Setting": 5, "Value": "x"}]', r"\[0\]\.Setting: expected a string, found int"),
+        ('[{"Setting": "patient_id"}]', r"\[0\]: missing key Value"),
+        (
+            '[{"Setting": "patient_id", "Value": "A\\u0001"}]',
+            r"\[0\]\.Value: patient_id has the control character '\\x01'",
+        ),
+        (
+            '[{"Setting": "patient_id", "Value": "x", "Tag": "0010,0020"}]',
+            r"\[0\]: an object with a 'Setting' key is a setting, and a setting has no key of a "
+            r"rule \('Tag'\)",
+        ),
+        (
+            '[{"Setting": "patient_id", "Value": "x", "setting": "y"}]',
+            r"\[0\]: key 'setting' is given twice \(also as 'Setting'\)",
+        ),
+        (
+            '[{"Setting": "patient_id", "Value": "A"}, {"Setting": "patient_id", "Value": "B"}]',
+            r"\[1\]\.Setting: setting patient_id is given twice \(first at \[0\]\.Setting\)",
+        ),
+        (
+            '[{"Tag": "0010,0010", "Action": "Z"}, {"Setting": "patient_id", "Value": "A"}]',
+            r"\[1\]: settings come before the rules \(\[0\] is a rule\)",
+        ),
+    ],
+    "xml": [
+        (
+            '<root><setting name="nope">x</setting></root>',
+            r"setting\[1\] \(line 1\) @name: unknown setting 'nope'",
+        ),
+        (
+            '<root>\n<setting name="unlisted">x</setting></root>',
+            r"setting\[1\] \(line 2\): unlisted is clean or keep, not 'x'",
+        ),
+        ("<root><setting>x</setting></root>", r"setting\[1\] \(line 1\): a setting needs its name"),
+        (
+            '<root><setting name="unlisted" value="keep"/></root>',
+            r"setting\[1\] \(line 1\): a setting has a name attribute only, not 'value'",
+        ),
+        (
+            '<root><setting name="unlisted"><value>keep</value></setting></root>',
+            r"setting\[1\] \(line 1\): a setting holds its value as text, not elements",
+        ),
+        (
+            '<root><setting name="unlisted">keep</setting>\n'
+            '<setting name="Unlisted">clean</setting></root>',
+            r"setting\[2\] \(line 2\) @name: setting unlisted is given twice \(first at "
+            r"setting\[1\] \(line 1\) @name\)",
+        ),
+        (
+            "<root><item><tag>0010,0010</tag><action>Z</action></item>\n"
+            '<setting name="unlisted">keep</setting></root>',
+            r"setting\[1\] \(line 2\): settings come before the rules \(item\[1\] is a rule\)",
+        ),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "message"),
+    [(fmt, text, message) for fmt, cases in SETTING_ERRORS.items() for text, message in cases],
+)
+def test_setting_errors(fmt: str, text: str, message: str):
+    with pytest.raises(ProfileError) as e:
+        LOAD_STRING[fmt](text)
+    assert re.match(r"<string>: " + message, str(e.value)), str(e.value)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_setting_errors_name_the_file(fmt: str, tmp_path: Path):
+    path = tmp_path / f"p.{fmt}"
+    path.write_text(settings_by_hand(fmt, [("unlisted", "sometimes")]), encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"unlisted is clean or keep, not 'sometimes'") as e:
+        LOAD_FILE[fmt](path)
+    assert str(e.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (" P-1", "surrounding spaces"),
+        ("P-1 ", "surrounding spaces"),
+        ("@pseudonym", "starts with @"),
+        ("P\t1", "control character"),
+    ],
+)
+def test_settings_no_file_can_hold_are_refused_on_export(value: str, problem: str):
+    profile = P.empty()
+    profile.patient_id = value  # a valid replacement for a run
+    for export in EXPORT.values():
+        with pytest.raises(ProfileError, match=f"patient_id cannot be written .*{problem}"):
+            export(profile)
+
+
+def test_unlisted_setting():
+    profile = P()
+    assert profile.unlisted == "clean" and profile._compile().unlisted == "clean"
+    compiled = profile._compile()
+    profile.unlisted = "clean"  # unchanged: the compiled table is kept
+    assert profile._compile() is compiled
+    profile.unlisted = "keep"
+    assert profile._compile() is not compiled and profile._compile().unlisted == "keep"
+    assert profile != P() and profile.options == Options.BASIC_PROFILE
+    with pytest.raises(ValueError, match=r"unlisted must be 'clean' or 'keep', not 'KEEP'"):
+        profile.unlisted = "KEEP"
+    with pytest.raises(TypeError, match=r"unlisted must be 'clean' or 'keep', not bool"):
+        profile.unlisted = True  # type: ignore[assignment]
+    assert profile.unlisted == "keep"
+    assert P.load_from_csv_string(HEADER).unlisted == "clean"
 
 
 def test_export_to_an_unwritable_path(tmp_path: Path):
     with pytest.raises(FileAccessError, match="cannot write the profile"):
-        P().to_csv(tmp_path / "missing-dir" / "p.csv")
+        P.empty().to_csv(tmp_path / "missing-dir" / "p.csv")
 
 
 def test_export_of_characters_xml_cannot_hold():
-    profile = P({"0009,xx10:A\x01B": "K"})
+    profile = P.empty({"0009,xx10:A\x01B": "K"})
     assert P.load_from_csv_string(profile.to_csv()) == profile
     assert P.load_from_json_string(profile.to_json()) == profile
     with pytest.raises(ProfileError, match="cannot be written in XML"):
@@ -902,8 +1240,6 @@ def test_export_of_characters_xml_cannot_hold():
 # ---------------------------------------------------------------------------------------------
 # Bad profiles
 # ---------------------------------------------------------------------------------------------
-
-HEADER = "TagPattern;Action\n"
 
 CSV_ERRORS = [
     # (text, message after "<string>: ")
@@ -1154,7 +1490,7 @@ def test_wrong_argument_types():
 
 def test_a_late_error_leaves_nothing_loaded():
     """The last rule is bad: no profile is returned, and an existing one is not touched."""
-    profile = P({"PatientName": "K"})
+    profile = P.empty({"PatientName": "K"})
     text = HEADER + "".join(f"00{g:02x},0010;Z\n" for g in range(0x10, 0x40, 2)) + "0010,0010;?\n"
     with pytest.raises(ProfileError, match=r"line 26"):
         profile = P.load_from_csv_string(text)
@@ -1162,7 +1498,7 @@ def test_a_late_error_leaves_nothing_loaded():
 
 
 def test_mapping_setitem_errors_name_the_rule():
-    profile = P()
+    profile = P.empty()
     with pytest.raises(ProfileError, match=r"rule 'PatientNam': unknown keyword"):
         profile["PatientNam"] = "X"
     with pytest.raises(ProfileError, match=r"rule 'PatientName': unknown action 'W'"):

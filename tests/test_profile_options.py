@@ -483,7 +483,7 @@ def test_all_options_markers_are_the_options_in_effect():
 
 def test_custom_profile_is_named_custom_without_codes():
     data, _, _ = build(SMALL)
-    profile = ConfidentialityProfile({"PatientName": "Z"})
+    profile = ConfidentialityProfile.empty({"PatientName": "Z"})
     assert profile.options is None and profile.is_custom
     method, codes = method_and_codes(anonymize(profile, data))
     assert method == [f"dicomveil {dicomveil.__version__}", "custom profile"]
@@ -519,7 +519,7 @@ def test_deleting_a_rule_makes_the_default_custom():
 def test_a_profile_built_rule_by_rule_to_the_table_is_the_default():
     for options in (Options.BASIC_PROFILE, Options(1 | 256 | 32)):
         rules = [(r.tag, r.action(int(options))) for r in table()]
-        profile = ConfidentialityProfile(rules)
+        profile = ConfidentialityProfile.empty(rules)
         assert profile.options == options
         assert profile == ConfidentialityProfile.create_default(options)
 
@@ -528,10 +528,164 @@ def test_shadowed_option_is_not_claimed_by_a_rebuilt_profile():
     """Modified dates override full dates on every row: rules alone cannot show full dates."""
     both = Options.RETAIN_LONG_FULL_DATES | Options.RETAIN_LONG_MODIF_DATES
     rules = list(ConfidentialityProfile.create_default(both).items())
-    assert ConfidentialityProfile(rules).options == Options.BASIC_PROFILE | (
+    assert ConfidentialityProfile.empty(rules).options == Options.BASIC_PROFILE | (
         Options.RETAIN_LONG_MODIF_DATES
     )
     assert ConfidentialityProfile.create_default(both).options == Options.BASIC_PROFILE | both
+
+
+# ---------------------------------------------------------------------------------------------
+# ConfidentialityProfile() is the Basic profile; .empty() has no rules
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_constructor_gives_the_basic_profile():
+    profile = ConfidentialityProfile()
+    assert profile == ConfidentialityProfile.create_default()
+    assert profile == ConfidentialityProfile.create_default(Options.BASIC_PROFILE)
+    assert letters(profile) == expected_rules(Options.BASIC_PROFILE)
+    assert profile.options == Options.BASIC_PROFILE and not profile.is_custom
+    assert repr(profile) == (
+        "<ConfidentialityProfile options=<ConfidentialityProfileOptions.BASIC_PROFILE: 1>, "
+        "623 rules>"
+    )
+    data, _, _ = build(SMALL)
+    assert method_and_codes(anonymize(profile, data)) == expected_markers(Options.BASIC_PROFILE)
+
+
+def test_rules_given_to_the_constructor_apply_on_top_of_basic():
+    basic = expected_rules(Options.BASIC_PROFILE)
+    profile = ConfidentialityProfile({"(0010,0010)": "K", "0009,xx10:ACME": "K"})
+    assert len(profile) == len(basic) + 1  # PatientName replaced (same pattern), ACME added
+    assert profile["PatientName"] == Action.K and profile["0009,xx10:ACME"] == Action.K
+    assert {
+        p: a for p, a in letters(profile).items() if p not in ("(0010,0010)", "0009,xx10:ACME")
+    } == {t: a for t, a in basic.items() if t != "0010,0010"}
+    assert profile.options is None and profile.is_custom
+    assert repr(profile) == "<ConfidentialityProfile custom, 624 rules>"
+    # the same rules set later give the same profile; pairs work as a mapping does
+    later = ConfidentialityProfile()
+    later["PatientName"] = "K"
+    later["0009,xx10:ACME"] = Action.K
+    assert (
+        later == profile == ConfidentialityProfile([("PatientName", "K"), ("0009,xx10:ACME", "K")])
+    )
+    # a rule that says what the table says changes nothing: still the Basic profile
+    same = ConfidentialityProfile({"PatientName": "Z"})
+    assert same.options == Options.BASIC_PROFILE and same == ConfidentialityProfile()
+    # a bad rule is refused as when set
+    with pytest.raises(ProfileError, match="unknown action 'W'"):
+        ConfidentialityProfile({"PatientName": "W"})
+
+
+def test_a_basic_profile_with_a_rule_acts_as_basic_but_for_that_rule():
+    rows = [row(t) for t in ("0010,0010", "0008,1030", "0008,0050", "0020,000d")]
+    data, original, where = build(rows)
+    out = anonymize(ConfidentialityProfile({"StudyDescription": "K"}), data)
+    ref = anonymize(ConfidentialityProfile.create_default(), data)
+    assert out.StudyDescription == original.StudyDescription  # the rule on top: kept
+    assert "StudyDescription" not in ref  # Basic: X
+    for tag in ("0010,0010", "0008,0050", "0020,000d"):
+        assert out[where[tag]] == ref[where[tag]]  # the rest: as Basic does it
+    assert not survives(original[where["0020,000d"]], out)
+    assert method_and_codes(out)[0][-1] == "custom profile"
+
+
+def test_empty_is_a_profile_with_no_rules():
+    empty = ConfidentialityProfile.empty()
+    assert len(empty) == 0 and empty.options is None and empty.is_custom
+    assert repr(empty) == "<ConfidentialityProfile custom, 0 rules>"
+    assert empty != ConfidentialityProfile()
+    only = ConfidentialityProfile.empty({"PatientName": "Z", "0010,0020": "X"})
+    assert letters(only) == {"PatientName": "Z", "0010,0020": "X"}
+    assert only == ConfidentialityProfile.empty([("(0010,0010)", "Z"), ("PatientID", "X")])
+    rows = [row(t) for t in ("0010,0010", "0008,1030", "0008,0050")]
+    data, original, where = build(rows)
+    out = anonymize(only, data)
+    assert out.PatientName == ""
+    assert out.StudyDescription == original.StudyDescription  # no rule: kept
+    assert out.AccessionNumber == original.AccessionNumber
+
+
+def test_no_profile_and_the_constructor_give_the_same_file():
+    data, _, _ = build([row(t) for t in ("0010,0010", "0008,0050", "0020,000d")])
+    a = Anonymizer(ConfidentialityProfile(), key=KEY).anonymize(DicomFile.open(data))
+    b = Anonymizer(key=KEY).anonymize(DicomFile.open(data))
+    assert a.to_bytes() == b.to_bytes()
+
+
+def aspose_input() -> bytes:
+    """A CT image with the identifiers Aspose's example used to leave behind."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
+    ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.10.999.31"
+    ds.SOPClassUID = CT_IMAGE_STORAGE
+    ds.SOPInstanceUID = "1.2.826.0.1.3680043.10.999.31"
+    ds.StudyInstanceUID = "1.2.826.0.1.3680043.10.999.32"
+    ds.SeriesInstanceUID = "1.2.826.0.1.3680043.10.999.33"
+    ds.FrameOfReferenceUID = "1.2.826.0.1.3680043.10.999.34"
+    ds.PatientName = "Roe^Jane"
+    ds.PatientID = "MRN-1234"
+    ds.PatientBirthDate = "19700101"
+    ds.OtherPatientIDs = "MRN-9876"
+    ds.AccessionNumber = "ACC-5555"
+    ds.ReferringPhysicianName = "Who^Doctor"
+    ds.StudyID = "S-4321"
+    ds.StudyDate = "20210315"
+    ds.ImageComments = "Jane Roe, bed 4"
+    ds.CurrentPatientLocation = "Ward 3, bed 4"
+    ds.InstitutionName = "Saint Elsewhere Hospital"
+    ds.Modality = "CT"
+    ds.BurnedInAnnotation = "NO"
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def test_the_aspose_guide_example_is_de_identified_by_the_basic_profile(tmp_path: Path):
+    """Aspose's "Advanced Anonymization" example, written as in its guide: a profile from the
+    constructor, the two replacement values, an Anonymizer of that profile, no key."""
+    (tmp_path / "input.dcm").write_bytes(aspose_input())
+    dcm = DicomFile.open(str(tmp_path / "input.dcm"))
+
+    profile = ConfidentialityProfile()
+    profile.patient_name = "ANONYMOUS PATIENT"
+    profile.patient_id = "00000000"
+    anonymizer = Anonymizer(profile)
+    anonymized_dcm = anonymizer.anonymize(dcm)
+    anonymized_dcm.save(str(tmp_path / "anonymized_output.dcm"))
+
+    before = pydicom.dcmread(io.BytesIO(aspose_input()))
+    out = pydicom.dcmread(tmp_path / "anonymized_output.dcm")
+    assert out.PatientName == "ANONYMOUS PATIENT"
+    assert out.PatientID == "00000000"
+    # as Table E.1-1's Basic profile says (Type 2 in the CT Image IOD: emptied, not removed)
+    assert row("0008,0050").action(1) == "Z" and out.AccessionNumber == ""
+    assert row("0008,0090").action(1) == "Z" and out.ReferringPhysicianName == ""
+    assert row("0020,0010").action(1) == "Z" and out.StudyID == ""
+    assert row("0010,1000").action(1) == "X" and "OtherPatientIDs" not in out
+    assert row("0020,4000").action(1) == "X" and "ImageComments" not in out
+    assert row("0038,0300").action(1) == "X" and "CurrentPatientLocation" not in out
+    assert out.PatientBirthDate == "" and "InstitutionName" not in out
+    uids = {"0008,0018": "SOPInstanceUID", "0020,000d": "StudyInstanceUID"}
+    uids |= {"0020,000e": "SeriesInstanceUID", "0020,0052": "FrameOfReferenceUID"}
+    for tag, keyword in uids.items():
+        assert row(tag).action(1) == "U"
+        assert out[keyword].value != before[keyword].value
+        assert out[keyword].value.startswith("2.25.")
+    assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
+    assert out.SOPClassUID == CT_IMAGE_STORAGE and out.Modality == "CT"
+    assert out.PatientIdentityRemoved == "YES"
+    assert method_and_codes(out) == expected_markers(Options.BASIC_PROFILE)
+    # exactly the Basic profile with the two values: with one key, the same bytes
+    ref = ConfidentialityProfile.create_default()
+    ref.patient_name = "ANONYMOUS PATIENT"
+    ref.patient_id = "00000000"
+    assert profile == ref
+    same_key = [Anonymizer(p, key=KEY).anonymize(dcm).to_bytes() for p in (profile, ref)]
+    assert same_key[0] == same_key[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -568,10 +722,10 @@ def patient_file() -> bytes:
     [
         ConfidentialityProfile.create_default(),
         ConfidentialityProfile.create_default(Options.ALL),
-        ConfidentialityProfile({"PatientName": "K", "PatientID": "K"}),
-        ConfidentialityProfile({"PatientName": "X", "PatientID": "X"}),
-        ConfidentialityProfile({"PatientName": "D", "PatientID": "Z"}),
-        ConfidentialityProfile(),
+        ConfidentialityProfile.empty({"PatientName": "K", "PatientID": "K"}),
+        ConfidentialityProfile.empty({"PatientName": "X", "PatientID": "X"}),
+        ConfidentialityProfile.empty({"PatientName": "D", "PatientID": "Z"}),
+        ConfidentialityProfile.empty(),
     ],
     ids=["basic", "all", "keep", "remove", "dummy", "empty"],
 )
@@ -592,7 +746,7 @@ def test_patient_name_and_id_replace_whatever_the_profile_did(profile: Confident
 
 
 def test_patient_name_and_id_are_added_at_the_top_level():
-    profile = ConfidentialityProfile({"PatientName": "X", "PatientID": "X"})
+    profile = ConfidentialityProfile.empty({"PatientName": "X", "PatientID": "X"})
     data = patient_file()
     ds = pydicom.dcmread(io.BytesIO(data))
     del ds.PatientName, ds.PatientID
@@ -608,13 +762,13 @@ def test_without_replacement_the_profile_decides():
     out = anonymize(ConfidentialityProfile.create_default(), patient_file())
     assert out.PatientName == ""
     assert out.PatientID == ""  # Z/D, Type 2 in the file's IOD: Z
-    kept = anonymize(ConfidentialityProfile({"PatientName": "K"}), patient_file())
+    kept = anonymize(ConfidentialityProfile.empty({"PatientName": "K"}), patient_file())
     assert kept.PatientName == "Roe^Jane"
     assert kept.PatientID == "MRN-1234"
 
 
 def test_only_one_of_the_two_can_be_set():
-    profile = ConfidentialityProfile({"PatientName": "K", "PatientID": "K"})
+    profile = ConfidentialityProfile.empty({"PatientName": "K", "PatientID": "K"})
     profile.patient_id = "P9"
     out = anonymize(profile, patient_file())
     assert out.PatientName == "Roe^Jane"
@@ -623,9 +777,14 @@ def test_only_one_of_the_two_can_be_set():
 
 def test_replacement_must_be_ascii():
     profile = ConfidentialityProfile.create_default()
-    profile.patient_name = "Müller^Jürgen"
     with pytest.raises(ProfileError, match="patient_name must be ASCII"):
-        anonymize(profile, patient_file())
+        profile.patient_name = "Müller^Jürgen"  # refused when set
+    with pytest.raises(ProfileError, match="patient_id must be ASCII"):
+        profile.patient_id = "患者-1"
+    with pytest.raises(TypeError, match="patient_id must be a str, a Pseudonym or None"):
+        profile.patient_id = b"P1"  # type: ignore[assignment]
+    assert profile.patient_name is None and profile.patient_id is None
+    assert anonymize(profile, patient_file()).PatientName == ""
 
 
 def test_replacement_is_part_of_equality():

@@ -196,7 +196,7 @@ def anonymize_path(path: Path, profile: ConfidentialityProfile | None = None) ->
 
 def keep_all() -> ConfidentialityProfile:
     """No rules, and the attributes no rule names kept: every value comes out as it went in."""
-    profile = ConfidentialityProfile.load_from_csv_string("TagPattern;Action\n")
+    profile = ConfidentialityProfile.empty()
     profile.unlisted = "keep"
     return profile
 

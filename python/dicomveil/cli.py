@@ -31,6 +31,7 @@ from .profile import (
     ConfidentialityProfile,
     ConfidentialityProfileOptions,
 )
+from .pseudonym import Pseudonym
 from .report import FileResult, Progress, Report
 
 __all__ = ["main"]
@@ -112,10 +113,14 @@ def _load_profile(path: Path, options: Options | None) -> ConfidentialityProfile
 
 
 def _build_profile(
-    profile_file: Path | None, options: Sequence[str], literal: bool = False
+    profile_file: Path | None,
+    options: Sequence[str],
+    literal: bool = False,
+    unlisted: str | None = None,
 ) -> ConfidentialityProfile:
-    """The profile of ``--profile FILE`` or of the default table, with the ``--option``s;
-    ``--literal`` carries it out with no resolution by IOD."""
+    """The profile of ``--profile FILE`` (with the file's settings) or of the default table,
+    with the ``--option``s; ``--literal`` carries it out with no resolution by IOD, and
+    ``--unlisted`` replaces the file's setting."""
     flags = _parse_options(options)
     if profile_file is not None:
         # options select the columns of a profile file in the option form (Table E.1-1's)
@@ -125,7 +130,10 @@ def _build_profile(
             prof = ConfidentialityProfile.create_default(flags)
         except (NotImplementedError, DicomveilError) as e:
             raise click.BadParameter(str(e), param_hint="'--option'") from None
-    prof.conform_to_iod = not literal
+    if literal:
+        prof.conform_to_iod = False
+    if unlisted is not None:
+        prof.unlisted = unlisted
     return prof
 
 
@@ -139,6 +147,31 @@ def _literal_option(f: F) -> F:
         "not conform), and compound codes take a fixed choice (X/Z -> Z, X/D X/Z/D Z/D -> D, "
         "X/Z/U* keeps the sequence and replaces its UIDs).",
     )(f)
+
+
+def _unlisted_option(f: F) -> F:
+    """``--unlisted clean|keep``: what happens to attributes Table E.1-1 does not list."""
+    return click.option(
+        "--unlisted",
+        type=click.Choice(["clean", "keep"]),
+        help="What happens to attributes Table E.1-1 does not list: clean (the default) "
+        "treats those that can identify someone the way the table treats their kind; keep "
+        "keeps them, the table exactly. Replaces the setting of a --profile file.",
+    )(f)
+
+
+def _settings_line(prof: ConfidentialityProfile) -> str | None:
+    """The profile's settings that are not at their defaults, for a header line, or None."""
+    parts = []
+    for name in ("patient_name", "patient_id"):
+        value = getattr(prof, name)
+        if value is not None:
+            parts.append(f"{name} {'@pseudonym' if isinstance(value, Pseudonym) else repr(value)}")
+    if not prof.conform_to_iod:
+        parts.append("conform_to_iod no")
+    if prof.unlisted != "clean":
+        parts.append(f"unlisted {prof.unlisted}")
+    return f"# settings: {', '.join(parts)}" if parts else None
 
 
 def _profile_options(f: F) -> F:
@@ -324,6 +357,7 @@ def main() -> None:
 @click.argument("dst", required=False, type=click.Path())
 @_profile_options
 @_literal_option
+@_unlisted_option
 @click.option(
     "--key-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -332,8 +366,16 @@ def main() -> None:
     "newline ignored): the same key gives the same results in every run. Without it, a random "
     "key is used for this run only.",
 )
-@click.option("--patient-name", metavar="TEXT", help="PatientName to write (ASCII).")
-@click.option("--patient-id", metavar="TEXT", help="PatientID to write (ASCII).")
+@click.option(
+    "--patient-name",
+    metavar="TEXT",
+    help="PatientName to write (ASCII); replaces a --profile file's patient_name.",
+)
+@click.option(
+    "--patient-id",
+    metavar="TEXT",
+    help="PatientID to write (ASCII); replaces a --profile file's patient_id.",
+)
 @click.option(
     "--burned-in",
     type=click.Choice(["warn", "refuse", "allow"]),
@@ -373,6 +415,7 @@ def anonymize(
     profile_file: Path | None,
     options: tuple[str, ...],
     literal: bool,
+    unlisted: str | None,
     key_file: Path | None,
     patient_name: str | None,
     patient_id: str | None,
@@ -411,9 +454,12 @@ def anonymize(
     if naming is not None:
         _check_naming(naming)
 
-    profile = _build_profile(profile_file, options, literal)
-    profile.patient_name = _ascii_param(patient_name, "'--patient-name'")
-    profile.patient_id = _ascii_param(patient_id, "'--patient-id'")
+    profile = _build_profile(profile_file, options, literal, unlisted)
+    # given, they replace the --profile file's settings; not given, the file's stay
+    if patient_name is not None:
+        profile.patient_name = _ascii_param(patient_name, "'--patient-name'")
+    if patient_id is not None:
+        profile.patient_id = _ascii_param(patient_id, "'--patient-id'")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", WeakKeyWarning)
@@ -650,6 +696,7 @@ def _sop_class(text: str) -> str:
 @profile.command("show")
 @_profile_options
 @_literal_option
+@_unlisted_option
 @click.option(
     "--sop-class",
     "sop_class",
@@ -658,7 +705,11 @@ def _sop_class(text: str) -> str:
     "such as 'CT Image'): the attribute's type in its IOD and the action that results.",
 )
 def profile_show(
-    profile_file: Path | None, options: tuple[str, ...], literal: bool, sop_class: str | None
+    profile_file: Path | None,
+    options: tuple[str, ...],
+    literal: bool,
+    unlisted: str | None,
+    sop_class: str | None,
 ) -> None:
     """Print the effective rule table: tag pattern, keyword, action, name.
 
@@ -667,9 +718,11 @@ def profile_show(
     compound codes resolved by type, and an X or Z on an attribute the IOD
     requires turned into D (Type 1) or Z (Type 2).
     """
-    prof = _build_profile(profile_file, options, literal)
+    prof = _build_profile(profile_file, options, literal, unlisted)
     names = _table_names()
-    legend = _LITERAL_LEGEND if literal else _ACTIONS_LEGEND
+    # literal with --literal, or by the @conform_to_iod setting of a --profile file
+    legend = _ACTIONS_LEGEND if prof.conform_to_iod else _LITERAL_LEGEND
+    settings = _settings_line(prof)
     if sop_class is None:
         rows = sorted(
             (*_show_pattern(canon, tag, names), action.value)
@@ -681,6 +734,7 @@ def profile_show(
         wa = max([len("ACTION")] + [len(r[3]) for r in rows])
         lines = [
             f"# {_describe(prof, profile_file)}: {_plural(len(rows), 'rule')}",
+            *([settings] if settings else []),
             f"# actions: {legend}",
             "# an attribute that no rule names is kept",
             f"{'TAG':<{wp}}  {'KEYWORD':<{wk}}  {'ACTION':<{wa}}  NAME",
@@ -712,9 +766,10 @@ def profile_show(
     wa = max([len("ACTION")] + [len(r[3]) for r in resolved])
     wt, we = len("TYPE"), len("EFFECTIVE")
     where = f"IOD {iod!r}" if iod is not None else "no IOD known"
-    how = "literally (--literal)" if literal else "resolved by type"
+    how = "resolved by type" if prof.conform_to_iod else "literally (--literal)"
     lines = [
         f"# {_describe(prof, profile_file)}: {_plural(len(resolved), 'rule')}",
+        *([settings] if settings else []),
         f"# for SOP class {uid} ({where}), {how}, at the top level of the dataset",
         f"# actions: {legend}",
         "# TYPE: the attribute's type in the IOD (- not listed); EFFECTIVE: what is done "
@@ -737,6 +792,8 @@ def profile_show(
     help="Output format [default: the -o file's extension].",
 )
 @_profile_options
+@_literal_option
+@_unlisted_option
 @click.option(
     "-o",
     "--output",
@@ -745,18 +802,31 @@ def profile_show(
     help="Write to FILE instead of standard output.",
 )
 def profile_export(
-    fmt: str | None, profile_file: Path | None, options: tuple[str, ...], output: Path | None
+    fmt: str | None,
+    profile_file: Path | None,
+    options: tuple[str, ...],
+    literal: bool,
+    unlisted: str | None,
+    output: Path | None,
 ) -> None:
-    """Export the effective profile as CSV, JSON or XML (read back by --profile)."""
+    """Export the effective profile as CSV, JSON or XML (read back by --profile).
+
+    The profile's settings that are not at their defaults come first (a
+    --profile file's, --literal as conform_to_iod no, --unlisted keep), then
+    its rules.
+    """
     if fmt is None:
         suffix = output.suffix.lower().lstrip(".") if output is not None else ""
         if suffix not in ("csv", "json", "xml"):
             raise click.UsageError("give --format csv, json or xml")
         fmt = suffix
-    prof = _build_profile(profile_file, options)
+    prof = _build_profile(profile_file, options, literal, unlisted)
     export = getattr(prof, f"to_{fmt.lower()}")
     if output is None:
-        text = export()
+        try:
+            text = export()
+        except DicomveilError as e:
+            raise click.ClickException(str(e)) from None
         click.echo(text, nl=not text.endswith("\n"))
         return
     try:
@@ -799,6 +869,7 @@ def dump(file: Path, max_len: int) -> None:
 )
 @_profile_options
 @_literal_option
+@_unlisted_option
 @click.option(
     "--workers", type=click.IntRange(min=1), metavar="N", help="Threads [default: all cores]."
 )
@@ -808,6 +879,7 @@ def verify_cmd(
     profile_file: Path | None,
     options: tuple[str, ...],
     literal: bool,
+    unlisted: str | None,
     workers: int | None,
 ) -> None:
     """Scan de-identified output for leaks; exit 1 on any finding.
@@ -823,13 +895,14 @@ def verify_cmd(
       leftover              a temporary file of dicomveil (.dicomveil-*.part)
                             left by a run that was killed while writing it
 
-    Give the --profile, --option and --literal the output was made with: an
-    attribute the object's IOD requires is kept with a valid value where the
-    profile would remove it, and is not a finding. Each finding is
-    printed on standard output as FILE, TAG PATH, KIND and KEYWORD separated by
-    tabs; values are never printed. The summary goes to standard error.
+    Give the --profile, --option, --literal and --unlisted the output was
+    made with: an attribute the object's IOD requires is kept with a valid
+    value where the profile would remove it, and is not a finding. Each
+    finding is printed on standard output as FILE, TAG PATH, KIND and KEYWORD
+    separated by tabs; values are never printed. The summary goes to standard
+    error.
     """
-    prof = _build_profile(profile_file, options, literal)
+    prof = _build_profile(profile_file, options, literal, unlisted)
     try:
         report = run_verify(out_dir, original=original, profile=prof, workers=workers)
     except (DicomveilError, OSError) as e:

@@ -125,12 +125,14 @@ class _Job:
     dst: str
     #: the options of a PS3.15 profile (rebuilt exactly by create_default), or None
     options: int | None
-    #: the rules of a custom profile, as JSON
+    #: the rules of any other profile (custom, or a default one with rules on top), as JSON
     rules: str | None
     patient_name: tuple[str, str] | None
     patient_id: tuple[str, str] | None
     #: the profile's conform_to_iod
     conform: bool
+    #: the profile's unlisted
+    unlisted: str
     burned_in: str
     naming: str | None
     stop_on_error: bool
@@ -148,10 +150,11 @@ class _Job:
         # options (and so the very de-identification markers) of the client's profile
         return cls(
             options=None if options is None else int(options),
-            rules=profile.to_json() if options is None else None,
+            rules=profile._rules_json() if options is None else None,
             patient_name=_pack_replacement(profile.patient_name),
             patient_id=_pack_replacement(profile.patient_id),
             conform=profile.conform_to_iod,
+            unlisted=profile.unlisted,
             **fields,
         )
 
@@ -165,6 +168,7 @@ class _Job:
         profile.patient_name = _unpack_replacement(self.patient_name)
         profile.patient_id = _unpack_replacement(self.patient_id)
         profile.conform_to_iod = self.conform
+        profile.unlisted = self.unlisted
         return profile
 
 

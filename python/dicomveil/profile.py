@@ -18,6 +18,7 @@ __all__ = [
     "ConfidentialityProfileOptions",
     "EDITION",
     "ResolvedRule",
+    "UNLISTED",
     "canonical_pattern",
 ]
 
@@ -105,6 +106,9 @@ _STRING = "<string>"
 #: The canonical spelling of the all-private pattern.
 ALL_PRIVATE = "gggg,eeee (gggg odd)"
 
+#: The values of :attr:`ConfidentialityProfile.unlisted`, the default first.
+UNLISTED: tuple[str, ...] = ("clean", "keep")
+
 
 @lru_cache(maxsize=8192)
 def canonical_pattern(text: str) -> str:
@@ -138,6 +142,17 @@ def _options_value(options: OptionsLike | None) -> Options | None:
     return Options(value | Options.BASIC_PROFILE)
 
 
+def _replacement(value: object, what: str) -> str | Pseudonym | None:
+    """A value for patient_name or patient_id: None, a Pseudonym, or an ASCII str."""
+    if value is None or isinstance(value, Pseudonym):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, a Pseudonym or None, not {type(value).__name__}")
+    if not value.isascii():
+        raise ProfileError(f"{what} must be ASCII (it is written into every character set)")
+    return value
+
+
 def _option_names(options: Options) -> str:
     return "|".join(o.name or "" for o in Options if o in options and o is not Options.ALL)
 
@@ -150,10 +165,15 @@ def _option_names(options: Options) -> str:
 class ConfidentialityProfile(MutableMapping[str, Action]):
     """A set of de-identification rules: a mutable mapping from tag pattern to :class:`Action`.
 
-    ``ConfidentialityProfile()`` is an empty custom profile. A custom profile applies exactly
-    its own rules: an element that no rule matches is kept. :meth:`create_default` gives
-    PS3.15 Table E.1-1 with the chosen options; the ``load_from_*`` class methods read custom
-    profiles (CSV, JSON, XML) and ``to_csv``/``to_json``/``to_xml`` write them.
+    ``ConfidentialityProfile()`` is the Basic profile: PS3.15 Table E.1-1 with no option, the
+    same rules as :meth:`create_default` (and what :class:`Anonymizer` uses without a
+    profile). Rules given to the constructor, or set later (``profile["PatientName"] = "K"``),
+    apply on top of it: each replaces the Basic rule of the same pattern (patterns compare by
+    meaning, not spelling), or is added. :meth:`create_default` gives the table with options;
+    :meth:`empty` is a profile with no rules at all, for a custom profile built rule by rule
+    (an element that no rule matches is kept); the ``load_from_*`` class methods read profiles
+    (CSV, JSON, XML), which keep exactly the rules of their file, and
+    ``to_csv``/``to_json``/``to_xml`` write them.
 
     Tag patterns: ``gggg,eeee`` with or without parentheses (hex in either case, ``x`` for any
     digit, e.g. ``50xx,xxxx`` or ``60xx,3000``), a keyword (``PatientName``), a private
@@ -175,26 +195,51 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
     needs no IOD knowledge: X/Z -> Z, X/D, X/Z/D and Z/D -> D, X/Z/U* -> the UIDs inside
     replaced). See "How actions are resolved" in the README.
 
+    ``unlisted`` says what happens to attributes Table E.1-1 does not list: ``"clean"``
+    (default) treats those that can identify someone the way the table treats their kind;
+    ``"keep"`` keeps them, the table exactly.
+
     ``patient_name`` and ``patient_id``, when set (an ASCII string, or :class:`Pseudonym`),
     replace PatientName and PatientID after the profile is applied, at the top level and
-    wherever the input had them, whatever the profile's action for them. They are settings of
-    this object, not rules: the file formats do not carry them.
+    wherever the input had them, whatever the profile's action for them.
+
+    ``patient_name``, ``patient_id``, ``conform_to_iod`` and ``unlisted`` are settings, not
+    rules. The export formats carry those that differ from their defaults, and the loaders
+    apply them, so a profile exported and loaded back is equal to it (docs/profiles.md,
+    "Settings").
     """
 
     def __init__(
         self,
         rules: Mapping[str, Action | str] | Iterable[tuple[str, Action | str]] | None = None,
     ) -> None:
-        self._rules = _core.Rules()
+        self._start(_core.Rules.default(int(Options.BASIC_PROFILE)))
+        self._update(rules)
+
+    def _start(self, rules: _core.Rules) -> None:
+        """Set every attribute: ``rules`` and the settings at their defaults."""
+        self._rules = rules
         self._compiled: _core.CompiledProfile | None = None
-        self.patient_name: str | Pseudonym | None = None
-        self.patient_id: str | Pseudonym | None = None
+        self._patient_name: str | Pseudonym | None = None
+        self._patient_id: str | Pseudonym | None = None
         self._conform = True
-        self._unlisted = "clean"
+        self._unlisted = UNLISTED[0]
+
+    def _update(
+        self,
+        rules: Mapping[str, Action | str] | Iterable[tuple[str, Action | str]] | None,
+    ) -> None:
         if rules is not None:
             items = rules.items() if isinstance(rules, Mapping) else rules
             for pattern, action in items:
                 self[pattern] = action
+
+    @classmethod
+    def _of(cls, rules: _core.Rules) -> ConfidentialityProfile:
+        """A profile of exactly ``rules`` (the engine's), with default settings."""
+        profile = cls.__new__(cls)
+        profile._start(rules)
+        return profile
 
     @property
     def conform_to_iod(self) -> bool:
@@ -215,16 +260,39 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         """What happens to the attributes Table E.1-1 does not list (no rule names them):
         ``"clean"`` (default) treats those that can identify someone as the table treats their
         kind (person names removed, instance UIDs replaced, free text cleaned, the issuers of
-        identifiers as Issuer of Patient ID); ``"keep"`` keeps them, the table exactly."""
+        identifiers as Issuer of Patient ID); ``"keep"`` keeps them, the table exactly. See
+        "Attributes the table does not list" in the README."""
         return self._unlisted
 
     @unlisted.setter
     def unlisted(self, value: str) -> None:
-        if value not in ("clean", "keep"):
-            raise ValueError(f"unlisted must be 'clean' or 'keep', not {value!r}")
+        if not isinstance(value, str):
+            raise TypeError(f"unlisted must be 'clean' or 'keep', not {type(value).__name__}")
+        if value not in UNLISTED:
+            raise ValueError(f"unlisted must be 'clean' or 'keep', not {value[:40]!r}")
         if value != self._unlisted:
             self._unlisted = value
             self._compiled = None
+
+    @property
+    def patient_name(self) -> str | Pseudonym | None:
+        """PatientName to write after the profile is applied: an ASCII str, a
+        :class:`Pseudonym`, or None (default: the profile's action decides)."""
+        return self._patient_name
+
+    @patient_name.setter
+    def patient_name(self, value: str | Pseudonym | None) -> None:
+        self._patient_name = _replacement(value, "patient_name")
+
+    @property
+    def patient_id(self) -> str | Pseudonym | None:
+        """PatientID to write after the profile is applied: an ASCII str, a
+        :class:`Pseudonym`, or None (default: the profile's action decides)."""
+        return self._patient_id
+
+    @patient_id.setter
+    def patient_id(self, value: str | Pseudonym | None) -> None:
+        self._patient_id = _replacement(value, "patient_id")
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -239,8 +307,22 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         higher bit wins where two selected options both name the attribute.
         """
         opts = _options_value(options) or Options.BASIC_PROFILE
-        profile = cls()
-        profile._rules = _core.Rules.default(int(opts))
+        return cls._of(_core.Rules.default(int(opts)))
+
+    @classmethod
+    def empty(
+        cls,
+        rules: Mapping[str, Action | str] | Iterable[tuple[str, Action | str]] | None = None,
+    ) -> ConfidentialityProfile:
+        """A custom profile of exactly ``rules`` (none when not given): nothing of Table
+        E.1-1 is added, and an element that no rule matches is kept.
+
+        ``ConfidentialityProfile.empty({"PatientName": "Z"})`` changes PatientName and keeps
+        everything else, where ``ConfidentialityProfile({"PatientName": "Z"})`` is the Basic
+        profile with that rule.
+        """
+        profile = cls._of(_core.Rules())
+        profile._update(rules)
         return profile
 
     @classmethod
@@ -261,6 +343,12 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         regard to case, spaces and ``_``; ``// comment`` ends a line, ``#`` starts a comment
         line, blank lines and surrounding spaces are ignored.
 
+        The profile has exactly the file's rules. Before them, rows whose pattern is ``@``
+        and a setting's name give the settings (``@patient_name;ANONYMOUS``,
+        ``@patient_id;@pseudonym``, ``@conform_to_iod;no``, ``@unlisted;keep``), the value
+        in the action column (``basic_profile`` in the option form); the profile has them,
+        and the defaults for the others.
+
         Args:
             path: the file.
             options: for the option form, the columns to apply, as in :meth:`create_default`
@@ -274,16 +362,16 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
             FileAccessError: the file cannot be read.
         """
         source = os.fspath(path)
-        form, rows = profile_io.read_csv(profile_io.read_text_file(path), source)
-        return cls._from_rows(form, rows, source, options)
+        parsed = profile_io.read_csv(profile_io.read_text_file(path), source)
+        return cls._from_rows(parsed, source, options)
 
     @classmethod
     def load_from_csv_string(
         cls, text: str | bytes, options: OptionsLike | None = None
     ) -> ConfidentialityProfile:
         """Read a profile from CSV text; see :meth:`load_from_csv_file` (source: ``<string>``)."""
-        form, rows = profile_io.read_csv(_text(text), _STRING)
-        return cls._from_rows(form, rows, _STRING, options)
+        parsed = profile_io.read_csv(_text(text), _STRING)
+        return cls._from_rows(parsed, _STRING, options)
 
     @classmethod
     def load_from_json_file(
@@ -296,19 +384,20 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         optional; ``""`` or ``null`` changes nothing). Key names are matched as in
         :meth:`load_from_csv_file`; other keys are ignored; a key given twice is an error.
         Errors name the JSON path, e.g. ``[3].Action``. ``options`` as in
-        :meth:`load_from_csv_file`.
+        :meth:`load_from_csv_file`. Settings are objects before the rules:
+        ``{"Setting": "patient_name", "Value": "ANONYMOUS"}`` (values as in CSV).
         """
         source = os.fspath(path)
-        form, rows = profile_io.read_json(profile_io.read_text_file(path), source)
-        return cls._from_rows(form, rows, source, options)
+        parsed = profile_io.read_json(profile_io.read_text_file(path), source)
+        return cls._from_rows(parsed, source, options)
 
     @classmethod
     def load_from_json_string(
         cls, text: str | bytes, options: OptionsLike | None = None
     ) -> ConfidentialityProfile:
         """Read a profile from JSON text; see :meth:`load_from_json_file`."""
-        form, rows = profile_io.read_json(_text(text), _STRING)
-        return cls._from_rows(form, rows, _STRING, options)
+        parsed = profile_io.read_json(_text(text), _STRING)
+        return cls._from_rows(parsed, _STRING, options)
 
     @classmethod
     def load_from_xml_file(
@@ -322,11 +411,12 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         given as attributes (``<item tag="0010,0010" action="Z"/>``). Errors name the rule
         element and its line, e.g. ``item[4] (line 7)``. The parser is defusedxml's and
         refuses any DOCTYPE, so no entity (external or an expansion bomb) is ever read.
-        ``options`` as in :meth:`load_from_csv_file`.
+        ``options`` as in :meth:`load_from_csv_file`. Settings are elements before the rules:
+        ``<setting name="patient_name">ANONYMOUS</setting>`` (values as in CSV).
         """
         source = os.fspath(path)
-        form, rows = profile_io.read_xml(profile_io.read_bytes_file(path), source)
-        return cls._from_rows(form, rows, source, options)
+        parsed = profile_io.read_xml(profile_io.read_bytes_file(path), source)
+        return cls._from_rows(parsed, source, options)
 
     @classmethod
     def load_from_xml_string(
@@ -335,19 +425,20 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         """Read a profile from XML text; see :meth:`load_from_xml_file`."""
         if not isinstance(text, (str, bytes)):
             raise TypeError(f"expected str or bytes, not {type(text).__name__}")
-        form, rows = profile_io.read_xml(text, _STRING)
-        return cls._from_rows(form, rows, _STRING, options)
+        parsed = profile_io.read_xml(text, _STRING)
+        return cls._from_rows(parsed, _STRING, options)
 
     @classmethod
     def _from_rows(
         cls,
-        form: str,
-        rows: list[profile_io.RawRule],
+        parsed: profile_io.Parsed,
         source: str,
         options: OptionsLike | None,
     ) -> ConfidentialityProfile:
-        """Build a profile from parsed rows; every problem is a ProfileError at its row."""
+        """Build a profile from a parsed file; every problem is a ProfileError at its row."""
+        form, rows = parsed.form, parsed.rules
         opts = _options_value(options)
+        settings = profile_io.setting_values(parsed.settings, source)
         if form == "rules":
             if opts is not None and opts != Options.BASIC_PROFILE:
                 # Aspose's call passes options whatever the form (LoadFromCsvFile(path,
@@ -372,48 +463,98 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
                 [row.cells.get(column, ("", row.where)) for column in profile_io.OPTION_COLUMNS]
                 for row in rows
             ]
-        profile = cls()
-        profile._rules = _core.Rules.from_rows(
-            form,
-            [
-                (row.pattern, row.pattern_where, row.where, row_cells)
-                for row, row_cells in zip(rows, cells, strict=True)
-            ],
-            int(opts or Options.BASIC_PROFILE),
-            source,
+        profile = cls._of(
+            _core.Rules.from_rows(
+                form,
+                [
+                    (row.pattern, row.pattern_where, row.where, row_cells)
+                    for row, row_cells in zip(rows, cells, strict=True)
+                ],
+                int(opts or Options.BASIC_PROFILE),
+                source,
+            )
         )
+        for name, value in settings.items():
+            setattr(profile, name, value)
         return profile
 
     # -- export ------------------------------------------------------------------------------
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The rules as CSV in the rule form (``TagPattern;Action``); written to ``path`` too.
+        """The profile as CSV in the rule form (``TagPattern;Action``); written to ``path``
+        too when given.
 
-        :meth:`load_from_csv_file` reads it back to an equal profile. ``patient_name``,
-        ``patient_id`` and ``conform_to_iod`` are not rules and are not written.
+        The settings that differ from their defaults come first, one row each
+        (``@patient_name;ANONYMOUS``, ``@conform_to_iod;no``), then the rules.
+        :meth:`load_from_csv_file` reads it back to an equal profile.
+
+        Raises:
+            ProfileError: a setting's value cannot be written (see :meth:`to_json`).
         """
         return self._export(profile_io.write_csv, path)
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The rules as JSON (``[{"Tag": ..., "Action": ...}]``); written to ``path`` too.
+        """The profile as JSON; written to ``path`` too when given.
 
+        An array: ``{"Setting": ..., "Value": ...}`` for each setting that differs from its
+        default, then ``{"Tag": ..., "Action": ...}`` for each rule.
         :meth:`load_from_json_file` reads it back to an equal profile.
+
+        Raises:
+            ProfileError: a setting's value cannot be written in a profile file: a
+                ``patient_name`` or ``patient_id`` with a control character, surrounding
+                spaces (every loader strips them), or starting with ``@`` (the mark of
+                ``@pseudonym``).
         """
         return self._export(profile_io.write_json, path)
 
     def to_xml(self, path: str | os.PathLike[str] | None = None) -> str:
-        """The rules as XML (``<root><item><tag>..</tag><action>..</action></item>``).
+        """The profile as XML; written to ``path`` too when given.
 
-        Written to ``path`` too when given; :meth:`load_from_xml_file` reads it back to an
-        equal profile.
+        ``<root>``, then ``<setting name="...">value</setting>`` for each setting that differs
+        from its default, then ``<item><tag>..</tag><action>..</action></item>`` for each
+        rule. :meth:`load_from_xml_file` reads it back to an equal profile.
+
+        Raises:
+            ProfileError: a setting's value cannot be written (see :meth:`to_json`), or a
+                pattern holds a character XML cannot.
         """
         return self._export(profile_io.write_xml, path)
 
+    def _settings(self) -> list[tuple[str, str]]:
+        """The settings that differ from their defaults, as the export formats write them."""
+        out = []
+        for name in ("patient_name", "patient_id"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, Pseudonym):
+                out.append((name, profile_io.PSEUDONYM))
+                continue
+            problem = profile_io.text_problem(value)
+            if problem is None and value != value.strip():
+                problem = "has surrounding spaces, which every profile loader strips"
+            if problem is None and value.startswith(profile_io.SETTING_MARK):
+                problem = f"starts with @, which in a profile file marks {profile_io.PSEUDONYM}"
+            if problem is not None:
+                raise ProfileError(f"{name} cannot be written in a profile file: it {problem}")
+            out.append((name, value))
+        if not self._conform:
+            out.append(("conform_to_iod", "no"))
+        if self._unlisted != UNLISTED[0]:
+            out.append(("unlisted", self._unlisted))
+        return out
+
+    def _rules_json(self) -> str:
+        """The rules alone as JSON, no setting: how a distributed run's job carries them
+        (the settings travel beside them, whatever their values)."""
+        return profile_io.write_json(self._rules.items())
+
     def _export(
         self,
-        write: Callable[[list[tuple[str, str]]], str],
+        write: Callable[[list[tuple[str, str]], list[tuple[str, str]]], str],
         path: str | os.PathLike[str] | None,
     ) -> str:
-        text = write(self._rules.items())
+        text = write(self._rules.items(), self._settings())
         if path is not None:
             profile_io.write_text_file(path, text)
         return text
@@ -423,9 +564,11 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
     def options(self) -> Options | None:
         """The options when the rules are exactly the default table; None for a custom profile.
 
-        A profile made by :meth:`create_default` has the options it was made with. Any other
+        A profile made by :meth:`create_default` has the options it was made with, and
+        ``ConfidentialityProfile()`` BASIC_PROFILE while its rules are unchanged. Any other
         profile (loaded or edited) whose rules are exactly those of the default table for some
-        options has those options (the smallest such set); any other is custom.
+        options has those options (the smallest such set); any other is custom (a Basic
+        profile with a rule on top that the table does not have included).
         """
         options = self._rules.options
         return None if options is None else Options(options)
@@ -473,7 +616,8 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         return f"<ConfidentialityProfile {kind}, {len(self)} rules>"
 
     def __eq__(self, other: object) -> bool:
-        """Same rules (patterns compared by meaning, not spelling) and same replacements."""
+        """Same rules (patterns compared by meaning, not spelling) and same settings
+        (``patient_name``, ``patient_id``, ``conform_to_iod``, ``unlisted``)."""
         if not isinstance(other, ConfidentialityProfile):
             return NotImplemented
         return (

@@ -15,6 +15,18 @@ The two forms, detected from the header (CSV), the keys (JSON) or the child elem
 
 Names of columns, keys and elements are matched without regard to case, spaces, ``_`` and
 ``-`` (``TagPattern``, ``tag pattern`` and ``tag_pattern`` are one name).
+
+Both forms may start with **settings** (:data:`SETTINGS`: ``patient_name``, ``patient_id``,
+``conform_to_iod``, ``unlisted``), before the first rule, each at most once:
+
+* CSV: a row whose pattern is the setting's name after ``@`` (``@patient_name``), its value
+  where a rule has its action (the ``Action`` column; ``basic_profile`` in the option form);
+* JSON: an object ``{"Setting": "patient_name", "Value": "..."}``;
+* XML: an element ``<setting name="patient_name">...</setting>``.
+
+Values are text in every format: printable ASCII for ``patient_name`` and ``patient_id``
+(``@pseudonym`` for a keyed pseudonym), ``yes`` or ``no`` for ``conform_to_iod``, ``clean`` or
+``keep`` for ``unlisted``.
 """
 
 from __future__ import annotations
@@ -24,21 +36,30 @@ import io
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import FileAccessError, ProfileError
+from .pseudonym import Pseudonym
 
 __all__ = [
     "ACTION_COLUMN",
     "OPTION_COLUMNS",
+    "PSEUDONYM",
+    "Parsed",
     "RawRule",
+    "RawSetting",
+    "SETTINGS",
+    "SETTING_MARK",
     "decode",
     "read_csv",
     "read_json",
     "read_text_file",
     "read_bytes_file",
     "read_xml",
+    "setting_values",
+    "text_problem",
     "write_csv",
     "write_json",
     "write_text_file",
@@ -62,6 +83,21 @@ OPTION_COLUMNS: tuple[str, ...] = (
 
 #: The action column of the rule form.
 ACTION_COLUMN = "action"
+
+#: The settings a profile file may hold, in the order the exporters write them.
+SETTINGS: tuple[str, ...] = ("patient_name", "patient_id", "conform_to_iod", "unlisted")
+
+#: In CSV, a row whose pattern is this mark and a setting's name is that setting.
+SETTING_MARK = "@"
+
+#: The value of ``patient_name`` or ``patient_id`` that stands for :class:`Pseudonym`.
+PSEUDONYM = "@pseudonym"
+
+_SETTING_NAMES = {s.replace("_", ""): s for s in SETTINGS}
+_SETTINGS_LIST = ", ".join(SETTINGS)
+# the name of the JSON key and of the XML element of a setting
+_SETTING_KEY = "setting"
+_VALUE_KEY = "value"
 
 # names accepted for the tag pattern column / key / element
 _PATTERN_NAMES = frozenset({"tagpattern", "tag", "pattern"})
@@ -95,6 +131,91 @@ class RawRule:
     pattern: str
     pattern_where: str
     cells: dict[str, tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class RawSetting:
+    """One setting of a profile file, as written: its name (without the CSV ``@``) and value,
+    each with where it is."""
+
+    name: str
+    where: str
+    value: str
+    value_where: str
+
+
+class Parsed(NamedTuple):
+    """A profile file, read: its form (``"rules"`` or ``"options"``), rules and settings."""
+
+    form: str
+    rules: list[RawRule]
+    settings: list[RawSetting]
+
+
+def setting_values(settings: list[RawSetting], source: str) -> dict[str, Any]:
+    """The settings' values (``str``, :class:`Pseudonym` or ``bool``) by canonical name.
+
+    Raises ProfileError at the setting for an unknown name, a setting given twice, or a value
+    that is not one the setting takes.
+    """
+    out: dict[str, Any] = {}
+    first: dict[str, str] = {}
+    for raw in settings:
+        name = _SETTING_NAMES.get(_norm(raw.name))
+        if name is None:
+            raise _fail(
+                source,
+                raw.where,
+                f"unknown setting {_clip(raw.name)} (the settings are {_SETTINGS_LIST})",
+            )
+        if name in out:
+            raise _fail(
+                source, raw.where, f"setting {name} is given twice (first at {first[name]})"
+            )
+        first[name] = raw.where
+        out[name] = _setting_value(name, raw.value, source, raw.value_where)
+    return out
+
+
+def _setting_value(name: str, value: str, source: str, where: str) -> Any:
+    if name in ("patient_name", "patient_id"):
+        if value.casefold() == PSEUDONYM:
+            return Pseudonym()
+        if value.startswith("@"):
+            raise _fail(
+                source,
+                where,
+                f"{name}: unknown value {_clip(value)} (a value starting with @ is "
+                f"{PSEUDONYM}, a keyed pseudonym)",
+            )
+        problem = text_problem(value)
+        if problem is not None:
+            raise _fail(source, where, f"{name} {problem}")
+        return value
+    if name == "conform_to_iod":
+        answer = {"yes": True, "no": False}.get(value.lower())
+        if answer is None:
+            raise _fail(source, where, f"conform_to_iod is yes or no, not {_clip(value)}")
+        return answer
+    if value.lower() not in ("clean", "keep"):
+        raise _fail(source, where, f"unlisted is clean or keep, not {_clip(value)}")
+    return value.lower()
+
+
+def text_problem(value: str) -> str | None:
+    """What keeps ``value`` from being a patient_name or patient_id in a profile file, or
+    None: it must be printable ASCII (a control character is no DICOM text either)."""
+    if not value.isascii():
+        return "must be ASCII (it is written into every character set)"
+    bad = next((c for c in value if not " " <= c <= "~"), None)
+    if bad is not None:
+        return f"has the control character {bad!r}: a value is printable ASCII"
+    return None
+
+
+def _setting_row(pattern: str) -> bool:
+    """Is this pattern cell a setting's name (``@patient_name``)?"""
+    return pattern.startswith(SETTING_MARK)
 
 
 @dataclass(frozen=True)
@@ -245,13 +366,15 @@ def _sniff(header: str) -> str:
     return ","
 
 
-def read_csv(text: str, source: str) -> tuple[str, list[RawRule]]:
-    """Parse a CSV profile: (form, rows).
+def read_csv(text: str, source: str) -> Parsed:
+    """Parse a CSV profile: its form, rules and settings.
 
     The first line that is not blank or a comment is the header; its separator (``;``, tab or
     ``,``) is the file's. ``// comment`` ends a line; a line starting with ``#`` is a comment.
     With ``,`` as separator an unquoted pattern such as ``0010,0010`` spans several fields:
-    they are joined back when the row has more fields than the header.
+    they are joined back when the row has more fields than the header. A row whose pattern
+    starts with ``@`` is a setting (``@patient_name;ANONYMOUS``): its value is in the action
+    column (``basic_profile`` in the option form), and settings come before the rules.
     """
     text = text.removeprefix("\ufeff")
     lines = io.StringIO(text, newline=None).read().split("\n")
@@ -261,6 +384,7 @@ def read_csv(text: str, source: str) -> tuple[str, list[RawRule]]:
     index: dict[str, int] = {}
     pattern_at = 0
     rules: list[RawRule] = []
+    settings: list[RawSetting] = []
     for number, raw in enumerate(lines, start=1):
         line = _strip_comment(raw)
         if not line.strip():
@@ -280,7 +404,8 @@ def read_csv(text: str, source: str) -> tuple[str, list[RawRule]]:
         assert cols is not None
         fields = _split(line, sep, source, where)
         extra = len(fields) - len(header)
-        if extra > 0 and sep == ",":
+        setting = pattern_at < len(fields) and _setting_row(fields[pattern_at])
+        if extra > 0 and sep == "," and not setting:
             # "0010,0010" or "(0009,xx10,ACME)" unquoted: put the pattern back together
             fields[pattern_at : pattern_at + extra + 1] = [
                 ",".join(fields[pattern_at : pattern_at + extra + 1])
@@ -298,10 +423,27 @@ def read_csv(text: str, source: str) -> tuple[str, list[RawRule]]:
             col: (fields[index[_norm(name)]], f"{where} ({name})")
             for col, name in cols.names.items()
         }
+        if setting:
+            if rules:
+                raise _fail(
+                    source, where, f"settings come before the rules ({rules[0].where} is a rule)"
+                )
+            value_column = ACTION_COLUMN if cols.form == "rules" else OPTION_COLUMNS[0]
+            others = [cols.names[c] for c, (v, _) in cells.items() if v and c != value_column]
+            if others:
+                raise _fail(
+                    source,
+                    where,
+                    f"a setting has its value in {cols.names[value_column]!r} only; "
+                    f"{', '.join(others)} must be empty",
+                )
+            value, value_where = cells[value_column]
+            settings.append(RawSetting(fields[pattern_at][1:], where, value, value_where))
+            continue
         rules.append(RawRule(where, fields[pattern_at], where, cells))
     if cols is None:
         raise _fail(source, "", "empty profile: no header line (expected e.g. TagPattern;Action)")
-    return cols.form, rules
+    return Parsed(cols.form, rules, settings)
 
 
 def _quote(field: str, sep: str) -> str:
@@ -315,9 +457,11 @@ def _quote(field: str, sep: str) -> str:
     return field
 
 
-def write_csv(rules: list[tuple[str, str]]) -> str:
-    """The rule form as CSV: header ``TagPattern;Action``, one rule per line."""
+def write_csv(rules: list[tuple[str, str]], settings: Sequence[tuple[str, str]] = ()) -> str:
+    """The rule form as CSV: header ``TagPattern;Action``, a line per setting
+    (``@patient_name;ANONYMOUS``), then one rule per line."""
     out = ["TagPattern;Action"]
+    out += [f"{SETTING_MARK}{n};{_quote(v, ';')}" for n, v in settings]
     out += [f"{_quote(p, ';')};{_quote(a, ';')}" for p, a in rules]
     return "\n".join(out) + "\n"
 
@@ -340,10 +484,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def read_json(text: str, source: str) -> tuple[str, list[RawRule]]:
-    """Parse a JSON profile: an array of objects, one per rule: (form, rows).
+def read_json(text: str, source: str) -> Parsed:
+    """Parse a JSON profile: an array of objects, one per rule: its form, rules and settings.
 
-    Locations are JSON paths: ``[3].Action`` is the ``Action`` key of the fourth object.
+    Locations are JSON paths: ``[3].Action`` is the ``Action`` key of the fourth object. An
+    object with a ``Setting`` key is a setting (``{"Setting": "patient_name", "Value":
+    "ANONYMOUS"}``); settings come before the rules.
     """
     text = text.removeprefix("\ufeff")
     try:
@@ -363,19 +509,27 @@ def read_json(text: str, source: str) -> tuple[str, list[RawRule]]:
             '(e.g. [{"Tag": "0010,0010", "Action": "Z"}])',
         )
     cols: _Columns | None = None
+    first = ""
     rules: list[RawRule] = []
+    settings: list[RawSetting] = []
     for i, item in enumerate(doc):
         where = f"[{i}]"
         if not isinstance(item, dict):
             raise _fail(source, where, f"expected an object, found {type(item).__name__}")
+        keys = {_norm(k): k for k in item}
+        if _SETTING_KEY in keys:
+            if rules:
+                raise _fail(source, where, f"settings come before the rules ({first} is a rule)")
+            settings.append(_json_setting(item, keys, source, where))
+            continue
         item_cols = _classify(list(item), source, where, "key")
         if cols is None:
-            cols = item_cols
+            cols, first = item_cols, where
         elif item_cols.form != cols.form:
             raise _fail(
                 source,
                 where,
-                f"this object is in the {_FORM_NAMES[item_cols.form]} but [0] is in the "
+                f"this object is in the {_FORM_NAMES[item_cols.form]} but {first} is in the "
                 f"{_FORM_NAMES[cols.form]}",
             )
         if item_cols.form == "options" and "basic_profile" not in item_cols.names:
@@ -392,15 +546,47 @@ def read_json(text: str, source: str) -> tuple[str, list[RawRule]]:
             values[col] = (v.strip(), f"{where}.{key}")
         cells = {c: values[c] for c in item_cols.names}
         rules.append(RawRule(where, values["pattern"][0], values["pattern"][1], cells))
-    return (cols.form if cols else "rules"), rules
+    return Parsed(cols.form if cols else "rules", rules, settings)
+
+
+def _json_setting(
+    item: dict[str, Any], keys: dict[str, str], source: str, where: str
+) -> RawSetting:
+    """A setting object: ``Setting`` and ``Value``, both strings, and no key of a rule."""
+    seen: dict[str, str] = {}
+    for key in item:
+        if _norm(key) in seen:
+            raise _fail(source, where, f"key {key!r} is given twice (also as {seen[_norm(key)]!r})")
+        seen[_norm(key)] = key
+    rule_keys = [k for n, k in keys.items() if n in _PATTERN_NAMES or n == _ACTION_NAME]
+    rule_keys += [k for n, k in keys.items() if n in _OPTION_NAMES]
+    if rule_keys:
+        raise _fail(
+            source,
+            where,
+            f"an object with a {keys[_SETTING_KEY]!r} key is a setting, and a setting has no "
+            f"key of a rule ({', '.join(repr(k) for k in rule_keys)})",
+        )
+    if _VALUE_KEY not in keys:
+        raise _fail(source, where, "missing key Value (the value of the setting)")
+    texts = []
+    for key in (keys[_SETTING_KEY], keys[_VALUE_KEY]):
+        v = item[key]
+        if not isinstance(v, str):
+            raise _fail(source, f"{where}.{key}", f"expected a string, found {type(v).__name__}")
+        texts.append((v.strip(), f"{where}.{key}"))
+    (name, name_where), (value, value_where) = texts
+    return RawSetting(name, name_where, value, value_where)
 
 
 _FORM_NAMES = {"rules": "rule form (Tag, Action)", "options": "option form (option columns)"}
 
 
-def write_json(rules: list[tuple[str, str]]) -> str:
-    """The rule form as JSON: an array of ``{"Tag": ..., "Action": ...}``, one per line."""
-    items = ["  " + json.dumps({"Tag": p, "Action": a}, ensure_ascii=False) for p, a in rules]
+def write_json(rules: list[tuple[str, str]], settings: Sequence[tuple[str, str]] = ()) -> str:
+    """The rule form as JSON: an array of ``{"Setting": ..., "Value": ...}``, one per setting,
+    then of ``{"Tag": ..., "Action": ...}``, one per rule, one per line."""
+    items = ["  " + json.dumps({"Setting": n, "Value": v}) for n, v in settings]
+    items += ["  " + json.dumps({"Tag": p, "Action": a}, ensure_ascii=False) for p, a in rules]
     return "[\n" + ",\n".join(items) + ("\n" if items else "") + "]\n"
 
 
@@ -446,12 +632,14 @@ class _Builder:
         return self.root
 
 
-def read_xml(data: str | bytes, source: str) -> tuple[str, list[RawRule]]:
-    """Parse an XML profile: (form, rows).
+def read_xml(data: str | bytes, source: str) -> Parsed:
+    """Parse an XML profile: its form, rules and settings.
 
-    The root element (any name) holds one element per rule (any name, e.g. ``item``); a rule's
-    tag pattern and actions are its child elements (``<tag>``, ``<action>`` or the option
-    columns) or its attributes. Locations are ``item[4] (line 17)``: the fourth rule element.
+    The root element (any name) holds one element per rule (any name but ``setting``, e.g.
+    ``item``); a rule's tag pattern and actions are its child elements (``<tag>``,
+    ``<action>`` or the option columns) or its attributes. Locations are ``item[4] (line
+    17)``: the fourth rule element. A ``<setting name="patient_name">ANONYMOUS</setting>``
+    element is a setting; settings come before the rules.
     The parser is defusedxml's: DOCTYPE declarations (and with them entities, external or
     not) are refused.
     """
@@ -487,11 +675,18 @@ def read_xml(data: str | bytes, source: str) -> tuple[str, list[RawRule]]:
             "<item><tag>0010,0010</tag><action>Z</action></item>",
         )
     cols: _Columns | None = None
+    first = ""
     counts: dict[str, int] = {}
     rules: list[RawRule] = []
+    settings: list[RawSetting] = []
     for node in root.children:
         counts[node.name] = counts.get(node.name, 0) + 1
         where = f"{node.name}[{counts[node.name]}] (line {node.line})"
+        if _norm(node.name) == _SETTING_KEY:
+            if rules:
+                raise _fail(source, where, f"settings come before the rules ({first} is a rule)")
+            settings.append(_xml_setting(node, source, where))
+            continue
         fields: dict[str, tuple[str, str]] = {}
         for k, v in node.attrs.items():
             fields[k] = (v.strip(), f"{where} @{k}")
@@ -510,13 +705,12 @@ def read_xml(data: str | bytes, source: str) -> tuple[str, list[RawRule]]:
             )
         item_cols = _classify(list(fields), source, where, "element")
         if cols is None:
-            cols = item_cols
+            cols, first = item_cols, f"{node.name}[{counts[node.name]}]"
         elif item_cols.form != cols.form:
-            first = next(iter(counts))
             raise _fail(
                 source,
                 where,
-                f"this element is in the {_FORM_NAMES[item_cols.form]} but {first}[1] is in "
+                f"this element is in the {_FORM_NAMES[item_cols.form]} but {first} is in "
                 f"the {_FORM_NAMES[cols.form]}",
             )
         if item_cols.form == "options" and "basic_profile" not in item_cols.names:
@@ -524,7 +718,38 @@ def read_xml(data: str | bytes, source: str) -> tuple[str, list[RawRule]]:
         pattern, pwhere = fields[item_cols.pattern]
         cells = {c: fields[name] for c, name in item_cols.names.items()}
         rules.append(RawRule(where, pattern, pwhere, cells))
-    return (cols.form if cols else "rules"), rules
+    return Parsed(cols.form if cols else "rules", rules, settings)
+
+
+def _xml_setting(node: _Node, source: str, where: str) -> RawSetting:
+    """A ``<setting name="...">value</setting>`` element: a name attribute, text, nothing
+    else."""
+    if node.children:
+        child = node.children[0]
+        raise _fail(
+            source,
+            where,
+            f"a setting holds its value as text, not elements (<{child.name}>, line "
+            f'{child.line}): <setting name="patient_name">ANONYMOUS</setting>',
+        )
+    names = [k for k in node.attrs if _norm(k) == "name"]
+    others = [k for k in node.attrs if _norm(k) != "name"]
+    if others:
+        raise _fail(
+            source,
+            where,
+            "a setting has a name attribute only, not "
+            + ", ".join(repr(k) for k in others)
+            + ': <setting name="patient_name">ANONYMOUS</setting>',
+        )
+    if not names:
+        raise _fail(
+            source,
+            where,
+            'a setting needs its name attribute: <setting name="patient_name">ANONYMOUS</setting>',
+        )
+    name = node.attrs[names[0]].strip()
+    return RawSetting(name, f"{where} @{names[0]}", "".join(node.text).strip(), where)
 
 
 def _not_xml_char(c: str) -> bool:
@@ -535,16 +760,18 @@ def _not_xml_char(c: str) -> bool:
     )
 
 
-def _xml_text(text: str) -> str:
+def _xml_text(text: str, what: str = "pattern") -> str:
     bad = next((c for c in text if _not_xml_char(c)), None)
     if bad is not None:
-        raise ProfileError(f"pattern {_clip(text)}: character {bad!r} cannot be written in XML")
+        raise ProfileError(f"{what} {_clip(text)}: character {bad!r} cannot be written in XML")
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def write_xml(rules: list[tuple[str, str]]) -> str:
-    """The rule form as XML: ``<root><item><tag>..</tag><action>..</action></item>...``."""
+def write_xml(rules: list[tuple[str, str]], settings: Sequence[tuple[str, str]] = ()) -> str:
+    """The rule form as XML: ``<root><setting name="..">..</setting>...<item><tag>..</tag>
+    <action>..</action></item>...``."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>', "<root>"]
+    out += [f'  <setting name="{n}">{_xml_text(v, n)}</setting>' for n, v in settings]
     out += [
         f"  <item><tag>{_xml_text(p)}</tag><action>{_xml_text(a)}</action></item>" for p, a in rules
     ]
