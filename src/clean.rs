@@ -59,14 +59,28 @@ fn normalize(text: &str) -> (Vec<char>, Vec<usize>) {
     let mut norm = Vec::with_capacity(text.len());
     let mut map = Vec::with_capacity(text.len());
     for (i, c) in text.chars().enumerate() {
+        // most text is ASCII: nothing to decompose or fold
+        if c.is_ascii() {
+            norm.push(c.to_ascii_lowercase());
+            map.push(i);
+            continue;
+        }
         for d in std::iter::once(c).nfd() {
             if is_combining_mark(d) {
                 continue;
             }
             for l in d.to_lowercase() {
-                for f in fold(l).chars() {
-                    norm.push(f);
-                    map.push(i);
+                match fold(l) {
+                    Some(f) => {
+                        for f in f.chars() {
+                            norm.push(f);
+                            map.push(i);
+                        }
+                    }
+                    None => {
+                        norm.push(l);
+                        map.push(i);
+                    }
                 }
             }
         }
@@ -75,9 +89,10 @@ fn normalize(text: &str) -> (Vec<char>, Vec<usize>) {
 }
 
 /// Latin letters that carry their mark inside the letter (no decomposition), written as
-/// people write them without it: "Łukasz" is "Lukasz", "Ødegård" is "Odegard".
-fn fold(c: char) -> std::borrow::Cow<'static, str> {
-    let s = match c {
+/// people write them without it: "Łukasz" is "Lukasz", "Ødegård" is "Odegard". `None`: the
+/// letter as it is.
+fn fold(c: char) -> Option<&'static str> {
+    Some(match c {
         'ł' => "l",
         'ø' => "o",
         'đ' | 'ð' => "d",
@@ -88,9 +103,8 @@ fn fold(c: char) -> std::borrow::Cow<'static, str> {
         'æ' => "ae",
         'œ' => "oe",
         'þ' => "th",
-        _ => return c.to_string().into(),
-    };
-    s.into()
+        _ => return None,
+    })
 }
 
 /// A character that words are made of, for whole-word matching. Scripts written without
@@ -122,11 +136,12 @@ pub struct Identity {
 impl Identity {
     /// Gather the identifying values of `ds` (the top-level dataset of a file), at any depth.
     pub fn gather(ds: &DataSet) -> Identity {
-        let mut tokens: Vec<Vec<char>> = identifying_words(ds)
-            .into_iter()
-            .map(|w| w.chars().collect())
-            .collect();
-        // longest first, so "JOHN SMITH" is removed whole before "JOHN"
+        let mut tokens: Vec<Vec<char>> = Vec::new();
+        gather_into(ds, &Charset::of(ds), &mut |t| tokens.push(t));
+        tokens.sort_unstable();
+        tokens.dedup();
+        // longest first, so "JOHN SMITH" is removed whole before "JOHN" (stable: equal
+        // lengths stay in the sorted order, so the result does not depend on the file's order)
         tokens.sort_by_key(|t| std::cmp::Reverse(t.len()));
         Identity { tokens }
     }
@@ -183,7 +198,9 @@ impl Identity {
 /// [`normalize_str`] does: whole values, name components and written forms of dates.
 pub fn identifying_words(ds: &DataSet) -> BTreeSet<String> {
     let mut set = BTreeSet::new();
-    gather_into(ds, &Charset::of(ds), &mut set);
+    gather_into(ds, &Charset::of(ds), &mut |t: Vec<char>| {
+        set.insert(t.into_iter().collect());
+    });
     set
 }
 
@@ -192,7 +209,7 @@ pub fn normalize_str(text: &str) -> String {
     normalize(text).0.into_iter().collect()
 }
 
-fn gather_into(ds: &DataSet, charset: &Charset, out: &mut BTreeSet<String>) {
+fn gather_into(ds: &DataSet, charset: &Charset, out: &mut dyn FnMut(Vec<char>)) {
     for el in &ds.elements {
         match &el.value {
             Value::Sequence(items) => items.iter().for_each(|i| gather_into(i, charset, out)),
@@ -210,15 +227,16 @@ fn gather_into(ds: &DataSet, charset: &Charset, out: &mut BTreeSet<String>) {
     }
 }
 
-/// The words of a value: the whole value, and for names each component and each word.
-fn tokens(vr: VR, value: &str, out: &mut BTreeSet<String>) {
+/// The words of a value: the whole value, and for names each component and each word,
+/// normalized (duplicates are removed by the caller).
+fn tokens(vr: VR, value: &str, out: &mut dyn FnMut(Vec<char>)) {
     let mut push = |t: &str| {
-        let s = normalize_str(t.trim());
-        let alpha = s.chars().any(char::is_alphabetic);
-        let n = s.chars().count();
+        let s = normalize(t.trim()).0;
+        let alpha = s.iter().any(|c| c.is_alphabetic());
+        let n = s.len();
         let long_enough = if alpha { n >= 2 } else { n >= 4 };
-        if long_enough && !DUMMIES.contains(&s.as_str()) {
-            out.insert(s);
+        if long_enough && !DUMMIES.iter().any(|d| d.chars().eq(s.iter().copied())) {
+            out(s);
         }
     };
     for v in value.split('\\') {
@@ -248,20 +266,8 @@ fn tokens(vr: VR, value: &str, out: &mut BTreeSet<String>) {
             }
             VR::DA => {
                 if let Some(d) = parse_date(v.trim()) {
-                    for f in [
-                        "%Y-%m-%d",
-                        "%d/%m/%Y",
-                        "%m/%d/%Y",
-                        "%d.%m.%Y",
-                        "%Y/%m/%d",
-                        "%d-%m-%Y",
-                        "%-d %B %Y",
-                        "%B %-d, %Y",
-                        "%-d %b %Y",
-                        "%b %-d, %Y",
-                        "%Y%m%d",
-                    ] {
-                        push(&d.format(f).to_string());
+                    for form in written_dates(d) {
+                        push(&form);
                     }
                 }
             }
@@ -434,6 +440,44 @@ impl Keyed {
     }
 }
 
+/// The common written forms of a date: 1970-02-15, 15/02/1970, 02/15/1970, 15.02.1970,
+/// 1970/02/15, 15-02-1970, 15 February 1970, February 15, 1970, 15 Feb 1970, Feb 15, 1970,
+/// 19700215 (formatted by hand: chrono's format strings are parsed anew on every call, and
+/// this runs for every birth date of every file).
+fn written_dates(d: NaiveDate) -> [String; 11] {
+    use chrono::Datelike;
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let (y, m, day) = (d.year(), d.month(), d.day());
+    let month = MONTHS[(m - 1) as usize];
+    let mon = &month[..3];
+    [
+        format!("{y:04}-{m:02}-{day:02}"),
+        format!("{day:02}/{m:02}/{y:04}"),
+        format!("{m:02}/{day:02}/{y:04}"),
+        format!("{day:02}.{m:02}.{y:04}"),
+        format!("{y:04}/{m:02}/{day:02}"),
+        format!("{day:02}-{m:02}-{y:04}"),
+        format!("{day} {month} {y:04}"),
+        format!("{month} {day}, {y:04}"),
+        format!("{day} {mon} {y:04}"),
+        format!("{mon} {day}, {y:04}"),
+        format!("{y:04}{m:02}{day:02}"),
+    ]
+}
+
 fn parse_date(v: &str) -> Option<NaiveDate> {
     if v.len() == 8 && v.bytes().all(|b| b.is_ascii_digit()) {
         NaiveDate::parse_from_str(v, "%Y%m%d").ok()
@@ -527,6 +571,31 @@ pub fn safe_private() -> &'static std::collections::HashSet<(u16, Vec<u8>, u8)> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_dates_are_chronos() {
+        // the hand-made forms are those of chrono's format strings, for a few dates
+        for (y, m, d) in [(1970, 2, 15), (2001, 12, 3), (1899, 7, 31)] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            let chrono: Vec<String> = [
+                "%Y-%m-%d",
+                "%d/%m/%Y",
+                "%m/%d/%Y",
+                "%d.%m.%Y",
+                "%Y/%m/%d",
+                "%d-%m-%Y",
+                "%-d %B %Y",
+                "%B %-d, %Y",
+                "%-d %b %Y",
+                "%b %-d, %Y",
+                "%Y%m%d",
+            ]
+            .iter()
+            .map(|f| date.format(f).to_string())
+            .collect();
+            assert_eq!(written_dates(date).to_vec(), chrono);
+        }
+    }
     use crate::dataset::Element;
 
     fn identity_of(name: &str, id: &str) -> Identity {
