@@ -736,7 +736,12 @@ def profile_show(
             f"# {_describe(prof, profile_file)}: {_plural(len(rows), 'rule')}",
             *([settings] if settings else []),
             f"# actions: {legend}",
-            "# an attribute that no rule names is kept",
+            "# an attribute that no rule names: "
+            + (
+                "kept (--unlisted keep)"
+                if prof.unlisted == "keep"
+                else "treated by its kind (names removed, instance UIDs replaced, text cleaned)"
+            ),
             f"{'TAG':<{wp}}  {'KEYWORD':<{wk}}  {'ACTION':<{wa}}  NAME",
         ]
         lines += [
