@@ -218,18 +218,26 @@ def all_rows_dataset() -> Dataset:
     ids=["explicit", "implicit"],
 )
 def all_rows(request):
+    return _all_rows_through(request.param, conform=True)
+
+
+def _all_rows_through(syntax: str, *, conform: bool) -> tuple[Dataset, Dataset]:
+    """The dataset of every row in `syntax`, and what the Basic profile makes of it: the
+    table exactly (the attributes no rule names kept, so each row shows its own effect),
+    resolved by the CT Image IOD or (`conform=False`) literally."""
     from dicomveil import Anonymizer, ConfidentialityProfile, DicomFile
 
     ds = all_rows_dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = request.param
+    ds.file_meta.TransferSyntaxUID = syntax
     ds.file_meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     bio = io.BytesIO()
     ds.save_as(bio, enforce_file_format=True)
     data = bio.getvalue()
     profile = ConfidentialityProfile.create_default()
-    profile.unlisted = "keep"  # the table exactly: each row's own effect
+    profile.unlisted = "keep"
+    profile.conform_to_iod = conform
     out = Anonymizer(profile, key=TEST_KEY).anonymize(DicomFile.open(data)).to_bytes()
     return pydicom.dcmread(io.BytesIO(data)), pydicom.dcmread(io.BytesIO(out))
 
@@ -253,21 +261,7 @@ def _check_item_under_u_star(item_in: Dataset, item_out: Dataset, where: str) ->
 def all_rows_literal():
     """The dataset of every row, anonymized with the profile carried out literally (no
     resolution by IOD: compound codes by their fixed choice)."""
-    from dicomveil import Anonymizer, ConfidentialityProfile, DicomFile
-
-    ds = all_rows_dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    bio = io.BytesIO()
-    ds.save_as(bio, enforce_file_format=True)
-    data = bio.getvalue()
-    profile = ConfidentialityProfile.create_default()
-    profile.conform_to_iod = False
-    profile.unlisted = "keep"
-    out = Anonymizer(profile, key=TEST_KEY).anonymize(DicomFile.open(data)).to_bytes()
-    return pydicom.dcmread(io.BytesIO(data)), pydicom.dcmread(io.BytesIO(out))
+    return _all_rows_through(ExplicitVRLittleEndian, conform=False)
 
 
 @pytest.mark.parametrize("case", ROW_CASES, ids=[c[0] for c in ROW_CASES])
