@@ -18,6 +18,7 @@ pub mod dest;
 pub mod dump;
 pub mod error;
 pub mod iod;
+pub mod names;
 pub mod naming;
 pub mod profile;
 pub mod read;
