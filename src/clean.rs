@@ -698,6 +698,56 @@ mod tests {
     }
 
     #[test]
+    fn cleaning_joins_identity_and_what_the_scan_finds() {
+        let id = identity_of("Doe^John", "PID42424");
+        let shift = Some(TextDates::Shift(10));
+        // nothing found: kept as it is
+        assert_eq!(clean_value(&id, shift, "CT chest 5mm, series 3"), None);
+        // both, side by side
+        assert_eq!(
+            clean_value(&id, shift, "Doe seen 2021-03-14, call 555 0199").as_deref(),
+            Some("[REMOVED] seen 2021-03-04, call [REMOVED]")
+        );
+        // overlapping: "john" and "doe" inside an e-mail address: one removal
+        assert_eq!(
+            clean_value(&id, shift, "mail john.doe@example.org").as_deref(),
+            Some("mail [REMOVED]")
+        );
+        // the birth date is an identifying value: removed, not shifted
+        assert_eq!(
+            clean_value(&id, shift, "born 15/02/1970").as_deref(),
+            Some("born [REMOVED]")
+        );
+        // dates kept, identity removed
+        assert_eq!(
+            clean_value(&id, Some(TextDates::Keep), "Doe 2021-03-14").as_deref(),
+            Some("[REMOVED] 2021-03-14")
+        );
+        // not scanned (code values): the identity only
+        assert_eq!(clean_value(&id, None, "2021-03-14 MRN12345"), None);
+        // nothing to look for in the file, but something in the text
+        let none = Identity::default();
+        assert_eq!(
+            clean_value(&none, Some(TextDates::Remove), "on 14/07/2020").as_deref(),
+            Some("on [REMOVED]")
+        );
+        assert_eq!(
+            clean_text(
+                &none,
+                Some(TextDates::Remove),
+                &Charset::default(),
+                VR::LO,
+                b"a\\555-0199 "
+            ),
+            Some(b"a\\[REMOVED] ".to_vec())
+        );
+        assert_eq!(
+            clean_text(&none, None, &Charset::default(), VR::LO, b"555-0199"),
+            None
+        );
+    }
+
+    #[test]
     fn dates_shift_by_whole_days() {
         assert_eq!(shift_da(b"20200301", 1).unwrap(), b"20200229");
         assert_eq!(

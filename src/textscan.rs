@@ -277,9 +277,10 @@ fn with_case(word: &str, case: Case) -> String {
 /// How a field of a date was written, to write the shifted date the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
-    /// Digits, zero-padded to this width: 2 in `04/03/2021` and `2021-03-04` (and, by
-    /// default, in numeric forms such as `23/11/1966`), 1 in `4.3.2021`, `2021-3-4` and in
-    /// `13 July 1966` (a day written with a month name is padded only when written `04`).
+    /// Digits, zero-padded to this width: 2 in `04/03/2021` and `2021-03-04` (and in numeric
+    /// forms such as `23/11/1966`), 1 in `4.3.2021` and `2021-3-4`. A day written with a
+    /// month name is padded when written `04`, or with two digits between hyphens or slashes
+    /// (`13-Jul-1966`), not in `13 July 1966`.
     Number(usize),
     /// A month name from this list of [`MONTHS`], in this case.
     MonthName(usize, Case),
@@ -715,7 +716,13 @@ impl Scanner {
     fn day_at(&self, i: usize) -> Option<(u32, usize, Field)> {
         let (day, e) = self.short_number(i)?;
         let letters = self.c[e..].iter().take_while(|c| c.is_alphabetic()).count();
-        let width = if e - i == 2 && self.c[i] == '0' { 2 } else { 1 };
+        // `13-Jul-1966` is padded (`03-Jul-1966`), `13 July 1966` is not (`3 July 1966`)
+        let compact = matches!(self.before(i), '-' | '/') || matches!(self.at(e), '-' | '/');
+        let width = if e - i == 2 && (self.c[i] == '0' || compact) {
+            2
+        } else {
+            1
+        };
         if letters == 0 {
             return Some((day, e, Field::Number(width)));
         }
@@ -1256,6 +1263,12 @@ mod tests {
         for (text, want) in [
             ("23-Jul-1966", "13-Jul-1966"),
             ("23-JUL-1966", "13-JUL-1966"),
+            ("13-Jul-1966", "03-Jul-1966"),
+            ("13 Jul 1966", "3 Jul 1966"),
+            ("04 Jul 1966", "24 Jun 1966"),
+            ("14 Jul 1966", "4 Jul 1966"),
+            ("3-Jul-1966", "23-Jun-1966"),
+            ("1966-Jul-13", "1966-Jul-03"),
             ("23 jul 1966", "13 jul 1966"),
             ("23 July 1966", "13 July 1966"),
             ("July 23, 1966", "July 13, 1966"),
