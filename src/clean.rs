@@ -113,6 +113,9 @@ fn fold(c: char) -> Option<&'static str> {
 /// spaces between words (Han, kana, Hangul, Thai...) have no word boundaries to look for: a
 /// name written inside a run of them is still found.
 pub fn is_word(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
     c.is_alphanumeric() && !is_unspaced_script(c)
 }
 
@@ -234,11 +237,7 @@ pub fn clean_value(identity: &Identity, scan: Option<TextDates>, text: &str) -> 
     let mut all: Vec<(usize, usize, Cow<str>)> = ids
         .into_iter()
         .map(|(s, e)| (s, e, Cow::Borrowed(REMOVED)))
-        .chain(
-            found
-                .into_iter()
-                .map(|f| (f.start, f.end, Cow::Owned(f.with))),
-        )
+        .chain(found.into_iter().map(|f| (f.start, f.end, f.with)))
         .collect();
     all.sort_by_key(|&(s, e, _)| (s, e));
     let mut merged: Vec<(usize, usize, Cow<str>)> = Vec::with_capacity(all.len());

@@ -21,6 +21,11 @@
 //!
 //! The code values of coded concepts are not scanned ([`scans`]): they are vocabulary.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::OnceLock;
+
 use chrono::{Datelike, Days, NaiveDate};
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
@@ -62,7 +67,7 @@ pub enum TextDates {
 pub struct Found {
     pub start: usize,
     pub end: usize,
-    pub with: String,
+    pub with: Cow<'static, str>,
 }
 
 /// The fewest digits anything found holds but an e-mail address or a URL: a day and a year
@@ -98,10 +103,13 @@ pub fn scan(text: &str, dates: TextDates) -> Vec<Found> {
     if digits < MIN_DIGITS && !web {
         return Vec::new();
     }
+    let mut c = Vec::with_capacity(text.len());
+    c.extend(text.chars());
     let mut s = Scanner {
-        c: text.chars().collect(),
+        c,
         dates,
         found: Vec::new(),
+        groups: Vec::new(),
     };
     if web {
         s.web();
@@ -220,26 +228,43 @@ const MONTH_ALIASES: [(&str, usize, u32); 7] = [
 fn month_named(word: &[char]) -> Option<(usize, u32)> {
     // every name starts with one of these letters
     if !(3..=9).contains(&word.len())
-        || !matches!(word[0], 'a'..='d' | 'f' | 'j' | 'm' | 'n' | 'o' | 's' | 'A'..='D' | 'F' | 'J' | 'M' | 'N' | 'O' | 'S')
+        || !matches!(
+            word[0].to_ascii_lowercase(),
+            'a' | 'd' | 'f' | 'j' | 'm' | 'n' | 'o' | 's'
+        )
     {
         return None;
     }
-    let mut low = ['\0'; 9];
-    for (l, &c) in low.iter_mut().zip(word) {
+    // the word in lower case, UTF-8, on the stack
+    let mut buf = [0u8; 9 * 4];
+    let mut len = 0;
+    for &c in word {
         let mut lower = c.to_lowercase();
-        *l = lower.next()?;
+        let l = lower.next()?;
         if lower.next().is_some() {
             return None;
         }
+        len += l.encode_utf8(&mut buf[len..]).len();
     }
-    let low = &low[..word.len()];
-    let is = |name: &str| name.chars().eq(low.iter().copied());
-    if let Some(&(_, list, month)) = MONTH_ALIASES.iter().find(|(w, _, _)| is(w)) {
-        return Some((list, month));
-    }
-    MONTHS.iter().enumerate().find_map(|(list, names)| {
-        let m = names.iter().position(|n| is(n))?;
-        Some((list, m as u32 + 1))
+    let key = std::str::from_utf8(&buf[..len]).ok()?;
+    month_names().get(key).copied()
+}
+
+/// Every month name and alias: (list of [`MONTHS`], month). Where a name is in several lists
+/// (`mai`, `jan`), the first wins: the aliases, then the lists in their order.
+fn month_names() -> &'static HashMap<&'static str, (usize, u32)> {
+    static NAMES: OnceLock<HashMap<&'static str, (usize, u32)>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut names = HashMap::new();
+        for &(word, list, month) in &MONTH_ALIASES {
+            names.entry(word).or_insert((list, month));
+        }
+        for (list, words) in MONTHS.iter().enumerate() {
+            for (m, &word) in words.iter().enumerate() {
+                names.entry(word).or_insert((list, m as u32 + 1));
+            }
+        }
+        names
     })
 }
 
@@ -419,6 +444,8 @@ struct Scanner {
     c: Vec<char>,
     dates: TextDates,
     found: Vec<Found>,
+    /// The groups of a phone number being read.
+    groups: Vec<Group>,
 }
 
 impl Scanner {
@@ -459,7 +486,7 @@ impl Scanner {
         })
     }
 
-    fn claim(&mut self, start: usize, end: usize, with: Option<String>) {
+    fn claim(&mut self, start: usize, end: usize, with: Option<Cow<'static, str>>) {
         self.c[start..end].iter_mut().for_each(|c| *c = '\0');
         if let Some(with) = with {
             self.found.push(Found { start, end, with });
@@ -472,7 +499,8 @@ impl Scanner {
         let n = self.c.len();
         let mut i = 0;
         while i < n {
-            let url = !is_word(self.before(i))
+            let url = matches!(self.c[i], 'h' | 'H' | 'f' | 'F' | 'w' | 'W')
+                && !is_word(self.before(i))
                 && (self.starts_with_ci(i, "http://")
                     || self.starts_with_ci(i, "https://")
                     || self.starts_with_ci(i, "ftp://")
@@ -496,13 +524,13 @@ impl Scanner {
             {
                 j -= 1;
             }
-            self.claim(i, j, Some(REMOVED.to_string()));
+            self.claim(i, j, Some(Cow::Borrowed(REMOVED)));
             i = j;
         }
         for at in 0..n {
             if self.c[at] == '@' {
                 if let Some((s, e)) = self.email_around(at) {
-                    self.claim(s, e, Some(REMOVED.to_string()));
+                    self.claim(s, e, Some(Cow::Borrowed(REMOVED)));
                 }
             }
         }
@@ -856,13 +884,12 @@ impl Scanner {
     fn emit_date(&mut self, m: DateMatch) {
         let with = match self.dates {
             TextDates::Keep => None,
-            TextDates::Remove => Some(REMOVED.to_string()),
-            TextDates::Shift(_) if m.ambiguous => Some(REMOVED.to_string()),
-            TextDates::Shift(days) => Some(
-                m.date
-                    .checked_sub_days(Days::new(days))
-                    .map_or_else(|| REMOVED.to_string(), |d| self.write_date(&m, d)),
-            ),
+            TextDates::Remove => Some(Cow::Borrowed(REMOVED)),
+            TextDates::Shift(_) if m.ambiguous => Some(Cow::Borrowed(REMOVED)),
+            TextDates::Shift(days) => Some(m.date.checked_sub_days(Days::new(days)).map_or_else(
+                || Cow::Borrowed(REMOVED),
+                |d| Cow::Owned(self.write_date(&m, d)),
+            )),
         };
         self.claim(m.start, m.end, with);
     }
@@ -875,12 +902,13 @@ impl Scanner {
             (m.day.0, m.day.1, m.day.2, date.day()),
         ];
         fields.sort_by_key(|f| f.0);
-        let mut out = String::new();
+        let mut out = String::with_capacity(m.end - m.start + 8);
         let mut pos = m.start;
         for (s, e, field, value) in fields {
             out.extend(&self.c[pos..s]);
+            // (writing to a String does not fail)
             match field {
-                Field::Number(w) => out.push_str(&format!("{value:0w$}")),
+                Field::Number(w) => _ = write!(out, "{value:0w$}"),
                 // the same month: as it was written ("sept.", "Jänner")
                 Field::MonthName(..) if value == m.date.month() => out.extend(&self.c[s..e]),
                 Field::MonthName(list, case) => {
@@ -894,13 +922,12 @@ impl Scanner {
                         (3, _) => "rd",
                         _ => "th",
                     };
-                    out.push_str(&format!("{value:0w$}{}", with_case(suffix, case)));
+                    _ = write!(out, "{value:0w$}{}", with_case(suffix, case));
                 }
                 // French: "1er", then "2", "3"...
-                Field::Ordinal(w, None) => out.push_str(&format!(
-                    "{value:0w$}{}",
-                    if value == 1 { "er" } else { "" }
-                )),
+                Field::Ordinal(w, None) => {
+                    _ = write!(out, "{value:0w$}{}", if value == 1 { "er" } else { "" })
+                }
             }
             pos = e;
         }
@@ -931,7 +958,7 @@ impl Scanner {
                 }
             }
             if j - i >= 6 && is_identifier(&self.c[i..j]) {
-                self.claim(i, j, Some(REMOVED.to_string()));
+                self.claim(i, j, Some(Cow::Borrowed(REMOVED)));
             }
             i = j;
         }
@@ -958,8 +985,11 @@ impl Scanner {
                 continue;
             }
             let plus = ch == '+';
-            let groups = self.phone_groups(if plus { i + 1 } else { i });
+            // one buffer for every candidate: most are no phone number (`120kV`, `3.0T`)
+            let mut groups = std::mem::take(&mut self.groups);
+            self.phone_groups(if plus { i + 1 } else { i }, &mut groups);
             let Some(last) = groups.last() else {
+                self.groups = groups;
                 i += 1;
                 continue;
             };
@@ -970,7 +1000,7 @@ impl Scanner {
             {
                 Some(k) => {
                     let end = groups[k - 1].end;
-                    self.claim(i, end, Some(REMOVED.to_string()));
+                    self.claim(i, end, Some(Cow::Borrowed(REMOVED)));
                     i = end;
                 }
                 // numbers separated by spaces may be a list before a phone number
@@ -982,6 +1012,7 @@ impl Scanner {
                         .map_or(run_end, |g| g.start)
                 }
             }
+            self.groups = groups;
         }
     }
 
@@ -994,8 +1025,8 @@ impl Scanner {
 
     /// The groups of digits from `from`, as long as they hold no more than 15 digits in all
     /// (so that scanning a long run of numbers stays linear).
-    fn phone_groups(&self, from: usize) -> Vec<Group> {
-        let mut groups: Vec<Group> = Vec::new();
+    fn phone_groups(&self, from: usize, groups: &mut Vec<Group>) {
+        groups.clear();
         let mut j = from;
         let mut sep = '\0';
         let mut digits = 0;
@@ -1048,7 +1079,6 @@ impl Scanner {
                 _ => break,
             }
         }
-        groups
     }
 
     fn is_phone(&self, plus: bool, groups: &[Group]) -> bool {
@@ -1101,7 +1131,7 @@ impl Scanner {
                 && !is_word(self.at(i + l))
                 && !self.in_decimal(i, i + l)
             {
-                self.claim(i, i + l, Some(REMOVED.to_string()));
+                self.claim(i, i + l, Some(Cow::Borrowed(REMOVED)));
             }
             i += l;
         }
@@ -1147,7 +1177,7 @@ impl Scanner {
                 e += 1 + d;
             }
             if digits >= 5 && !is_word(self.at(e)) && !self.in_decimal(i, e) && self.cued(i) {
-                self.claim(i, e, Some(REMOVED.to_string()));
+                self.claim(i, e, Some(Cow::Borrowed(REMOVED)));
             }
             i = e;
         }
