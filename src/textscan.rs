@@ -213,6 +213,44 @@ const MONTHS: [[&str; 12]; 9] = [
     ],
 ];
 
+/// Weekday names by language and form, Monday first, lower case: a weekday written before a
+/// date (`Friday, 5 March 2021`) is written again for the shifted date. German two-letter
+/// abbreviations count only with their dot (`Fr., 05.03.2021`).
+const WEEKDAYS: [[&str; 7]; 6] = [
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ],
+    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+    [
+        "montag",
+        "dienstag",
+        "mittwoch",
+        "donnerstag",
+        "freitag",
+        "samstag",
+        "sonntag",
+    ],
+    ["mo", "di", "mi", "do", "fr", "sa", "so"],
+    [
+        "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+    ],
+    ["lun", "mar", "mer", "jeu", "ven", "sam", "dim"],
+];
+
+/// Other spellings of weekdays: (word, list of [`WEEKDAYS`], day from Monday).
+const WEEKDAY_ALIASES: [(&str, usize, u32); 4] = [
+    ("tues", 1, 1),
+    ("thur", 1, 3),
+    ("thurs", 1, 3),
+    ("sonnabend", 2, 5),
+];
+
 /// Other spellings: (word, list of [`MONTHS`] to write the shifted date with, month).
 const MONTH_ALIASES: [(&str, usize, u32); 7] = [
     ("sept", 1, 9), // English "Sept": written back as "Aug", "Oct"...
@@ -248,6 +286,32 @@ fn month_named(word: &[char]) -> Option<(usize, u32)> {
     }
     let key = std::str::from_utf8(&buf[..len]).ok()?;
     month_names().get(key).copied()
+}
+
+/// The weekday a word names (any case), and the list it comes from.
+fn weekday_named(word: &[char]) -> Option<(usize, u32)> {
+    if !(2..=10).contains(&word.len()) || !word.iter().all(char::is_ascii_alphabetic) {
+        return None;
+    }
+    let mut buf = [0u8; 10];
+    for (b, c) in buf.iter_mut().zip(word) {
+        *b = c.to_ascii_lowercase() as u8;
+    }
+    let key = std::str::from_utf8(&buf[..word.len()]).ok()?;
+    static NAMES: OnceLock<HashMap<&'static str, (usize, u32)>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let mut names = HashMap::new();
+        for &(word, list, day) in &WEEKDAY_ALIASES {
+            names.entry(word).or_insert((list, day));
+        }
+        for (list, words) in WEEKDAYS.iter().enumerate() {
+            for (d, &word) in words.iter().enumerate() {
+                names.entry(word).or_insert((list, d as u32));
+            }
+        }
+        names
+    });
+    names.get(key).copied()
 }
 
 /// Every month name and alias: (list of [`MONTHS`], month). Where a name is in several lists
@@ -309,6 +373,8 @@ enum Field {
     Number(usize),
     /// A month name from this list of [`MONTHS`], in this case.
     MonthName(usize, Case),
+    /// A weekday name from this list of [`WEEKDAYS`], in this case.
+    WeekdayName(usize, Case),
     /// A day with an ordinal suffix: English (`13th`, in this case), or French (`1er`).
     Ordinal(usize, Option<Case>),
 }
@@ -324,6 +390,8 @@ struct DateMatch {
     year: (usize, usize),
     month: (usize, usize, Field),
     day: (usize, usize, Field),
+    /// A weekday written before the date (`Friday, March 5, 2021`).
+    weekday: Option<(usize, usize, Field)>,
 }
 
 /// The width numbers of a numeric date are written again with: 1 when the day or the month
@@ -691,6 +759,7 @@ impl Scanner {
             year: (i, i + 4),
             month: (i + 4, i + 6, Field::Number(2)),
             day: (i + 6, i + 8, Field::Number(2)),
+            weekday: None,
         })
     }
 
@@ -788,6 +857,7 @@ impl Scanner {
                 year: (i, i + 4),
                 month: (i + 5, me, Field::Number(pad)),
                 day: (me + 1, de, Field::Number(pad)),
+                weekday: None,
             });
         }
         let j = self.name_sep(i + 4)?;
@@ -802,6 +872,7 @@ impl Scanner {
             year: (i, i + 4),
             month: (j, me, Field::MonthName(list, case)),
             day: (k, de, field),
+            weekday: None,
         })
     }
 
@@ -835,6 +906,7 @@ impl Scanner {
                 year: (be + 1, be + 5),
                 month,
                 day,
+                weekday: None,
             });
         }
         let (d, de, field) = self.day_at(i)?;
@@ -850,6 +922,7 @@ impl Scanner {
             year: (k, k + 4),
             month: (j, me, Field::MonthName(list, case)),
             day: (i, de, field),
+            weekday: None,
         })
     }
 
@@ -878,10 +951,15 @@ impl Scanner {
             year: (j, j + 4),
             month: (i, me, Field::MonthName(list, case)),
             day: (k, de, field),
+            weekday: None,
         })
     }
 
-    fn emit_date(&mut self, m: DateMatch) {
+    fn emit_date(&mut self, mut m: DateMatch) {
+        if let Some((start, end, field)) = self.weekday_before(m.start) {
+            m.weekday = Some((start, end, field));
+            m.start = start;
+        }
         let with = match self.dates {
             TextDates::Keep => None,
             TextDates::Remove => Some(Cow::Borrowed(REMOVED)),
@@ -894,17 +972,43 @@ impl Scanner {
         self.claim(m.start, m.end, with);
     }
 
-    /// `date` written as `m` was: its separators, the width of its numbers, its month names.
+    /// A weekday name just before a date at `start`, separated by spaces, a comma or a dot.
+    fn weekday_before(&self, start: usize) -> Option<(usize, usize, Field)> {
+        let mut k = start;
+        while k > 0 && start - k < 3 && matches!(self.c[k - 1], ' ' | '\u{a0}' | ',' | '.') {
+            k -= 1;
+        }
+        let w = self.c[..k]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_alphabetic())
+            .count();
+        if k == start || w == 0 || is_word(self.before(k - w)) {
+            return None;
+        }
+        let word = &self.c[k - w..k];
+        let (list, _) = weekday_named(word)?;
+        // "Fr." and "Di." with their dot only: "so", "do" are words
+        if w == 2 && self.c[k] != '.' {
+            return None;
+        }
+        Some((k - w, k, Field::WeekdayName(list, case_of(word))))
+    }
+
+    /// `date` written as `m` was: its separators, the width of its numbers, its month and
+    /// weekday names.
     fn write_date(&self, m: &DateMatch, date: NaiveDate) -> String {
+        let weekday = date.weekday().num_days_from_monday();
         let mut fields = [
-            (m.year.0, m.year.1, Field::Number(4), date.year() as u32),
-            (m.month.0, m.month.1, m.month.2, date.month()),
-            (m.day.0, m.day.1, m.day.2, date.day()),
+            Some((m.year.0, m.year.1, Field::Number(4), date.year() as u32)),
+            Some((m.month.0, m.month.1, m.month.2, date.month())),
+            Some((m.day.0, m.day.1, m.day.2, date.day())),
+            m.weekday.map(|(s, e, f)| (s, e, f, weekday)),
         ];
-        fields.sort_by_key(|f| f.0);
+        fields.sort_by_key(|f| f.map_or(usize::MAX, |f| f.0));
         let mut out = String::with_capacity(m.end - m.start + 8);
         let mut pos = m.start;
-        for (s, e, field, value) in fields {
+        for (s, e, field, value) in fields.into_iter().flatten() {
             out.extend(&self.c[pos..s]);
             // (writing to a String does not fail)
             match field {
@@ -913,6 +1017,12 @@ impl Scanner {
                 Field::MonthName(..) if value == m.date.month() => out.extend(&self.c[s..e]),
                 Field::MonthName(list, case) => {
                     out.push_str(&with_case(MONTHS[list][value as usize - 1], case))
+                }
+                Field::WeekdayName(..) if value == m.date.weekday().num_days_from_monday() => {
+                    out.extend(&self.c[s..e])
+                }
+                Field::WeekdayName(list, case) => {
+                    out.push_str(&with_case(WEEKDAYS[list][value as usize], case))
                 }
                 Field::Ordinal(w, Some(case)) => {
                     let suffix = match (value % 10, value) {
@@ -971,8 +1081,9 @@ impl Scanner {
     /// unless all separators are dots and there are 3 groups or more of 2 digits or more
     /// (`555.123.4567`, not `12.5` nor `1.2.840.10008`); without `+` or parentheses, groups
     /// that are all the same (`1024 1024`), all end in 0 (`500 1000`, `120 140 160`) or are all
-    /// years (`2019-2021`). Where the groups go on, the longest valid beginning is taken
-    /// (`555 0199 3 times`).
+    /// years (`2019-2021`), and ranges (`0001-0240`: two groups of the same width joined by `-`,
+    /// the first the smaller). Where the groups go on, the longest valid beginning that ends
+    /// before a space is taken (`555 0199 3 times`).
     fn phones(&mut self) {
         let n = self.c.len();
         let mut i = 0;
@@ -1088,7 +1199,9 @@ impl Scanner {
         }
         let end = groups[groups.len() - 1].end;
         let next = self.at(end);
-        if is_word(next) || (matches!(next, '.' | ',') && self.digit(end + 1)) {
+        // a beginning of a longer run ends at a space (`555 0199 3 times`), not inside a
+        // number (`12345-67-8`, a CAS number)
+        if is_word(next) || (matches!(next, '.' | ',' | '-' | '/') && self.digit(end + 1)) {
             return false;
         }
         let seps = || groups[1..].iter().map(|g| g.sep);
@@ -1104,7 +1217,12 @@ impl Scanner {
         if !plus && !groups.iter().any(|g| g.paren) {
             let text = |g: &Group| &self.c[g.start..g.end];
             let all = |f: &dyn Fn(&Group) -> bool| groups.iter().all(f);
-            if all(&|g| text(g) == text(&groups[0]))
+            let range = groups.len() == 2
+                && groups[1].sep == '-'
+                && groups[0].digits == groups[1].digits
+                && text(&groups[0]) < text(&groups[1]);
+            if range
+                || all(&|g| text(g) == text(&groups[0]))
                 || all(&|g| text(g).last() == Some(&'0'))
                 || all(&|g| g.digits == 4 && (1900..=2100).contains(&self.number(g.start, 4)))
             {
@@ -1327,6 +1445,13 @@ mod tests {
             ("5 FÉVRIER 2021", "26 JANVIER 2021"),
             ("10 aout 2021", "31 juillet 2021"),
             ("11 sept. 2021", "1 sept. 2021"),
+            // a weekday before the date follows it
+            ("Friday, March 5th 2021", "Tuesday, February 23rd 2021"),
+            ("FRI 05 MAR 2021", "TUE 23 FEB 2021"),
+            ("Fr., 15.03.2021", "Fr., 05.03.2021"),
+            ("Mo., 15.03.2021", "Fr., 05.03.2021"),
+            ("vendredi 5 mars 2021", "mardi 23 février 2021"),
+            ("Montag, 15. März 2021", "Freitag, 5. März 2021"),
         ] {
             assert_eq!(shifted(text), want, "{text}");
             assert_eq!(removed(text), REMOVED, "{text}");
@@ -1376,6 +1501,16 @@ mod tests {
         // ranges
         assert_eq!(shifted("14.07.2020-24.07.2020"), "04.07.2020-14.07.2020");
         assert_eq!(shifted("20200714-20200724"), "20200704-20200714");
+        // a weekday goes with its date, also when the date is removed or kept
+        assert_eq!(
+            removed("on Fri, 5 Mar 2021 at 10:22"),
+            "on [REMOVED] at 10:22"
+        );
+        assert_eq!(shifted("Fr., 05.03.2021"), REMOVED); // ambiguous: with its weekday
+        assert!(scan("on Fri, 5 Mar 2021", TextDates::Keep).is_empty());
+        // a word that is no weekday stays
+        assert_eq!(shifted("so 15.03.2021"), "so 05.03.2021");
+        assert_eq!(shifted("CT, 15.03.2021"), "CT, 05.03.2021");
     }
 
     #[test]
@@ -1432,6 +1567,9 @@ mod tests {
             ("+33123456789", "[REMOVED]"),
             ("call 555 0199 3 times", "call [REMOVED] 3 times"),
             ("slices 0 1 555 0199", "slices 0 [REMOVED]"), // "1 555 0199" as "1 800 555 0199"
+            ("Batch 2021-0042", "Batch [REMOVED]"),
+            ("Tel.: +49 89 1234-5678", "Tel.: [REMOVED]"),
+            ("Appel au 01.23.45.67.89", "Appel au [REMOVED]"),
             ("tel:555-0199", "tel:[REMOVED]"),
         ] {
             assert_eq!(shifted(text), want, "{text}");
@@ -1517,6 +1655,16 @@ mod tests {
             "No contrast",
             "ID check",
             "12345",
+            "Slices 0001-0240",
+            "12345-67-8 CAS",
+            "Range 1000-1200 HU",
+            "Window 1500/-600",
+            "HU -1000 to 3071",
+            "Frames 1 2 3 4 5 6 7 8 9 10",
+            "kVp 120, mAs 1234567",
+            "Voruntersuchung 03/2019",
+            "T2* FFE 3 echoes 4.6/9.2/13.8 ms",
+            "Coords -123.45\\67.89\\1012.5",
         ] {
             assert!(kept(text), "{text}: {:?}", scan(text, SHIFT));
         }
