@@ -1,12 +1,13 @@
 """A/B: two installs of dicomveil on the same tree, rounds interleaved, side by side.
 
-Each interpreter runs ``Anonymizer(key=...).anonymize_tree(SRC, OUT)`` (the Basic profile) in
-a fresh process, one after the other, ROUNDS times, each on a fresh output folder. For "did
+Each interpreter runs ``Anonymizer(key=...).anonymize_tree(SRC, OUT)`` (the Basic profile, or
+the default profile of ``--options``, e.g. ``CLEAN_DESC|RETAIN_LONG_MODIF_DATES``) in a fresh
+process, one after the other, ROUNDS times, each on a fresh output folder. For "did
 this change make it slower": build the commit before the change into another virtualenv and
 give both interpreters.
 
     python benches/ab.py SRC OUT before=/path/to/old/venv/bin/python after=.venv/bin/python \\
-        [--rounds 5]
+        [--rounds 5] [--options CLEAN_DESC]
 
 Prints, per interpreter, the times of the rounds (the engine's own elapsed time, without the
 interpreter's start) and their median, and the ratio of the medians to the first one.
@@ -21,9 +22,12 @@ import subprocess
 from pathlib import Path
 
 CHILD = """
-import sys, time
-from dicomveil import Anonymizer
-anon = Anonymizer(key=b"benchmark key 0123", keep_uid_map=False)
+import functools, operator, sys, time
+from dicomveil import Anonymizer, ConfidentialityProfile, ConfidentialityProfileOptions as O
+options = [getattr(O, name) for name in sys.argv[3].split("|") if name]
+flags = functools.reduce(operator.or_, options) if options else None
+profile = ConfidentialityProfile.create_default(flags) if options else None
+anon = Anonymizer(profile, key=b"benchmark key 0123", keep_uid_map=False)
 t0 = time.perf_counter()
 report = anon.anonymize_tree(sys.argv[1], sys.argv[2])
 elapsed = time.perf_counter() - t0
@@ -38,6 +42,9 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("pythons", nargs="+", metavar="NAME=PYTHON")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--options", default="", help="ConfidentialityProfileOptions names joined by |"
+    )
     args = parser.parse_args()
     pythons = [p.split("=", 1) for p in args.pythons]
     times: dict[str, list[float]] = {name: [] for name, _ in pythons}
@@ -46,7 +53,7 @@ def main() -> None:
         for name, python in pythons:
             shutil.rmtree(args.out, ignore_errors=True)
             done = subprocess.run(
-                [python, "-c", CHILD, str(args.src), str(args.out)],
+                [python, "-c", CHILD, str(args.src), str(args.out), args.options],
                 capture_output=True,
                 text=True,
                 check=True,

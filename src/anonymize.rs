@@ -11,8 +11,9 @@ use crate::clean::{clean_text, safe_private, shift_da, shift_dt, Charset, Identi
 use crate::dataset::{trim_padding, value_vr, Data, DataSet, DicomFile, Element, Source, Value};
 use crate::error::{Error, Result};
 use crate::iod::{Attribute, Terms};
-use crate::profile::{is_class_uid, Action, CompiledProfile, Place};
+use crate::profile::{is_class_uid, Action, CompiledProfile, Place, Temporal};
 use crate::read::is_dicomdir;
+use crate::textscan::{self, TextDates};
 use crate::uid::UidMapper;
 
 /// How the elements of a dataset are decided.
@@ -718,7 +719,8 @@ impl Walker<'_> {
                 )
             }
             VR::CS | VR::LO | VR::LT | VR::PN | VR::SH | VR::ST | VR::UC | VR::UT | VR::UR => {
-                match clean_text(&self.identity, &self.charset, vr, &bytes) {
+                let scan = textscan::scans(el.tag).then(|| self.text_dates());
+                match clean_text(&self.identity, scan, &self.charset, vr, &bytes) {
                     None => return Ok(()),
                     some => some,
                 }
@@ -735,6 +737,16 @@ impl Walker<'_> {
             None => self.set_dummy(el, vr, terms)?,
         }
         Ok(())
+    }
+
+    /// Dates written in cleaned text follow the date attributes: shifted by the same offset
+    /// when the profile shifts them, kept when it keeps them, removed otherwise.
+    fn text_dates(&self) -> TextDates {
+        match self.anonymizer.profile.temporal {
+            Temporal::Unmodified => TextDates::Keep,
+            Temporal::Modified => TextDates::Shift(self.date_offset),
+            Temporal::Removed => TextDates::Remove,
+        }
     }
 
     fn map_uids(&mut self, el: &mut Element) -> Result<()> {

@@ -6,6 +6,7 @@
 //! replaced by [`REMOVED`]. Matching is case- and accent-insensitive, on whole words, on text
 //! decoded in the character set the file declares.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
@@ -19,6 +20,7 @@ use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::dataset::{trim_padding, value_vr, DataSet, Value};
+use crate::textscan::{self, TextDates};
 
 /// What an identifying value is replaced with in cleaned text.
 pub const REMOVED: &str = "[REMOVED]";
@@ -111,6 +113,9 @@ fn fold(c: char) -> Option<&'static str> {
 /// spaces between words (Han, kana, Hangul, Thai...) have no word boundaries to look for: a
 /// name written inside a run of them is still found.
 pub fn is_word(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
     c.is_alphanumeric() && !is_unspaced_script(c)
 }
 
@@ -152,6 +157,20 @@ impl Identity {
 
     /// Remove every identifying value from `text`; `None` when there was none.
     pub fn clean(&self, text: &str) -> Option<String> {
+        let spans = self.spans(text);
+        if spans.is_empty() {
+            return None;
+        }
+        let spans = spans.into_iter().map(|(s, e)| (s, e, REMOVED.into()));
+        Some(replace(text, spans))
+    }
+
+    /// Where the identifying values are in `text`: ranges of its characters, sorted, not
+    /// overlapping.
+    fn spans(&self, text: &str) -> Vec<(usize, usize)> {
+        if self.tokens.is_empty() {
+            return Vec::new();
+        }
         let (norm, map) = normalize(text);
         let mut spans: Vec<(usize, usize)> = Vec::new();
         for token in &self.tokens {
@@ -173,25 +192,65 @@ impl Identity {
                 }
             }
         }
-        if spans.is_empty() {
-            return None;
-        }
         spans.sort();
-        let chars: Vec<char> = text.chars().collect();
-        let mut out = String::with_capacity(text.len());
+        let mut out = Vec::with_capacity(spans.len());
         let mut pos = 0;
         for (s, e) in spans {
             let (start, end) = (map[s], map[e - 1] + 1);
             if start < pos {
                 continue;
             }
-            out.extend(&chars[pos..start]);
-            out.push_str(REMOVED);
+            out.push((start, end));
             pos = end;
         }
-        out.extend(&chars[pos..]);
-        Some(out)
+        out
     }
+}
+
+/// `text` with the character ranges of `spans` (sorted, not overlapping) replaced.
+fn replace<'a>(
+    text: &str,
+    spans: impl IntoIterator<Item = (usize, usize, Cow<'a, str>)>,
+) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for (start, end, with) in spans {
+        out.extend(&chars[pos..start]);
+        out.push_str(&with);
+        pos = end;
+    }
+    out.extend(&chars[pos..]);
+    out
+}
+
+/// Clean one value of text: the file's identifying values, and, with `scan`, what
+/// [`textscan`] finds (dates, contact details, identifiers), dates treated as it says. Where
+/// the two overlap (`john.doe@example.org`, where `doe` is the patient's name), the union of
+/// what overlaps is removed. `None` when nothing was found.
+pub fn clean_value(identity: &Identity, scan: Option<TextDates>, text: &str) -> Option<String> {
+    let ids = identity.spans(text);
+    let found = scan.map_or_else(Vec::new, |dates| textscan::scan(text, dates));
+    if ids.is_empty() && found.is_empty() {
+        return None;
+    }
+    let mut all: Vec<(usize, usize, Cow<str>)> = ids
+        .into_iter()
+        .map(|(s, e)| (s, e, Cow::Borrowed(REMOVED)))
+        .chain(found.into_iter().map(|f| (f.start, f.end, f.with)))
+        .collect();
+    all.sort_by_key(|&(s, e, _)| (s, e));
+    let mut merged: Vec<(usize, usize, Cow<str>)> = Vec::with_capacity(all.len());
+    for (s, e, with) in all {
+        match merged.last_mut() {
+            Some(last) if s < last.1 => {
+                last.1 = last.1.max(e);
+                last.2 = Cow::Borrowed(REMOVED);
+            }
+            _ => merged.push((s, e, with)),
+        }
+    }
+    Some(replace(text, merged))
 }
 
 /// The identifying values of a dataset (the top level of a file), at any depth, normalized as
@@ -355,10 +414,18 @@ pub fn max_chars(vr: VR) -> Option<usize> {
     })
 }
 
-/// Clean one text value. Returns `None` when it holds no identifying value (keep it as it is),
+/// Clean one text value. Returns `None` when it holds nothing to remove (keep it as it is),
 /// `Some(bytes)` with the cleaned value, or `Some(dummy)` when the text cannot be re-encoded.
-pub fn clean_text(identity: &Identity, charset: &Charset, vr: VR, bytes: &[u8]) -> Option<Vec<u8>> {
-    if identity.is_empty() {
+/// With `scan`, it is also scanned for dates, contact details and identifiers, dates treated
+/// as it says ([`clean_value`]).
+pub fn clean_text(
+    identity: &Identity,
+    scan: Option<TextDates>,
+    charset: &Charset,
+    vr: VR,
+    bytes: &[u8],
+) -> Option<Vec<u8>> {
+    if identity.is_empty() && !scan.is_some_and(|_| textscan::may_hold(bytes)) {
         return None;
     }
     let fits = |s: &str| -> String {
@@ -381,7 +448,7 @@ pub fn clean_text(identity: &Identity, charset: &Charset, vr: VR, bytes: &[u8]) 
     let mut changed = false;
     let cleaned: Vec<String> = values
         .iter()
-        .map(|v| match identity.clean(v) {
+        .map(|v| match clean_value(identity, scan, v) {
             Some(c) => {
                 changed = true;
                 fits(&c)
@@ -626,6 +693,56 @@ mod tests {
         assert_eq!(
             id.clean("born 1970-02-15.").as_deref(),
             Some("born [REMOVED].")
+        );
+    }
+
+    #[test]
+    fn cleaning_joins_identity_and_what_the_scan_finds() {
+        let id = identity_of("Doe^John", "PID42424");
+        let shift = Some(TextDates::Shift(10));
+        // nothing found: kept as it is
+        assert_eq!(clean_value(&id, shift, "CT chest 5mm, series 3"), None);
+        // both, side by side
+        assert_eq!(
+            clean_value(&id, shift, "Doe seen 2021-03-14, call 555 0199").as_deref(),
+            Some("[REMOVED] seen 2021-03-04, call [REMOVED]")
+        );
+        // overlapping: "john" and "doe" inside an e-mail address: one removal
+        assert_eq!(
+            clean_value(&id, shift, "mail john.doe@example.org").as_deref(),
+            Some("mail [REMOVED]")
+        );
+        // the birth date is an identifying value: removed, not shifted
+        assert_eq!(
+            clean_value(&id, shift, "born 15/02/1970").as_deref(),
+            Some("born [REMOVED]")
+        );
+        // dates kept, identity removed
+        assert_eq!(
+            clean_value(&id, Some(TextDates::Keep), "Doe 2021-03-14").as_deref(),
+            Some("[REMOVED] 2021-03-14")
+        );
+        // not scanned (code values): the identity only
+        assert_eq!(clean_value(&id, None, "2021-03-14 MRN12345"), None);
+        // nothing to look for in the file, but something in the text
+        let none = Identity::default();
+        assert_eq!(
+            clean_value(&none, Some(TextDates::Remove), "on 14/07/2020").as_deref(),
+            Some("on [REMOVED]")
+        );
+        assert_eq!(
+            clean_text(
+                &none,
+                Some(TextDates::Remove),
+                &Charset::default(),
+                VR::LO,
+                b"a\\555-0199 "
+            ),
+            Some(b"a\\[REMOVED] ".to_vec())
+        );
+        assert_eq!(
+            clean_text(&none, None, &Charset::default(), VR::LO, b"555-0199"),
+            None
         );
     }
 

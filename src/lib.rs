@@ -24,6 +24,7 @@ pub mod profile;
 pub mod read;
 pub mod rules;
 pub mod sink;
+pub mod textscan;
 pub mod uid;
 pub mod value;
 pub mod verify;
