@@ -182,14 +182,15 @@ impl Identity {
             while i + n <= norm.len() {
                 if norm[i..i + n] == token[..]
                     && (i == 0 || !is_word(norm[i - 1]) || !is_word(token[0]))
-                    && (i + n == norm.len() || !is_word(norm[i + n]) || !is_word(token[n - 1]))
                     && !spans.iter().any(|&(s, e)| i < e && s < i + n)
                 {
-                    spans.push((i, i + n));
-                    i += n;
-                } else {
-                    i += 1;
+                    if let Some(extra) = word_end(&norm, i + n, token) {
+                        spans.push((i, i + n + extra));
+                        i += n + extra;
+                        continue;
+                    }
                 }
+                i += 1;
             }
         }
         spans.sort();
@@ -205,6 +206,48 @@ impl Identity {
         }
         out
     }
+}
+
+/// Byte ranges of `text` as ranges of its characters.
+fn char_ranges(text: &str, ranges: Vec<std::ops::Range<usize>>) -> Vec<(usize, usize)> {
+    if ranges.is_empty() {
+        return Vec::new();
+    }
+    let at = |byte: usize| text[..byte].chars().count();
+    ranges
+        .into_iter()
+        .map(|r| (at(r.start), at(r.end)))
+        .collect()
+}
+
+/// Where a match of `token` ending at `end` in `norm` ends as a word: `Some(0)` on a word
+/// boundary; the patient's name with digits glued to it (`DOE1`, `doe66@...`: the digits go
+/// with it); a name of four letters or more with a genitive or plural `s` (`MUELLERS`); `None`
+/// inside a longer word.
+fn word_end(norm: &[char], end: usize, token: &[char]) -> Option<usize> {
+    let Some(&next) = norm.get(end) else {
+        return Some(0);
+    };
+    let last = token[token.len() - 1];
+    if !is_word(next) || !is_word(last) {
+        return Some(0);
+    }
+    if !last.is_alphabetic() {
+        return None;
+    }
+    if next.is_ascii_digit() {
+        return Some(
+            norm[end..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count(),
+        );
+    }
+    let after = norm.get(end + 1).copied();
+    if next == 's' && token.len() >= 4 && !after.is_some_and(is_word) {
+        return Some(1);
+    }
+    None
 }
 
 /// `text` with the character ranges of `spans` (sorted, not overlapping) replaced.
@@ -231,11 +274,18 @@ fn replace<'a>(
 pub fn clean_value(identity: &Identity, scan: Option<TextDates>, text: &str) -> Option<String> {
     let ids = identity.spans(text);
     let found = scan.map_or_else(Vec::new, |dates| textscan::scan(text, dates));
-    if ids.is_empty() && found.is_empty() {
+    // people named by a cue (Dr Lefebvre, referred by J. Smith): where text is scanned
+    let people = if scan.is_some() {
+        char_ranges(text, crate::names::name_spans(text))
+    } else {
+        Vec::new()
+    };
+    if ids.is_empty() && found.is_empty() && people.is_empty() {
         return None;
     }
     let mut all: Vec<(usize, usize, Cow<str>)> = ids
         .into_iter()
+        .chain(people)
         .map(|(s, e)| (s, e, Cow::Borrowed(REMOVED)))
         .chain(found.into_iter().map(|f| (f.start, f.end, f.with)))
         .collect();
@@ -317,6 +367,17 @@ fn tokens(vr: VR, value: &str, out: &mut dyn FnMut(Vec<char>)) {
                     }
                     for part in parts {
                         push(part);
+                        // German transliteration (MUELLER for MÜLLER) and particles written
+                        // together (VANDENBERG for van den Berg)
+                        if let Some(t) = transliterated(part) {
+                            push(&t);
+                            for word in t.split([' ', '-']) {
+                                push(word);
+                            }
+                        }
+                        if part.contains([' ', '-']) {
+                            push(&part.replace([' ', '-'], ""));
+                        }
                         for word in part.split([' ', '-']) {
                             push(word);
                         }
@@ -333,6 +394,26 @@ fn tokens(vr: VR, value: &str, out: &mut dyn FnMut(Vec<char>)) {
             _ => {}
         }
     }
+}
+
+/// A name as German writes it without umlauts: ä ae, ö oe, ü ue, ß ss (`None` when it has
+/// none of them). Matching folds accents away (`Müller` is found as `Muller`); this finds
+/// `MUELLER` too.
+fn transliterated(name: &str) -> Option<String> {
+    if !name.contains(['ä', 'ö', 'ü', 'Ä', 'Ö', 'Ü', 'ß']) {
+        return None;
+    }
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        match c {
+            'ä' | 'Ä' => out.push_str("ae"),
+            'ö' | 'Ö' => out.push_str("oe"),
+            'ü' | 'Ü' => out.push_str("ue"),
+            'ß' => out.push_str("ss"),
+            c => out.push(c),
+        }
+    }
+    Some(out)
 }
 
 /// The character set a dataset declares: text decoded and encoded with it.
@@ -425,7 +506,8 @@ pub fn clean_text(
     vr: VR,
     bytes: &[u8],
 ) -> Option<Vec<u8>> {
-    if identity.is_empty() && !scan.is_some_and(|_| textscan::may_hold(bytes)) {
+    let may_hold = |_| textscan::may_hold(bytes) || crate::names::may_hold(bytes);
+    if identity.is_empty() && !scan.is_some_and(may_hold) {
         return None;
     }
     let fits = |s: &str| -> String {

@@ -17,17 +17,20 @@ use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-/// Cues before a name: titles and roles, in English, German, French, Spanish, Italian and
-/// Dutch, and phrases that introduce a person. Lower case; matched case-insensitively, on
-/// word boundaries; a trailing `.` or `:` after the cue is allowed.
-const BEFORE: &[&str] = &[
+/// Titles before a name, in English, German, French, Spanish, Italian and Dutch. Lower case;
+/// matched case-insensitively on word boundaries, and taken as a cue when written with a
+/// capital (`Dr`, `MS`), or followed by `.` or `:` (`dr.`, `dhr.`): in lower case alone they
+/// are words (`ms` the unit, `fr`, `do`).
+const TITLES: &[&str] = &[
     "dr",
     "drs",
     "dres",
+    "dra",
     "doctor",
     "docteur",
     "doktor",
     "prof",
+    "pr",
     "professor",
     "professeur",
     "mr",
@@ -37,9 +40,11 @@ const BEFORE: &[&str] = &[
     "mx",
     "sir",
     "herr",
+    "herrn",
     "frau",
     "hr",
     "fr",
+    "m",
     "mme",
     "mlle",
     "monsieur",
@@ -50,13 +55,26 @@ const BEFORE: &[&str] = &[
     "señor",
     "señora",
     "dott",
+    "dott.ssa",
+    "dottssa",
     "dssa",
+    "sig",
+    "sig.ra",
     "dhr",
     "mevr",
+    "med",
+    "rer. nat",
+];
+
+/// Roles and phrases that introduce a person, taken as cues in any case (`tech Marlow`,
+/// `referred by J. Smith`, `laborant Sergio Hoekstra`).
+const ROLES: &[&str] = &[
     "tech",
     "technologist",
     "technician",
     "radiographer",
+    "mammographer",
+    "sonographer",
     "radiologist",
     "physician",
     "physicist",
@@ -67,6 +85,33 @@ const BEFORE: &[&str] = &[
     "fellow",
     "surgeon",
     "referrer",
+    "reader",
+    "second reader",
+    "first reader",
+    "mtra",
+    "mta",
+    "assistenzarzt",
+    "assistenzärztin",
+    "oberarzt",
+    "oberärztin",
+    "chefarzt",
+    "physiker",
+    "manipulateur",
+    "manipulatrice",
+    "interne",
+    "physicien",
+    "physicienne",
+    "radiologue",
+    "ter",
+    "tsrm",
+    "técnico",
+    "técnica",
+    "tecnico",
+    "tecnica",
+    "laborant",
+    "laborante",
+    "radioloog",
+    "arts",
     "signed",
     "signed by",
     "cc",
@@ -85,38 +130,70 @@ const BEFORE: &[&str] = &[
     "ordered by",
     "per",
     "attn",
+    "dictated",
     "untersucht von",
     "befundet von",
     "überwiesen von",
     "überweisung von",
+    "überweisung durch",
     "vidiert von",
+    "diktiert von",
+    "geschrieben",
+    "signiert",
+    "durch",
     "vu par",
+    "vue par",
     "adressé par",
+    "adressée par",
     "réalisé par",
     "interprété par",
     "validé par",
     "signé par",
+    "envoyé à",
     "visto por",
+    "vista por",
     "realizado por",
     "firmado por",
     "referido por",
+    "solicitado por",
     "refertato da",
     "eseguito da",
     "inviato da",
+    "richiesta",
     "gezien door",
     "verwezen door",
     "uitgevoerd door",
+    "goedgekeurd door",
+    "ondertekend door",
+    "geautoriseerd door",
+    "gemeten door",
+    "aanvraag",
 ];
 
+/// Words that join two names after a cue (`performed by Dr A and Kevin Obi`).
+const AND: &[&str] = &["and", "und", "et", "y", "e", "en", "&"];
+
 /// Degrees and roles written after a name (`John Smith, MD`).
-const AFTER: &[&str] = &[
-    "md", "rn", "phd", "do", "mbbs", "frcr", "facr", "rt", "rtt", "dds",
-];
+const AFTER: &[&str] = &["md", "rn", "phd", "mbbs", "frcr", "facr", "dds"];
 
 /// Capitalised words that follow cues in medical text and are not names: they end a name
 /// run, or refuse it when they come first (`per Protocol`, `Dr Parkinson's disease` keeps the
 /// eponym since it is never a cue's name here).
 pub const NOT_NAMES: &[&str] = &[
+    "bechterew",
+    "basedow",
+    "menière",
+    "meniere",
+    "sudeck",
+    "osler",
+    "wegener",
+    "horton",
+    "dupuytren",
+    "bowen",
+    "whipple",
+    "still",
+    "reiter",
+    "forestier",
     // eponyms
     "parkinson",
     "parkinson's",
@@ -273,6 +350,13 @@ pub const NOT_NAMES: &[&str] = &[
     "radiologie",
 ];
 
+/// Can `bytes` (text in an ASCII-compatible character set) name someone by a cue? No when
+/// no cue word is in them (one pass of the automata).
+pub fn may_hold(bytes: &[u8]) -> bool {
+    let (before, after) = automata();
+    before.is_match(bytes) || after.is_match(bytes)
+}
+
 /// The spans (byte ranges of `text`) of the people named by a cue, in order, not
 /// overlapping.
 pub fn name_spans(text: &str) -> Vec<Range<usize>> {
@@ -282,28 +366,57 @@ pub fn name_spans(text: &str) -> Vec<Range<usize>> {
         if !on_word_boundaries(text, m.start(), m.end()) {
             continue;
         }
-        // the cue may end with "." or ":" (and a space): "Dr. ", "Signed: "
-        let mut at = m.end();
-        if text[at..].starts_with(['.', ':']) {
-            at += 1;
+        // a title counts as written with a capital ("Dr", "MS", not the unit "ms"), or before
+        // "." or ":" ("dr.", "dhr."); roles and phrases in any case
+        let cue = &text[m.start()..m.end()];
+        let lower = cue.to_lowercase();
+        let capital = cue.chars().next().is_some_and(char::is_uppercase);
+        let dotted = text[m.end()..]
+            .trim_start_matches(' ')
+            .starts_with(['.', ':']);
+        let title = TITLES.contains(&lower.as_str());
+        if title && !(capital || dotted) {
+            continue;
         }
-        if let Some(span) = name_after(text, at) {
+        // "M" is a title only as "M." ("M. Girard"), else an initial
+        if lower == "m" && !text[m.end()..].starts_with('.') {
+            continue;
+        }
+        // in capitals, a short title may be a modality ("DR CHEST", "MR SHOULDER"): not
+        // before a word in capitals
+        let caps = cue.len() <= 3 && cue.chars().all(|c| !c.is_lowercase());
+        // the cue may end with "." or ":" (after spaces): "Dr. ", "Signed: ", "Manipulateur : "
+        let mut at = m.end();
+        let rest = &text[at..];
+        let gap = rest.len() - rest.trim_start_matches(' ').len();
+        if rest[gap..].starts_with(['.', ':']) {
+            at += gap + 1;
+        }
+        let mut next = at;
+        while let Some(span) = name_after(text, next, title, caps) {
+            next = span.end;
             spans.push(span);
+            // another name joined to it: "Dr A and Kevin Obi"
+            match joined(text, next) {
+                Some(after) => next = after,
+                None => break,
+            }
         }
     }
     for m in after.find_iter(text) {
         if !on_word_boundaries(text, m.start(), m.end()) {
             continue;
         }
-        // a degree counts only in capitals as written (`MD`, `RN`, `PhD`): "do" is a word
+        // a degree counts only in capitals as written (`MD`, `RN`, `PhD`)
         let cue = &text[m.start()..m.end()];
-        if cue.chars().filter(|c| c.is_lowercase()).count() > 1 || cue == "do" {
+        if cue.chars().filter(|c| c.is_lowercase()).count() > 1 {
             continue;
         }
         if let Some(span) = name_before(text, m.start()) {
             spans.push(span);
         }
     }
+    spans.extend(glued(text));
     spans.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
     let mut merged: Vec<Range<usize>> = Vec::new();
     for span in spans {
@@ -326,8 +439,9 @@ fn automata() -> &'static (AhoCorasick, AhoCorasick) {
                 .expect("the cue words build an automaton")
         };
         // non-ASCII cues ("überwiesen von") also in their capitalised form
-        let mut before: Vec<String> = BEFORE.iter().map(|s| s.to_string()).collect();
-        for s in BEFORE.iter().filter(|s| !s.is_ascii()) {
+        let cues = TITLES.iter().chain(ROLES);
+        let mut before: Vec<String> = cues.clone().map(|s| s.to_string()).collect();
+        for s in cues.filter(|s| !s.is_ascii()) {
             let mut c = s.chars();
             if let Some(first) = c.next() {
                 before.push(first.to_uppercase().chain(c).collect());
@@ -393,8 +507,56 @@ fn words_from(text: &str, at: usize) -> impl Iterator<Item = (usize, usize)> + '
     })
 }
 
-/// The name after a cue: up to three name tokens, initials with their dot.
-fn name_after(text: &str, at: usize) -> Option<Range<usize>> {
+/// A name glued to its title in a label: `DrSandoval`, `CTV_DrLund_edit`, `Prof_Weber`: `Dr`
+/// or `Prof` at the start of a word or after `_`, then (after an optional `_`) a capital and
+/// lower-case letters.
+fn glued(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    for title in ["Dr", "Prof"] {
+        for (i, _) in text.match_indices(title) {
+            let before_ok = i == 0 || matches!(bytes[i - 1], b'_' | b' ' | b'-' | b'(' | b'/');
+            let mut start = i + title.len();
+            if bytes.get(start) == Some(&b'_') {
+                start += 1;
+            }
+            if !before_ok || !bytes.get(start).is_some_and(u8::is_ascii_uppercase) {
+                continue;
+            }
+            let end = text[start..]
+                .char_indices()
+                .skip(1)
+                .find(|&(_, c)| !c.is_lowercase())
+                .map_or(text.len(), |(k, _)| start + k);
+            let word = &text[start..end];
+            if word.chars().count() >= 3 && name_token(word) {
+                out.push(start..end);
+            }
+        }
+    }
+    out
+}
+
+/// After a name ending at `at`: where the next one starts when a word of [`AND`] joins them.
+fn joined(text: &str, at: usize) -> Option<usize> {
+    let rest = &text[at..];
+    let trimmed = rest.trim_start_matches(' ');
+    let word_end = trimmed
+        .find(|c: char| !(c.is_alphabetic() || c == '&'))
+        .unwrap_or(trimmed.len());
+    let word = &trimmed[..word_end];
+    if word.is_empty() || !AND.contains(&word.to_lowercase().as_str()) {
+        return None;
+    }
+    Some(at + (rest.len() - trimmed.len()) + word_end)
+}
+
+/// The name after a cue: up to three name tokens, initials with their dot. After a title
+/// (`title`), a word in capitals of two to four letters may be a name (`Dr LI`); after a role
+/// or phrase it is an abbreviation (`seen by ED physician`, `per RTOG 1106`); after a title in
+/// short capitals (`caps`: `DR`, `MR`), no word in capitals is a name (a modality:
+/// `DR CHEST PA`).
+fn name_after(text: &str, at: usize, title: bool, caps: bool) -> Option<Range<usize>> {
     let mut first = None;
     let mut last = at;
     let mut count = 0;
@@ -405,9 +567,11 @@ fn name_after(text: &str, at: usize) -> Option<Range<usize>> {
             break;
         }
         let word = &text[start..end];
-        // a title after a phrase ("seen by Dr Lefebvre", "Herr Dr. Müller"): a cue of its
-        // own, not the name; the name follows it
-        if first.is_none() && BEFORE.contains(&word.to_lowercase().as_str()) {
+        // a title after a phrase or a title ("seen by Dr Lefebvre", "Herrn Dr. med. Vogt"): a
+        // cue of its own, not the name; the name follows it
+        let lower = word.to_lowercase();
+        if first.is_none() && (TITLES.contains(&lower.as_str()) || ROLES.contains(&lower.as_str()))
+        {
             cursor = if text[end..].starts_with('.') {
                 end + 1
             } else {
@@ -416,6 +580,10 @@ fn name_after(text: &str, at: usize) -> Option<Range<usize>> {
             continue;
         }
         if count == 3 || !name_token(word) {
+            break;
+        }
+        let in_caps = word.chars().count() > 1 && word.chars().all(|c| !c.is_lowercase());
+        if in_caps && (caps || (!title && word.chars().count() <= 4)) {
             break;
         }
         first.get_or_insert(start);
@@ -510,6 +678,57 @@ mod tests {
     }
 
     #[test]
+    fn more_cues() {
+        for (text, want) in [
+            ("DrSandoval marker view", "Dr[REMOVED] marker view"),
+            ("CTV_DrLund_edit", "CTV_Dr[REMOVED]_edit"),
+            (
+                "Performed by Dr Ames and Kevin Obi.",
+                "Performed by Dr [REMOVED] and [REMOVED].",
+            ),
+            (
+                "Überweisung durch Herrn Dr. med. Albrecht Vogt.",
+                "Überweisung durch Herrn Dr. med. [REMOVED].",
+            ),
+            (
+                "Manipulateur : J. Roux, 2 injections.",
+                "Manipulateur : [REMOVED], 2 injections.",
+            ),
+            (
+                "Protocol dr. Visser onderzoek",
+                "Protocol dr. [REMOVED] onderzoek",
+            ),
+            (
+                "Adressée par le Pr Lambert (neurologie).",
+                "Adressée par le Pr [REMOVED] (neurologie).",
+            ),
+            (
+                "Compte rendu envoyé à M. Girard, médecin",
+                "Compte rendu envoyé à M. [REMOVED], médecin",
+            ),
+            (
+                "alla c.a. della Dott.ssa Sartori.",
+                "alla c.a. della Dott.ssa [REMOVED].",
+            ),
+            ("Sag T2 - tech Marlow", "Sag T2 - tech [REMOVED]"),
+            (
+                "korrigiert durch MTRA Lorenz.",
+                "korrigiert durch MTRA [REMOVED].",
+            ),
+        ] {
+            assert_eq!(clean(text), want, "{text}");
+        }
+        for text in [
+            "DR CHEST PA AND LATERAL",
+            "MR SHOULDER RT ARTHROGRAM",
+            "Seen by ED physician, referred by triage for CT head.",
+            "Heart incl. LAD, per RTOG 1106",
+        ] {
+            assert_eq!(clean(text), text, "{text}");
+        }
+    }
+
+    #[test]
     fn names_before_a_degree() {
         assert_eq!(
             clean("Read by committee; John Smith, MD"),
@@ -529,6 +748,9 @@ mod tests {
             "do not repeat; ct abdomen",
             "Series 3 by default",
             "Mr angiography",
+            "TR 500 ms Flip 90, TE 30 ms",
+            "Brain RT planning, PTV RT boost",
+            "dr fr hr sr: lowercase words",
         ] {
             assert_eq!(clean(text), text, "{text}");
         }

@@ -127,7 +127,7 @@ pub fn scan(text: &str, dates: TextDates) -> Vec<Found> {
 
 /// Month names by language and form, lower case: a date found with one is written again with
 /// the same list (and the same case: `JUL`, `Jul`, `jul`).
-const MONTHS: [[&str; 12]; 9] = [
+const MONTHS: [[&str; 12]; 12] = [
     [
         "january",
         "february",
@@ -211,6 +211,49 @@ const MONTHS: [[&str; 12]; 9] = [
     [
         "janv", "fevr", "mars", "avr", "mai", "juin", "juil", "aout", "sept", "oct", "nov", "dec",
     ],
+    // Spanish, Italian, Dutch
+    [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ],
+    [
+        "gennaio",
+        "febbraio",
+        "marzo",
+        "aprile",
+        "maggio",
+        "giugno",
+        "luglio",
+        "agosto",
+        "settembre",
+        "ottobre",
+        "novembre",
+        "dicembre",
+    ],
+    [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ],
 ];
 
 /// Weekday names by language and form, Monday first, lower case: a weekday written before a
@@ -265,16 +308,16 @@ const MONTH_ALIASES: [(&str, usize, u32); 7] = [
 /// The month a word names (any case), and the list it comes from.
 fn month_named(word: &[char]) -> Option<(usize, u32)> {
     // every name starts with one of these letters
-    if !(3..=9).contains(&word.len())
+    if !(3..=10).contains(&word.len())
         || !matches!(
             word[0].to_ascii_lowercase(),
-            'a' | 'd' | 'f' | 'j' | 'm' | 'n' | 'o' | 's'
+            'a' | 'd' | 'e' | 'f' | 'g' | 'j' | 'l' | 'm' | 'n' | 'o' | 's'
         )
     {
         return None;
     }
     // the word in lower case, UTF-8, on the stack
-    let mut buf = [0u8; 9 * 4];
+    let mut buf = [0u8; 10 * 4];
     let mut len = 0;
     for &c in word {
         let mut lower = c.to_lowercase();
@@ -785,7 +828,12 @@ impl Scanner {
             s.iter().take(3).take_while(|&&c| is_space(c)).count()
         });
         if spaces > 0 {
-            Some(k + spaces)
+            // Spanish joins day, month and year with "de": "4 de marzo de 2021"
+            let p = k + spaces;
+            let de = self.at(p).eq_ignore_ascii_case(&'d')
+                && self.at(p + 1).eq_ignore_ascii_case(&'e')
+                && is_space(self.at(p + 2));
+            Some(if de { p + 3 } else { p })
         } else if k > j {
             Some(k)
         } else if matches!(self.at(k), '-' | '/') {
@@ -885,6 +933,26 @@ impl Scanner {
             if self.at(be) != s {
                 return None;
             }
+            if self.digits_from(be + 1) == 2 {
+                // a year in two digits (`05.03.21`, `7/13/66`): the century, and so the shift
+                // written back, would be a guess: removed, as an ambiguous order is
+                let yy = self.number(be + 1, 2);
+                let end = self.date_end(be + 3)?;
+                let valid = |y| date_of(y, b, a).or_else(|| date_of(y, a, b));
+                let date = valid(2000 + yy).or_else(|| valid(1900 + yy))?;
+                let first = (i, ae, Field::Number(2));
+                let second = (ae + 1, be, Field::Number(2));
+                return Some(DateMatch {
+                    start: i,
+                    end,
+                    date,
+                    ambiguous: true,
+                    year: (be + 1, be + 3),
+                    month: second,
+                    day: first,
+                    weekday: None,
+                });
+            }
             let y = self.year_at(be + 1)?;
             let end = self.date_end(be + 5)?;
             let day_first = date_of(y, b, a);
@@ -930,7 +998,7 @@ impl Scanner {
     fn date_from_month(&self, i: usize) -> Option<DateMatch> {
         let letters = self.c[i..].iter().take_while(|c| c.is_alphabetic()).count();
         // cheap tests first: every word of the text comes here
-        if !(3..=9).contains(&letters)
+        if !(3..=10).contains(&letters)
             || !self.c[i + letters..]
                 .iter()
                 .take(3)
@@ -1511,6 +1579,24 @@ mod tests {
         // a word that is no weekday stays
         assert_eq!(shifted("so 15.03.2021"), "so 05.03.2021");
         assert_eq!(shifted("CT, 15.03.2021"), "CT, 05.03.2021");
+    }
+
+    #[test]
+    fn dates_in_more_languages_and_two_digit_years() {
+        // Spanish (with its "de"), Italian, Dutch month names, shifted in their own words
+        assert_eq!(
+            shifted("visto el 14 de marzo de 2021."),
+            "visto el 4 de marzo de 2021."
+        );
+        assert_eq!(shifted("il 23 luglio 2021"), "il 13 luglio 2021");
+        assert_eq!(shifted("op 14 maart 2021"), "op 4 maart 2021");
+        assert_eq!(shifted("el 1 de febrero de 2021"), "el 22 de enero de 2021");
+        // a year in two digits: removed, the century is a guess; kept under Full Dates
+        assert_eq!(shifted("geschrieben 05.03.21"), "geschrieben [REMOVED]");
+        assert_eq!(removed("DOB 7/13/66"), "DOB [REMOVED]");
+        assert!(scan("DOB 7/13/66", TextDates::Keep).is_empty());
+        // no date: a month that does not exist in either order
+        assert!(scan("grades 13-14-15", TextDates::Remove).is_empty());
     }
 
     #[test]
