@@ -90,7 +90,10 @@ fn survey(bytes: &[u8]) -> (usize, bool) {
             b'0'..=b'9' => digits += 1,
             b'@' => web = true,
             b':' => web |= bytes[i + 1..].starts_with(b"//"),
-            b'.' => web |= i >= 3 && bytes[i - 3..i].eq_ignore_ascii_case(b"www"),
+            b'.' => {
+                web |= (i >= 3 && bytes[i - 3..i].eq_ignore_ascii_case(b"www"))
+                    || (i > 0 && bytes[i - 1].is_ascii_alphanumeric() && tld_at(bytes, i + 1))
+            }
             _ => {}
         }
     }
@@ -524,8 +527,27 @@ fn is_identifier(token: &[char]) -> bool {
     })
 }
 
+/// Top-level domains a bare domain name (no `http://`, no `www.`) is recognised by: the
+/// generic ones and the country codes of the languages the cleaning reads, so that `e.g.`,
+/// `Fig.3` or `T2.w` are no domains.
+const TLDS: [&str; 32] = [
+    "com", "org", "net", "edu", "gov", "int", "info", "io", "health", "hospital", "de", "fr", "nl",
+    "it", "es", "uk", "eu", "ch", "at", "be", "lu", "se", "no", "dk", "fi", "pl", "pt", "ie", "ca",
+    "us", "au", "nz",
+];
+
+/// Is there a top-level domain of [`TLDS`] at `i` of `bytes`, ending on a boundary?
+fn tld_at(bytes: &[u8], i: usize) -> bool {
+    TLDS.iter().any(|t| {
+        let e = i + t.len();
+        bytes.len() >= e
+            && bytes[i..e].eq_ignore_ascii_case(t.as_bytes())
+            && !bytes.get(e).is_some_and(|b| b.is_ascii_alphanumeric())
+    })
+}
+
 /// Words before a number that say it is an identifier (lower case); `#` too.
-const CUES: [&str; 10] = [
+const CUES: [&str; 27] = [
     "mrn",
     "pid",
     "id",
@@ -536,6 +558,23 @@ const CUES: [&str; 10] = [
     "nr",
     "no",
     "nº",
+    "case",
+    "subject",
+    "patient",
+    "fallnummer",
+    "fallnr",
+    "fall",
+    "patientennummer",
+    "versichertennr",
+    "versichertennummer",
+    "proband",
+    "dossier",
+    "nhc",
+    "nhs",
+    "ssn",
+    "ahv",
+    "bsn",
+    "nip",
 ];
 
 /// A group of digits of a phone number.
@@ -638,6 +677,23 @@ impl Scanner {
             self.claim(i, j, Some(Cow::Borrowed(REMOVED)));
             i = j;
         }
+        // a bare domain name: `vpn.example-teleradiology.com`, `pacs.hospital.de`
+        let mut i = 0;
+        while i < n {
+            // not inside a word, a longer name, or an e-mail address's domain
+            let before = self.before(i);
+            if !is_word(self.c[i]) || is_word(before) || matches!(before, '.' | '@' | '/') {
+                i += 1;
+                continue;
+            }
+            match self.domain_at(i) {
+                Some(e) => {
+                    self.claim(i, e, Some(Cow::Borrowed(REMOVED)));
+                    i = e;
+                }
+                None => i += 1,
+            }
+        }
         for at in 0..n {
             if self.c[at] == '@' {
                 if let Some((s, e)) = self.email_around(at) {
@@ -645,6 +701,50 @@ impl Scanner {
                 }
             }
         }
+    }
+
+    /// A domain name starting at `i`: labels of letters, digits and `-` joined by `.`, the
+    /// last a top-level domain of [`TLDS`], one label with a letter and of 2 characters or
+    /// more before it; where it ends (a path after `/` goes with it).
+    fn domain_at(&self, i: usize) -> Option<usize> {
+        let n = self.c.len();
+        let mut e = i;
+        let mut labels: Vec<(usize, usize)> = Vec::new();
+        loop {
+            let s = e;
+            while e < n && (is_word(self.c[e]) || self.c[e] == '-') {
+                e += 1;
+            }
+            if e == s {
+                return None;
+            }
+            labels.push((s, e));
+            if self.at(e) == '.' && e + 1 < n && is_word(self.c[e + 1]) {
+                e += 1;
+            } else {
+                break;
+            }
+        }
+        if labels.len() < 2 {
+            return None;
+        }
+        let (ts, te) = labels[labels.len() - 1];
+        let tld: String = self.c[ts..te]
+            .iter()
+            .flat_map(|c| c.to_lowercase())
+            .collect();
+        let (ps, pe) = labels[labels.len() - 2];
+        let named = self.c[ps..pe].iter().any(|c| c.is_alphabetic()) && pe - ps >= 2;
+        if !TLDS.contains(&tld.as_str()) || !named {
+            return None;
+        }
+        // a path goes with it
+        if self.at(e) == '/' {
+            while e < n && !self.c[e].is_whitespace() && !matches!(self.c[e], ',' | ';' | ')') {
+                e += 1;
+            }
+        }
+        Some(e)
     }
 
     /// The e-mail address around the `@` at `at`: a local part of letters, digits and `._%+-`,
@@ -1386,7 +1486,7 @@ impl Scanner {
             .rev()
             .take_while(|&&c| is_word(c))
             .count();
-        if k == i || w == 0 || w > 9 {
+        if k == i || w == 0 || w > 18 {
             return false;
         }
         let word: String = self.c[k - w..k]
@@ -1677,6 +1777,14 @@ mod tests {
             ("#123456", "#[REMOVED]"),
             ("Nr. 12345-6", "Nr. [REMOVED]"),
             ("ID=98765", "ID=[REMOVED]"),
+            (
+                "via vpn.example-teleradiology.com, ticket",
+                "via [REMOVED], ticket",
+            ),
+            ("images on pacs.hospital.de/view/42", "images on [REMOVED]"),
+            ("Fallnummer 2104578", "Fallnummer [REMOVED]"),
+            ("case 55012 reviewed", "case [REMOVED] reviewed"),
+            ("Versichertennummer: 88123", "Versichertennummer: [REMOVED]"),
             // a UID written in text: its long parts
             (
                 "1.2.840.113619.2.55.3.604688119",
