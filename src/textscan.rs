@@ -1501,6 +1501,14 @@ impl Scanner {
 mod tests {
     use super::*;
 
+    /// A date in `text` is shifted to `want` under Modified Dates, removed when dates are
+    /// removed, kept under Full Dates.
+    fn follows_the_dates(text: &str, want: &str) {
+        assert_eq!(shifted(text), want, "{text}");
+        assert_eq!(removed(text), REMOVED, "{text}");
+        assert!(scan(text, TextDates::Keep).is_empty(), "{text}");
+    }
+
     /// `text` with what is found replaced (as clean_text writes it).
     fn apply(text: &str, dates: TextDates) -> String {
         let chars: Vec<char> = text.chars().collect();
@@ -1554,9 +1562,7 @@ mod tests {
             ("2020-03-05", "2020-02-24"),
             ("2021-01-05", "2020-12-26"),
         ] {
-            assert_eq!(shifted(text), want, "{text}");
-            assert_eq!(removed(text), REMOVED, "{text}");
-            assert!(scan(text, TextDates::Keep).is_empty(), "{text}");
+            follows_the_dates(text, want);
         }
     }
 
@@ -1621,9 +1627,7 @@ mod tests {
             ("vendredi 5 mars 2021", "mardi 23 février 2021"),
             ("Montag, 15. März 2021", "Freitag, 5. März 2021"),
         ] {
-            assert_eq!(shifted(text), want, "{text}");
-            assert_eq!(removed(text), REMOVED, "{text}");
-            assert!(scan(text, TextDates::Keep).is_empty(), "{text}");
+            follows_the_dates(text, want);
         }
     }
 
