@@ -392,8 +392,10 @@ pub fn name_spans(text: &str) -> Vec<Range<usize>> {
         if rest[gap..].starts_with(['.', ':']) {
             at += gap + 1;
         }
+        // after a colon ("Tech: JM"), initials in capitals are a name as after a title
+        let colon = rest[gap..].starts_with(':');
         let mut next = at;
-        while let Some(span) = name_after(text, next, title, caps) {
+        while let Some(span) = name_after(text, next, title || colon, caps) {
             next = span.end;
             spans.push(span);
             // another name joined to it: "Dr A and Kevin Obi"
@@ -715,6 +717,7 @@ mod tests {
                 "korrigiert durch MTRA Lorenz.",
                 "korrigiert durch MTRA [REMOVED].",
             ),
+            ("Tech: JM; 20 ml", "Tech: [REMOVED]; 20 ml"),
         ] {
             assert_eq!(clean(text), want, "{text}");
         }
