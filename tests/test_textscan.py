@@ -19,9 +19,9 @@ from dicomveil import (
     ConfidentialityProfileOptions,
     DicomFile,
 )
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
+from util import part10
 
 O = ConfidentialityProfileOptions  # noqa: E741
 KEY = b"textscan-test-key-0042"
@@ -56,16 +56,6 @@ MEDICAL = (
     "AX 5mm 120kV 3.0T T1W T2* b1000 DWI ADC 3D_T1_MPRAGE SE2D ep2d_diff_b1000, "
     "2.5 mg/kg, 512x512, Series 3, 12.5 cm lesion, left lung"
 )
-
-
-def part10(ds: Dataset) -> bytes:
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    bio = io.BytesIO()
-    ds.save_as(bio, enforce_file_format=True)
-    return bio.getvalue()
 
 
 def base(sop_class: str = CT) -> Dataset:

@@ -18,25 +18,14 @@ from dicomveil import (
     verify,
 )
 from iod_objects import BUILDERS
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
-from util import TEST_KEY, dict_vr, map_uid, walk
+from util import TEST_KEY, dict_vr, map_uid, part10, walk
 
 O = ConfidentialityProfileOptions  # noqa: E741
 CT = "1.2.840.10008.5.1.4.1.1.2"
 ROOT = "1.2.826.0.1.3680043.8.498.1602"
 CLASS_UIDS = Path(__file__).resolve().parent.parent / "python/dicomveil/data/class_uids.csv"
-
-
-def part10(ds: Dataset) -> bytes:
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    bio = io.BytesIO()
-    ds.save_as(bio, enforce_file_format=True)
-    return bio.getvalue()
 
 
 def ct() -> Dataset:

@@ -343,6 +343,21 @@ def expected_dummy(vr: str) -> object:
     return d
 
 
+def part10(ds: Dataset) -> bytes:
+    """`ds` as an explicit VR little endian Part 10 file, its meta made from its SOP class
+    and instance UIDs."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    bio = io.BytesIO()
+    ds.save_as(bio, enforce_file_format=True)
+    return bio.getvalue()
+
+
 def walk(ds: Dataset, prefix: Path_ = ()) -> Iterator[tuple[Path_, DataElement]]:
     """Every element, depth first, sequences before their items' elements."""
     for elem in ds:
