@@ -46,6 +46,32 @@ pub struct Outcome {
     pub counts: Counts,
     /// Flags raised (e.g. `burned-in-annotation`).
     pub flags: Vec<&'static str>,
+    /// What Clean Pixel Data did to the pixels ("cleaned by rule 2 (...)", "no rule
+    /// matched", ...); `None` when it does not apply.
+    pub pixels: Option<String>,
+}
+
+/// A region to blank given by the caller (the frame API): a rectangle of one frame, or of
+/// every frame when `frame` is `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameBox {
+    pub frame: Option<u32>,
+    pub rect: crate::pixels::Rect,
+}
+
+/// The flag of a file a pixel rule matched whose regions all miss its image: nothing was
+/// blanked, and the burned-in policy applies.
+pub const FLAG_PIXEL_RULE_MISSED: &str = "pixel-rule-missed";
+
+/// What Clean Pixel Data will do to a file, decided on its original header.
+struct PixelPlan {
+    edit: Option<crate::pixels::PixelEdit>,
+    /// Whether regions are blanked (the file is cleaned).
+    cleaned: bool,
+    /// Overlay groups whose planes are in the pixel bits, cleared: removed with them.
+    overlay_groups: Vec<u16>,
+    note: Option<String>,
+    flags: Vec<&'static str>,
 }
 
 /// What to do with a file that may carry burned-in annotation (text in its pixels, which no
@@ -60,6 +86,10 @@ pub enum BurnedIn {
     /// Process it without a flag.
     Allow,
 }
+
+/// The CID 7050 code of the Clean Pixel Data Option, added to (0012,0064) of a file whose
+/// pixels were cleaned.
+pub const CLEAN_PIXEL_DATA_CODE: (&str, &str) = ("113101", "Clean Pixel Data Option");
 
 /// The flag of a file that may carry burned-in annotation.
 pub const FLAG_BURNED_IN: &str = "burned-in-annotation";
@@ -131,6 +161,161 @@ impl Anonymizer {
 
     /// De-identify a file in place.
     pub fn anonymize(&self, file: &mut DicomFile) -> Result<Outcome> {
+        self.anonymize_with(file, &[])
+    }
+
+    /// Decide what Clean Pixel Data does to `file` (on its original header): the first pixel
+    /// rule that matches (under [`CompiledProfile::clean_pixels`]) and the caller's `boxes`
+    /// name regions to blank; overlay planes in the pixel bits are cleared whenever Overlay
+    /// Data is not kept. A file whose pixels must be cleaned and cannot be is refused.
+    fn plan_pixels(&self, file: &DicomFile, boxes: &[FrameBox]) -> Result<PixelPlan> {
+        use crate::pixels::{area_spans, embedded_overlays, Area, Layout, PixelEdit, Rect};
+        use crate::pixrules::Region;
+        let mut plan = PixelPlan {
+            edit: None,
+            cleaned: false,
+            overlay_groups: Vec::new(),
+            note: None,
+            flags: Vec::new(),
+        };
+        let refuse = |problem: String| Error::PixelData {
+            name: file.name.clone(),
+            problem,
+        };
+        let matched = if self.profile.clean_pixels {
+            self.profile.pixel_rules.first_match(file)
+        } else {
+            None
+        };
+        if self.profile.clean_pixels && matched.is_none() && boxes.is_empty() {
+            plan.note = Some("no rule matched".into());
+        }
+        let has_pixels = [
+            tags::PIXEL_DATA,
+            tags::FLOAT_PIXEL_DATA,
+            tags::DOUBLE_FLOAT_PIXEL_DATA,
+        ]
+        .iter()
+        .any(|&t| file.dataset.get(t).is_some());
+        if matched.is_none() && boxes.is_empty() {
+            // only overlay planes in the pixel bits, in native data whose layout we know
+            let overlay_removed = !matches!(
+                self.profile.decide(Tag(0x6000, 0x3000), None),
+                None | Some(Action::Keep)
+            );
+            if !has_pixels || !(overlay_removed || self.profile.clean_pixels) {
+                return Ok(plan);
+            }
+            let Ok(layout) = Layout::of(file) else {
+                return Ok(plan);
+            };
+            let overlays = embedded_overlays(file, &layout);
+            if overlays.is_empty() {
+                return Ok(plan);
+            }
+            let mut edit = PixelEdit::new(file, layout);
+            let positions: Vec<u32> = overlays.iter().map(|&(_, p)| p).collect();
+            edit.clear_bits(&positions);
+            plan.overlay_groups = overlays.iter().map(|&(g, _)| g).collect();
+            plan.note = Some(match plan.note.take() {
+                Some(n) => format!("{n}; overlay planes in the pixel bits cleared"),
+                None => "overlay planes in the pixel bits cleared".into(),
+            });
+            plan.edit = Some(edit);
+            return Ok(plan);
+        }
+        if !has_pixels {
+            let what = match matched {
+                Some((i, rule)) => format!("pixel rule {} ({}) matched", i + 1, rule.name),
+                None => "boxes were given".into(),
+            };
+            plan.note = Some(format!("{what}, but the file has no pixel data"));
+            return Ok(plan);
+        }
+        let layout = Layout::of(file).map_err(|p| refuse(format!("it {p}")))?;
+        let size = format!("{}x{}", layout.cols, layout.rows);
+        let mut edit = PixelEdit::new(file, layout.clone());
+        let mut missed = Vec::new();
+        let mut blanked = 0usize;
+        if let Some((_, rule)) = matched {
+            for region in &rule.regions {
+                let area = match *region {
+                    Region::Rect { x, y, w, h } => Area::Rect(Rect { x, y, w, h }),
+                    Region::WholeFrame => Area::WholeFrame,
+                    Region::OutsideUsRegions => Area::OutsideUsRegions,
+                };
+                match area_spans(&area, file, &layout) {
+                    Some(spans) => {
+                        blanked += usize::from(!spans.is_empty());
+                        edit.blank_all(spans);
+                    }
+                    None => missed.push(match area {
+                        Area::Rect(r) => format!("region {r} misses the {size} image"),
+                        _ => "a region misses the image".into(),
+                    }),
+                }
+            }
+        }
+        for b in boxes {
+            match area_spans(&Area::Rect(b.rect), file, &layout) {
+                Some(spans) => {
+                    blanked += 1;
+                    match b.frame {
+                        Some(f) if f < layout.frames => edit.blank_frame(f, spans),
+                        Some(f) => missed.push(format!(
+                            "box {} names frame {f} of {}",
+                            b.rect, layout.frames
+                        )),
+                        None => edit.blank_all(spans),
+                    }
+                }
+                None => missed.push(format!("box {} misses the {size} image", b.rect)),
+            }
+        }
+        let overlays = embedded_overlays(file, &layout);
+        if !overlays.is_empty() {
+            let positions: Vec<u32> = overlays.iter().map(|&(_, p)| p).collect();
+            edit.clear_bits(&positions);
+            plan.overlay_groups = overlays.iter().map(|&(g, _)| g).collect();
+        }
+        let mut note = match matched {
+            Some((i, rule)) if rule.name.is_empty() => format!("cleaned by rule {}", i + 1),
+            Some((i, rule)) => format!("cleaned by rule {} ({})", i + 1, rule.name),
+            None => String::from("cleaned"),
+        };
+        if !boxes.is_empty() {
+            note.push_str(&format!(
+                "{} {} box(es)",
+                if matched.is_some() { " and" } else { " by" },
+                boxes.len()
+            ));
+        }
+        if blanked == 0 {
+            note = match matched {
+                Some((i, rule)) if rule.regions.is_empty() && boxes.is_empty() => {
+                    format!("rule {} matched; it names no region", i + 1)
+                }
+                Some((i, _)) => format!("rule {} matched but blanked nothing", i + 1),
+                None => "the boxes blanked nothing".into(),
+            };
+            plan.flags.push(FLAG_PIXEL_RULE_MISSED);
+        }
+        for m in &missed {
+            note.push_str("; ");
+            note.push_str(m);
+        }
+        if !overlays.is_empty() {
+            note.push_str("; overlay planes in the pixel bits cleared");
+        }
+        plan.cleaned = blanked > 0;
+        plan.note = Some(note);
+        plan.edit = (!edit.is_empty()).then_some(edit);
+        Ok(plan)
+    }
+
+    /// De-identify a file in place, blanking `boxes` of its pixels besides what the pixel
+    /// rules name (the frame API's way back).
+    pub fn anonymize_with(&self, file: &mut DicomFile, boxes: &[FrameBox]) -> Result<Outcome> {
         if is_dicomdir(file) {
             return Err(Error::Unsupported {
                 name: file.name.clone(),
@@ -139,8 +324,12 @@ impl Anonymizer {
                     .into(),
             });
         }
-        let mut flags = Vec::new();
-        if self.burned_in != BurnedIn::Allow && may_have_burned_in_annotation(&file.dataset) {
+        let pixels = self.plan_pixels(file, boxes)?;
+        let mut flags = pixels.flags.clone();
+        if !pixels.cleaned
+            && self.burned_in != BurnedIn::Allow
+            && may_have_burned_in_annotation(&file.dataset)
+        {
             if self.burned_in == BurnedIn::Refuse {
                 return Err(Error::BurnedIn {
                     name: file.name.clone(),
@@ -230,8 +419,27 @@ impl Anonymizer {
         file.meta
             .elements
             .retain(|e| e.tag == tags::MEDIA_STORAGE_SOP_CLASS_UID);
-        self.add_markers(&mut file.dataset);
-        Ok(Outcome { counts, flags })
+        self.add_markers(&mut file.dataset, pixels.cleaned);
+        if let Some(edit) = pixels.edit {
+            crate::pixels::attach(file, edit);
+        }
+        if !pixels.overlay_groups.is_empty() {
+            // the overlay's description goes with its planes
+            file.dataset
+                .elements
+                .retain(|e| !pixels.overlay_groups.contains(&e.tag.0));
+        }
+        if pixels.cleaned {
+            // the text in the pixels is gone (as far as the rule's regions reach: the site's
+            // responsibility)
+            file.dataset
+                .put(Element::text(tags::BURNED_IN_ANNOTATION, VR::CS, &["NO"]));
+        }
+        Ok(Outcome {
+            counts,
+            flags,
+            pixels: pixels.note,
+        })
     }
 
     /// The de-identification markers. A file de-identified before keeps the record of it: the
@@ -239,7 +447,7 @@ impl Anonymizer {
     /// code already there is not repeated); (0012,0062) says YES when this profile is at least
     /// as strong as the Basic profile or the file said YES already; (0028,0303) keeps the
     /// stronger of the earlier and ours (REMOVED > MODIFIED > UNMODIFIED).
-    fn add_markers(&self, ds: &mut DataSet) {
+    fn add_markers(&self, ds: &mut DataSet, pixels_cleaned: bool) {
         let p = &self.profile;
         let earlier_removed = ds
             .text(tags::PATIENT_IDENTITY_REMOVED)
@@ -260,7 +468,12 @@ impl Anonymizer {
                     .collect()
             })
             .unwrap_or_default();
-        for value in &p.method {
+        let clean_pixel = CLEAN_PIXEL_DATA_CODE.1.to_string();
+        for value in p
+            .method
+            .iter()
+            .chain(pixels_cleaned.then_some(&clean_pixel))
+        {
             if !method.contains(value) {
                 method.push(value.clone());
             }
@@ -289,7 +502,12 @@ impl Anonymizer {
                         .is_some_and(|v| trim_padding(v) == b"DCM")
             })
         };
-        for code in &p.codes {
+        let clean_pixel = crate::profile::MethodCode {
+            value: CLEAN_PIXEL_DATA_CODE.0.into(),
+            meaning: CLEAN_PIXEL_DATA_CODE.1.into(),
+        };
+        let codes = p.codes.iter().chain(pixels_cleaned.then_some(&clean_pixel));
+        for code in codes {
             if has_code(&items, &code.value) {
                 continue;
             }

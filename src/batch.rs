@@ -83,6 +83,8 @@ pub struct FileOutcome {
     pub bytes_out: u64,
     pub counts: Counts,
     pub flags: Vec<&'static str>,
+    /// What Clean Pixel Data did (see [`crate::Outcome::pixels`]).
+    pub pixels: Option<String>,
     /// Error class for refused files (`InvalidDicomError`, ...), for the Python side.
     pub error_kind: Option<&'static str>,
 }
@@ -98,6 +100,7 @@ impl FileOutcome {
             bytes_out: 0,
             counts: Counts::default(),
             flags: Vec::new(),
+            pixels: None,
             error_kind: None,
         }
     }
@@ -449,6 +452,7 @@ fn process(
         let done = anon.anonymize(&mut file)?;
         outcome.counts = done.counts;
         outcome.flags = done.flags;
+        outcome.pixels = done.pixels;
         let output = match &opts.naming {
             Naming::Mirror => rel.to_path_buf(),
             Naming::Template(t) => t.fill(&file)?,

@@ -38,6 +38,34 @@ impl fmt::Debug for Source {
 const COPY_CHUNK: usize = 1 << 20;
 
 impl Source {
+    /// Copy `len` bytes at `offset` to `out` through a pixel edit, in chunks (never the whole
+    /// value at once; chunks start at multiples of 8 bytes of the value, so samples are whole).
+    pub fn copy_edited(
+        &self,
+        offset: u64,
+        len: u64,
+        edit: &crate::pixels::PixelEdit,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let mut buf = vec![0u8; COPY_CHUNK.min(len as usize)];
+        let mut done = 0u64;
+        while done < len {
+            let n = ((len - done) as usize).min(buf.len());
+            match self {
+                Source::None => return Err(io::Error::other("bulk value without a source")),
+                Source::Memory(m) => {
+                    let range = slice_range(m.len(), offset + done, n as u64)?;
+                    buf[..n].copy_from_slice(&m[range]);
+                }
+                Source::File(f) => read_exact_at(f, &mut buf[..n], offset + done)?,
+            }
+            edit.apply(done, &mut buf[..n]);
+            out.write_all(&buf[..n])?;
+            done += n as u64;
+        }
+        Ok(())
+    }
+
     /// Copy `len` bytes at `offset` to `out`, in chunks (never the whole value at once).
     pub fn copy_to(&self, offset: u64, len: u64, out: &mut dyn Write) -> io::Result<()> {
         match self {
@@ -109,6 +137,13 @@ pub enum Data {
     Inline(Vec<u8>),
     /// Left in the [`Source`] at this offset.
     Source { offset: u64, len: u64 },
+    /// Left in the [`Source`] at this offset, and rewritten by a pixel edit (Clean Pixel
+    /// Data) as it is read or written, chunk by chunk.
+    Edited {
+        offset: u64,
+        len: u64,
+        edit: Arc<crate::pixels::PixelEdit>,
+    },
 }
 
 impl Data {
@@ -116,7 +151,7 @@ impl Data {
     pub fn len(&self) -> u64 {
         match self {
             Data::Inline(v) => v.len() as u64,
-            Data::Source { len, .. } => *len,
+            Data::Source { len, .. } | Data::Edited { len, .. } => *len,
         }
     }
 
@@ -129,6 +164,11 @@ impl Data {
         match self {
             Data::Inline(v) => Ok(std::borrow::Cow::Borrowed(v)),
             Data::Source { offset, len } => source.read(*offset, *len).map(Into::into),
+            Data::Edited { offset, len, edit } => {
+                let mut v = source.read(*offset, *len)?;
+                edit.apply(0, &mut v);
+                Ok(v.into())
+            }
         }
     }
 }

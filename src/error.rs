@@ -59,6 +59,10 @@ pub enum Error {
              often has text in the pixels and BurnedInAnnotation is not NO): refused"
     )]
     BurnedIn { name: String },
+    /// Clean Pixel Data applies to the file and its pixels cannot be cleaned (compressed,
+    /// a layout not supported, inconsistent): refused, never written uncleaned.
+    #[error("{name}: pixel data cannot be cleaned: {problem}: refused")]
+    PixelData { name: String, problem: String },
     /// A profile could not be compiled.
     #[error("{}{location}: {problem}", named(.source_name))]
     Profile {
@@ -98,6 +102,7 @@ pub const KINDS: &[&str] = &[
     "UnsupportedTransferSyntaxError",
     "UnsupportedDicomError",
     "BurnedInAnnotationError",
+    "PixelDataError",
     "ProfileError",
     "DicomValueError",
     "NamingTemplateError",
@@ -127,6 +132,7 @@ impl Error {
             Error::UnsupportedTransferSyntax { .. } => "UnsupportedTransferSyntaxError",
             Error::Unsupported { .. } => "UnsupportedDicomError",
             Error::BurnedIn { .. } => "BurnedInAnnotationError",
+            Error::PixelData { .. } => "PixelDataError",
             Error::Profile { .. } => "ProfileError",
             Error::Value { .. } => "DicomValueError",
             Error::Template { .. } => "NamingTemplateError",
@@ -156,6 +162,7 @@ impl Error {
             | Error::InvalidDicom { name, .. }
             | Error::NotDicom { name }
             | Error::BurnedIn { name }
+            | Error::PixelData { name, .. }
             | Error::UnsupportedTransferSyntax { name, .. }
             | Error::Unsupported { name, .. }
             | Error::Internal { name, .. } => {
@@ -200,6 +207,10 @@ mod tests {
                 what: "w".into(),
             },
             Error::BurnedIn { name: "f".into() },
+            Error::PixelData {
+                name: "f".into(),
+                problem: "p".into(),
+            },
             Error::Profile {
                 source_name: "s".into(),
                 location: "l".into(),

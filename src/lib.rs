@@ -20,6 +20,8 @@ pub mod error;
 pub mod iod;
 pub mod names;
 pub mod naming;
+pub mod pixels;
+pub mod pixrules;
 pub mod profile;
 pub mod read;
 pub mod rules;

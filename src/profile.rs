@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::{Tag, VR};
@@ -491,6 +491,11 @@ pub struct CompiledProfile {
     /// The attributes of Table E.1-1 it treats more weakly than the Basic profile and every
     /// option (empty when `identity_removed`).
     pub weaker: Vec<crate::rules::Weaker>,
+    /// Clean Pixel Data (option bit 2048): the pixel rules apply.
+    pub clean_pixels: bool,
+    /// The pixel rules: the first whose selector matches a file names the regions of its
+    /// pixels to blank (under [`CompiledProfile::clean_pixels`]).
+    pub pixel_rules: Arc<crate::pixrules::PixelRules>,
     /// Per IOD (by [`Iod::index`]), built the first time an object of it is decided: the
     /// action of every place of its tree ([`Iod::places`]), resolved by type.
     resolved: Vec<OnceLock<Vec<Vec<Option<Action>>>>>,
@@ -577,6 +582,8 @@ impl CompiledProfile {
             temporal: Temporal::Unmodified,
             conform: true,
             unlisted: Unlisted::default(),
+            clean_pixels: false,
+            pixel_rules: Arc::default(),
             issuer: None,
             retain_uids: false,
             identity_removed: true,

@@ -17,7 +17,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::BoundObject;
 
-use crate::anonymize::{Anonymizer, BurnedIn, Replacement};
+use crate::anonymize::{Anonymizer, BurnedIn, FrameBox, Replacement};
 use crate::batch;
 use crate::batch::Template;
 use crate::dataset::{tag_str, DicomFile};
@@ -193,6 +193,53 @@ impl PyDataset {
         let data: Arc<[u8]> = Arc::from(data.as_bytes());
         let inner = run(py, move || crate::read::read_bytes(data, &name))?;
         Ok(PyDataset { inner })
+    }
+
+    /// The layout of the native pixel data, as a dict (rows, columns, frames, samples,
+    /// planar, bits_allocated, bits_stored, high_bit, signed, photometric, big_endian,
+    /// float); raises PixelDataError naming what is missing or not supported.
+    fn pixel_layout<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let l = crate::pixels::Layout::of(&self.inner).map_err(|problem| {
+            to_pyerr(
+                py,
+                Error::PixelData {
+                    name: self.inner.name.clone(),
+                    problem: format!("it {problem}"),
+                },
+            )
+        })?;
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("rows", l.rows)?;
+        d.set_item("columns", l.cols)?;
+        d.set_item("frames", l.frames)?;
+        d.set_item("samples", l.samples)?;
+        d.set_item("planar", l.planar)?;
+        d.set_item("bits_allocated", l.bits_allocated)?;
+        d.set_item("bits_stored", l.bits_stored)?;
+        d.set_item("high_bit", l.high_bit)?;
+        d.set_item("signed", l.signed)?;
+        d.set_item("photometric", &l.photometric_name)?;
+        d.set_item("big_endian", l.big_endian)?;
+        d.set_item("float", l.float)?;
+        Ok(d)
+    }
+
+    /// The bytes of frame `index` of the native pixel data, in the file's byte order (1-bit
+    /// pixels one byte each; YBR 4:2:2 as pixel pairs Y1 Y2 Cb Cr).
+    fn frame<'py>(&self, py: Python<'py>, index: u32) -> PyResult<Bound<'py, PyBytes>> {
+        let file = &self.inner;
+        let bytes = run(py, || {
+            let layout = crate::pixels::Layout::of(file).map_err(|problem| Error::PixelData {
+                name: file.name.clone(),
+                problem: format!("it {problem}"),
+            })?;
+            crate::pixels::frame_bytes(file, &layout, index).map_err(|source| Error::Io {
+                name: file.name.clone(),
+                op: "read a frame",
+                source,
+            })
+        })?;
+        Ok(PyBytes::new(py, &bytes))
     }
 
     /// Save atomically to `path`.
@@ -528,10 +575,20 @@ impl PyRules {
     /// Compile for lookup, with the de-identification markers of the options in effect;
     /// `conform=False` carries the rules out literally, with no resolution by IOD;
     /// `unlisted` ("clean" or "keep") says what happens to the attributes no rule names.
-    #[pyo3(signature = (conform = true, unlisted = "clean"))]
-    fn compile(&self, conform: bool, unlisted: &str) -> PyResult<PyCompiledProfile> {
+    #[pyo3(signature = (conform = true, unlisted = "clean", clean_pixels = false, pixel_rules = None))]
+    fn compile(
+        &self,
+        conform: bool,
+        unlisted: &str,
+        clean_pixels: bool,
+        pixel_rules: Option<&PyPixelRules>,
+    ) -> PyResult<PyCompiledProfile> {
         let mut compiled = self.inner.compile();
         compiled.conform = conform;
+        compiled.clean_pixels = clean_pixels;
+        if let Some(rules) = pixel_rules {
+            compiled.pixel_rules = rules.inner.clone();
+        }
         compiled.unlisted = profile::Unlisted::parse(unlisted).ok_or_else(|| {
             pyo3::exceptions::PyValueError::new_err(format!(
                 "unlisted must be 'clean' or 'keep', not {}",
@@ -542,6 +599,99 @@ impl PyRules {
             inner: Arc::new(compiled),
         })
     }
+}
+
+/// Pixel rules (Clean Pixel Data): which files, which regions of their pixels.
+#[pyclass(frozen, name = "PixelRules", module = "dicomveil._core")]
+struct PyPixelRules {
+    inner: Arc<crate::pixrules::PixelRules>,
+}
+
+/// A pixel rule's error: `source: location: problem`, the location being the line of a
+/// script, or `at` (the rule) where there is no line.
+fn pixel_rule_error(
+    py: Python<'_>,
+    source: &str,
+    at: &str,
+    e: crate::pixrules::RuleError,
+) -> PyErr {
+    let location = match e.line {
+        Some(l) if at.is_empty() => format!("line {l}"),
+        _ if at.is_empty() => "pixel rules".to_string(),
+        _ => at.to_string(),
+    };
+    to_pyerr(
+        py,
+        Error::Profile {
+            source_name: source.to_string(),
+            location,
+            problem: e.problem,
+        },
+    )
+}
+
+#[pymethods]
+impl PyPixelRules {
+    /// Rules from `(name, when, regions)` texts; errors name the rule (`source: rule N`).
+    #[new]
+    #[pyo3(signature = (rules, source = String::new()))]
+    fn new(py: Python<'_>, rules: Vec<(String, String, String)>, source: String) -> PyResult<Self> {
+        let mut out = crate::pixrules::PixelRules::default();
+        for (i, (name, when, regions)) in rules.iter().enumerate() {
+            let rule = crate::pixrules::PixelRules::rule(name, when, regions)
+                .map_err(|e| pixel_rule_error(py, &source, &format!("pixel rule {}", i + 1), e))?;
+            out.rules.push(rule);
+        }
+        Ok(PyPixelRules {
+            inner: Arc::new(out),
+        })
+    }
+
+    /// Rules of a CTP DicomPixelAnonymizer script.
+    #[staticmethod]
+    #[pyo3(signature = (text, source = String::new()))]
+    fn from_ctp_script(py: Python<'_>, text: &str, source: String) -> PyResult<Self> {
+        let inner = crate::pixrules::PixelRules::parse_ctp_script(text)
+            .map_err(|e| pixel_rule_error(py, &source, "", e))?;
+        Ok(PyPixelRules {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The rules as `(name, when, regions)` texts.
+    fn rules(&self) -> Vec<(String, String, String)> {
+        self.inner
+            .rules
+            .iter()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    r.when.source().to_string(),
+                    regions_text(&r.regions),
+                )
+            })
+            .collect()
+    }
+
+    /// The rules as a CTP DicomPixelAnonymizer script.
+    fn to_ctp_script(&self) -> String {
+        self.inner.to_ctp_script()
+    }
+
+    /// The index (0-based) of the first rule whose selector matches the dataset, or None.
+    fn first_match(&self, dataset: &PyDataset) -> Option<usize> {
+        self.inner.first_match(&dataset.inner).map(|(i, _)| i)
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.rules.len()
+    }
+}
+
+/// Regions as the profile forms write them: `(x,y,w,h) (frame) (outside-us-regions)`.
+fn regions_text(regions: &[crate::pixrules::Region]) -> String {
+    let written: Vec<String> = regions.iter().map(ToString::to_string).collect();
+    written.join(" ")
 }
 
 /// The engine of an Anonymizer: a compiled profile and a keyed UID mapping.
@@ -606,26 +756,43 @@ impl PyEngine {
             .collect()
     }
 
-    /// De-identify a dataset in place; returns its flags.
-    fn anonymize(&self, py: Python<'_>, dataset: &mut PyDataset) -> PyResult<Vec<&'static str>> {
+    /// De-identify a dataset in place, blanking `boxes` `(frame or None, x, y, w, h)` of its
+    /// pixels besides the pixel rules' regions; returns its flags and what was done to its
+    /// pixels.
+    #[pyo3(signature = (dataset, boxes = Vec::new()))]
+    fn anonymize(
+        &self,
+        py: Python<'_>,
+        dataset: &mut PyDataset,
+        boxes: Vec<(Option<u32>, u32, u32, u32, u32)>,
+    ) -> PyResult<(Vec<&'static str>, Option<String>)> {
         let file = &mut dataset.inner;
         let engine = &self.inner;
-        run(py, || engine.anonymize(file).map(|o| o.flags))
+        let boxes = frame_boxes(boxes);
+        run(py, || {
+            engine
+                .anonymize_with(file, &boxes)
+                .map(|o| (o.flags, o.pixels))
+        })
     }
 
-    /// Read `src`, de-identify, write `dst` atomically; all in Rust. Returns the flags.
+    /// Read `src`, de-identify, write `dst` atomically; all in Rust. Returns the flags and
+    /// what was done to the pixels.
+    #[pyo3(signature = (src, dst, boxes = Vec::new()))]
     fn anonymize_file(
         &self,
         py: Python<'_>,
         src: PathBuf,
         dst: PathBuf,
-    ) -> PyResult<Vec<&'static str>> {
+        boxes: Vec<(Option<u32>, u32, u32, u32, u32)>,
+    ) -> PyResult<(Vec<&'static str>, Option<String>)> {
         let engine = &self.inner;
+        let boxes = frame_boxes(boxes);
         run(py, || {
             let mut file = crate::read::read_path(&src)?;
-            let outcome = engine.anonymize(&mut file)?;
+            let outcome = engine.anonymize_with(&mut file, &boxes)?;
             crate::write::save(&file, &dst)?;
-            Ok(outcome.flags)
+            Ok((outcome.flags, outcome.pixels))
         })
     }
 
@@ -740,8 +907,18 @@ impl PyEngine {
     }
 }
 
+fn frame_boxes(boxes: Vec<(Option<u32>, u32, u32, u32, u32)>) -> Vec<FrameBox> {
+    boxes
+        .into_iter()
+        .map(|(frame, x, y, w, h)| FrameBox {
+            frame,
+            rect: crate::pixels::Rect { x, y, w, h },
+        })
+        .collect()
+}
+
 /// A report's row as Python's `FileResult` takes it: (source, destination, status, reason,
-/// error, bytes_in, bytes_out, counts, flags). Paths as str (the file system's encoding, like
+/// error, bytes_in, bytes_out, counts, flags, pixels). Paths as str (the file system's encoding, like
 /// os.fsdecode).
 fn outcome_tuple<'py>(py: Python<'py>, f: &batch::FileOutcome) -> PyResult<Bound<'py, PyTuple>> {
     let (status, reason) = status_words(&f.status);
@@ -764,6 +941,7 @@ fn outcome_tuple<'py>(py: Python<'py>, f: &batch::FileOutcome) -> PyResult<Bound
         f.bytes_out,
         counts,
         PyTuple::new(py, &f.flags)?,
+        f.pixels.as_deref(),
     )
         .into_pyobject(py)
 }
@@ -1217,6 +1395,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDataset>()?;
     m.add_class::<PyCompiledProfile>()?;
     m.add_class::<PyEngine>()?;
+    m.add_class::<PyPixelRules>()?;
     m.add_function(wrap_pyfunction!(default_rules, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(table_rows, m)?)?;

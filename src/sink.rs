@@ -268,7 +268,9 @@ pub fn row(o: &FileOutcome, out: &mut Vec<u8>) {
         }
         string(flag.as_bytes(), out);
     }
-    out.extend_from_slice(b"]}\n");
+    out.extend_from_slice(b"], \"pixels\": ");
+    optional(o.pixels.as_deref().map(str::as_bytes), out);
+    out.extend_from_slice(b"}\n");
 }
 
 fn optional(text: Option<&[u8]>, out: &mut Vec<u8>) {
@@ -364,7 +366,7 @@ mod tests {
              \"skipped\", \"reason\": \"not DICOM\", \"error\": null, \"bytes_in\": 10, \
              \"bytes_out\": 0, \"counts\": {\"removed\": 0, \"zeroed\": 0, \"dummied\": 0, \
              \"kept\": 0, \"cleaned\": 0, \"uids_replaced\": 0}, \"flags\": \
-             [\"burned-in-annotation\"]}\n"
+             [\"burned-in-annotation\"], \"pixels\": null}\n"
         );
     }
 

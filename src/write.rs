@@ -206,6 +206,7 @@ impl Writer<'_> {
                 // what the kernel did not copy (none of it, where it cannot) is copied here
                 self.source.copy_to(offset + done, len - done, out)
             }
+            Data::Edited { offset, len, edit } => self.source.copy_edited(*offset, *len, edit, out),
         }
     }
 }

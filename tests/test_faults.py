@@ -226,6 +226,7 @@ def test_the_audit_log_is_written_by_the_engine_as_files_complete(tmp_path: Path
         "bytes_out",
         "counts",
         "flags",
+        "pixels",
     ]
     # the report reads the same rows back
     assert [f.source for f in report.files] == [r["source"] for r in rows]

@@ -19,6 +19,7 @@ from .errors import (
     NamingTemplateError,
     NotDicomError,
     PathError,
+    PixelDataError,
     ProfileError,
     UnsupportedDicomError,
     UnsupportedTransferSyntaxError,
@@ -27,6 +28,7 @@ from .errors import (
 )
 from .file import DicomFile
 from .leakscan import Finding, VerifyReport, verify
+from .pixels import PixelBox, PixelLayout, PixelRule, load_pixel_rules, parse_pixel_rules
 from .profile import (
     EDITION,
     Action,
@@ -39,8 +41,14 @@ from .report import FileResult, Progress, Report
 
 __all__ = [
     "BurnedInAnnotationError",
+    "PixelDataError",
     "BurnedInAnnotationWarning",
     "Pseudonym",
+    "PixelBox",
+    "PixelLayout",
+    "PixelRule",
+    "load_pixel_rules",
+    "parse_pixel_rules",
     "Action",
     "Anonymizer",
     "ConfidentialityProfile",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import _core
@@ -17,6 +17,7 @@ from .errors import (
     WeakProfileWarning,
 )
 from .file import DicomFile
+from .pixels import PixelBox, box_tuples
 from .profile import ConfidentialityProfile
 from .pseudonym import Pseudonym
 from .report import Progress, Report
@@ -217,20 +218,38 @@ class Anonymizer:
             _warn_weak(compiled)
         return self._engine
 
-    def anonymize(self, x: T) -> T:
-        """A de-identified copy of ``x`` (a :class:`DicomFile` or a pydicom ``Dataset``)."""
+    def anonymize(self, x: T, *, boxes: Iterable[PixelBox | tuple[int, ...]] | None = None) -> T:
+        """A de-identified copy of ``x`` (a :class:`DicomFile` or a pydicom ``Dataset``).
+
+        ``boxes``: regions of the pixels to blank besides what the profile's pixel rules name
+        (:class:`~dicomveil.pixels.PixelBox`, or ``(x, y, w, h)`` / ``(x, y, w, h, frame)``
+        tuples; no frame: every frame), e.g. text found in :meth:`DicomFile.frames`. A file
+        whose pixels must be cleaned and cannot be (compressed) raises
+        :class:`~dicomveil.errors.PixelDataError`.
+        """
         if isinstance(x, DicomFile):
             out = x.copy()
-            self._warn(self._get_engine().anonymize(out._ds), out.name)
+            self._run(out, boxes)
             return out
-        return self._pydicom(x, in_place=False)
+        return self._pydicom(x, in_place=False, boxes=boxes)
 
-    def anonymize_in_place(self, x: DicomFile | Dataset) -> None:
-        """De-identify ``x`` itself (a :class:`DicomFile` or a pydicom ``Dataset``)."""
+    def anonymize_in_place(
+        self,
+        x: DicomFile | Dataset,
+        *,
+        boxes: Iterable[PixelBox | tuple[int, ...]] | None = None,
+    ) -> None:
+        """De-identify ``x`` itself (a :class:`DicomFile` or a pydicom ``Dataset``); ``boxes``
+        as for :meth:`anonymize`."""
         if isinstance(x, DicomFile):
-            self._warn(self._get_engine().anonymize(x._ds), x.name)
+            self._run(x, boxes)
             return
-        self._pydicom(x, in_place=True)
+        self._pydicom(x, in_place=True, boxes=boxes)
+
+    def _run(self, f: DicomFile, boxes: Iterable[PixelBox | tuple[int, ...]] | None) -> None:
+        flags, pixels = self._get_engine().anonymize(f._ds, box_tuples(boxes))
+        f._pixels = pixels
+        self._warn(flags, f.name)
 
     def _warn(self, flags: list[str], name: str) -> None:
         if "burned-in-annotation" in flags:
@@ -245,7 +264,7 @@ class Anonymizer:
 
         ``src`` is never modified (unless ``dst`` is the same path).
         """
-        flags = self._get_engine().anonymize_file(os.fspath(src), os.fspath(dst))
+        flags, _ = self._get_engine().anonymize_file(os.fspath(src), os.fspath(dst))
         self._warn(flags, os.fspath(src))
 
     def anonymize_tree(
@@ -375,7 +394,12 @@ class Anonymizer:
         """The UID this Anonymizer writes in place of ``uid``."""
         return self._get_engine().map_uid(uid)
 
-    def _pydicom(self, ds: Any, in_place: bool) -> Any:
+    def _pydicom(
+        self,
+        ds: Any,
+        in_place: bool,
+        boxes: Iterable[PixelBox | tuple[int, ...]] | None = None,
+    ) -> Any:
         try:
             import pydicom
             from pydicom.dataset import Dataset
@@ -394,7 +418,7 @@ class Anonymizer:
         else:
             pydicom.dcmwrite(buf, ds, implicit_vr=True, little_endian=True)
         f = DicomFile.open(buf.getvalue())
-        self._warn(self._get_engine().anonymize(f._ds), "<pydicom Dataset>")
+        self._run(f, boxes)
         new = pydicom.dcmread(io.BytesIO(f.to_bytes()))
         if not in_place:
             return new

@@ -25,6 +25,7 @@ from .anonymizer import Anonymizer
 from .errors import DicomveilError, WeakKeyWarning, WeakProfileWarning
 from .file import DicomFile
 from .leakscan import verify as run_verify
+from .pixels import load_pixel_rules
 from .profile import (
     ALL_PRIVATE,
     EDITION,
@@ -381,8 +382,18 @@ def main() -> None:
     type=click.Choice(["warn", "refuse", "allow"]),
     default="warn",
     show_default=True,
-    help="Files that may carry burned-in annotation (text in the pixels): de-identify and "
-    "flag them for review, refuse them, or de-identify them without a flag.",
+    help="Files that may carry burned-in annotation (text in the pixels) and that no pixel "
+    "rule cleaned: de-identify and flag them for review, refuse them, or de-identify them "
+    "without a flag.",
+)
+@click.option(
+    "--pixel-rules",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Pixel rules in CTP's DicomPixelAnonymizer script syntax ({ selector } (x,y,w,h) "
+    "...): the first rule whose selector matches a file blanks its regions in every frame. "
+    "Replaces a --profile file's pixel rules and turns on --option CLEAN_PIXEL_DATA. "
+    "See docs/pixels.md.",
 )
 @click.option(
     "--workers", type=click.IntRange(min=1), metavar="N", help="Threads [default: all cores]."
@@ -420,6 +431,7 @@ def anonymize(
     patient_name: str | None,
     patient_id: str | None,
     burned_in: str,
+    pixel_rules: Path | None,
     workers: int | None,
     in_place: bool,
     dry_run: bool,
@@ -460,6 +472,17 @@ def anonymize(
         profile.patient_name = _ascii_param(patient_name, "'--patient-name'")
     if patient_id is not None:
         profile.patient_id = _ascii_param(patient_id, "'--patient-id'")
+    if pixel_rules is not None:
+        try:
+            profile.pixel_rules = load_pixel_rules(pixel_rules)
+        except (DicomveilError, OSError, UnicodeDecodeError) as e:
+            raise click.BadParameter(str(e), param_hint="'--pixel-rules'") from None
+        profile.clean_pixel_data = True
+    if profile.clean_pixel_data and not profile.pixel_rules and not quiet:
+        _err(
+            "warning: CLEAN_PIXEL_DATA without pixel rules: no pixels are cleaned "
+            "(give --pixel-rules FILE)"
+        )
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", WeakKeyWarning)
@@ -513,7 +536,24 @@ def anonymize(
         _print_report(failed, dry_run, quiet, None)
         _err(f"error: {e}")
         sys.exit(1)
+    if profile.clean_pixel_data and not quiet:
+        _print_pixels(report)
     sys.exit(_print_report(report, dry_run, quiet, audit))
+
+
+def _print_pixels(report: Report) -> None:
+    """What Clean Pixel Data did: a line per file whose rule missed, and the counts."""
+    cleaned = unmatched = 0
+    for r in report.iter_files():
+        if r.pixels is None:
+            continue
+        if r.pixels.startswith("cleaned"):
+            cleaned += 1
+        elif r.pixels.startswith("no rule matched"):
+            unmatched += 1
+        if "misses" in r.pixels or "blanked nothing" in r.pixels:
+            _err(f"pixels: {r.source}: {r.pixels}")
+    _err(f"pixels: {_plural(cleaned, 'file')} cleaned by a pixel rule, {unmatched} matched no rule")
 
 
 def _run(

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from . import _core
 from .anonymizer import Anonymizer, load_key
 from .errors import DicomveilError
+from .pixels import PixelRule
 from .profile import ConfidentialityProfile, ConfidentialityProfileOptions
 from .pseudonym import Pseudonym
 from .report import FileResult, Progress, Report, Status
@@ -133,6 +134,10 @@ class _Job:
     conform: bool
     #: the profile's unlisted
     unlisted: str
+    #: the profile's clean_pixel_data
+    clean_pixels: bool
+    #: the profile's pixel rules, (name, when, regions)
+    pixel_rules: tuple[tuple[str, str, str], ...]
     burned_in: str
     naming: str | None
     stop_on_error: bool
@@ -155,6 +160,8 @@ class _Job:
             patient_id=_pack_replacement(profile.patient_id),
             conform=profile.conform_to_iod,
             unlisted=profile.unlisted,
+            clean_pixels=profile.clean_pixel_data,
+            pixel_rules=tuple((r.name, r.when, r.regions) for r in profile.pixel_rules),
             **fields,
         )
 
@@ -169,6 +176,8 @@ class _Job:
         profile.patient_id = _unpack_replacement(self.patient_id)
         profile.conform_to_iod = self.conform
         profile.unlisted = self.unlisted
+        profile.clean_pixel_data = self.clean_pixels
+        profile.pixel_rules = [PixelRule(*r) for r in self.pixel_rules]
         return profile
 
 
@@ -429,6 +438,7 @@ class _Run:
                     "bytes_out": 0,
                     "counts": _NO_COUNTS,
                     "flags": [],
+                    "pixels": None,
                 }
             )
         ]
@@ -501,6 +511,7 @@ class _Run:
             bytes_out=d["bytes_out"],
             counts={sys.intern(k): v for k, v in d["counts"].items()},
             flags=tuple(sys.intern(f) for f in d["flags"]),
+            pixels=d.get("pixels"),
         )
 
     def merged(self) -> list[FileResult]:
@@ -578,6 +589,7 @@ class _Run:
                 bytes_in=f.bytes_in,
                 counts=f.counts,
                 flags=f.flags,
+                pixels=f.pixels,
             )
         return out
 

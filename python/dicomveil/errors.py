@@ -15,6 +15,7 @@ __all__ = [
     "FileAccessError",
     "BurnedInAnnotationError",
     "BurnedInAnnotationWarning",
+    "PixelDataError",
     "ProfileError",
     "DicomValueError",
     "NamingTemplateError",
@@ -50,6 +51,12 @@ class UnsupportedDicomError(DicomveilError):
 class BurnedInAnnotationError(DicomveilError):
     """The file may carry burned-in annotation (text in its pixels) and the Anonymizer was
     created with ``burned_in="refuse"``."""
+
+
+class PixelDataError(DicomveilError):
+    """Clean Pixel Data applies to the file (a pixel rule matched it, or boxes were given) and
+    its pixels cannot be cleaned: compressed pixel data, a layout that is not supported, or
+    one that does not fit the pixel data. The file is refused, never written uncleaned."""
 
 
 class BurnedInAnnotationWarning(UserWarning):

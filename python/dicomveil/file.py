@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import _core
+from .pixels import PixelLayout, frame_array, iter_frames, layout_of
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["DicomFile", "TagKey", "resolve_tag"]
 
@@ -53,10 +57,11 @@ class DicomFile:
     ``{tag: value}`` dicts.
     """
 
-    __slots__ = ("_ds",)
+    __slots__ = ("_ds", "_pixels")
 
     def __init__(self, dataset: _core.Dataset) -> None:
         self._ds = dataset
+        self._pixels: str | None = None
 
     @classmethod
     def open(
@@ -93,7 +98,43 @@ class DicomFile:
 
     def copy(self) -> DicomFile:
         """An independent copy (bulk values still read from the same source)."""
-        return DicomFile(self._ds.copy())
+        out = DicomFile(self._ds.copy())
+        out._pixels = self._pixels
+        return out
+
+    # -- pixels (the frame API) ---------------------------------------------------------------
+    @property
+    def pixel_layout(self) -> PixelLayout:
+        """How the native pixel data is laid out (rows, columns, frames, samples, bits,
+        photometric interpretation, byte order).
+
+        Raises:
+            PixelDataError: no pixel data, compressed pixel data, or a layout that is not
+                supported or does not fit the pixel data's length.
+        """
+        return layout_of(self)
+
+    def frame(self, index: int) -> np.ndarray:
+        """Frame ``index`` (0-based) of the native pixel data as a numpy array: ``(rows,
+        columns)``, or ``(rows, columns, 3)`` for color (planar configuration and YBR 4:2:2
+        pairs undone); stored values, no rescale, LUT or color conversion; 1-bit pixels as 0
+        or 1. Only that frame is read. Needs numpy.
+
+        Raises:
+            PixelDataError: as :attr:`pixel_layout`.
+            FileAccessError: ``index`` is not a frame of the file.
+        """
+        return frame_array(self, index)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Every frame in turn, as :meth:`frame` gives it (one frame in memory at a time)."""
+        return iter_frames(self)
+
+    @property
+    def pixel_handling(self) -> str | None:
+        """What Clean Pixel Data did to the pixels when this file was last de-identified
+        (``"cleaned by rule 1 (...)"``, ``"no rule matched"``...), or None."""
+        return self._pixels
 
     @property
     def transfer_syntax_uid(self) -> str:

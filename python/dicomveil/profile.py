@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 from . import _core, profile_io
 from .errors import ProfileError
+from .pixels import PixelRule, compile_rules
+from .pixels import RuleLike as PixelRuleLike
 from .pseudonym import Pseudonym
 
 __all__ = [
@@ -47,6 +49,10 @@ class ConfidentialityProfileOptions(IntFlag):
     CLEAN_DESC = 256
     CLEAN_STRUCTD_CONT = 512
     CLEAN_GRAPH = 1024
+    #: Clean Pixel Data (PS3.15 E.3.1, code 113101): the profile's pixel rules blank regions
+    #: of the pixels. Not part of ``ALL``, which keeps Aspose's value 2047: asking for it by
+    #: name is asking for the rules to be applied (docs/pixels.md).
+    CLEAN_PIXEL_DATA = 2048
     ALL = 2047
 
 
@@ -134,10 +140,10 @@ def _options_value(options: OptionsLike | None) -> Options | None:
             f"not {type(options).__name__}"
         )
     value = int(options)
-    if value < 0 or value & ~int(Options.ALL):
+    if value < 0 or value & ~(int(Options.ALL) | int(Options.CLEAN_PIXEL_DATA)):
         raise ProfileError(
             f"options {value}: not a combination of ConfidentialityProfileOptions "
-            f"(the flags are 1 to 1024, ALL = {int(Options.ALL)})"
+            f"(the flags are 1 to 2048, ALL = {int(Options.ALL)})"
         )
     return Options(value | Options.BASIC_PROFILE)
 
@@ -224,6 +230,9 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         self._patient_id: str | Pseudonym | None = None
         self._conform = True
         self._unlisted = UNLISTED[0]
+        self._clean_pixels = False
+        self._pixel_rules: tuple[PixelRule, ...] = ()
+        self._engine_pixel_rules: _core.PixelRules | None = None
 
     def _update(
         self,
@@ -275,6 +284,42 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
             self._compiled = None
 
     @property
+    def clean_pixel_data(self) -> bool:
+        """Whether the pixel rules apply (the Clean Pixel Data option, bit 2048): the first
+        rule whose selector matches a file blanks its regions of every frame (default
+        False; :meth:`create_default` with ``CLEAN_PIXEL_DATA`` sets it). See
+        docs/pixels.md."""
+        return self._clean_pixels
+
+    @clean_pixel_data.setter
+    def clean_pixel_data(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"clean_pixel_data must be a bool, not {type(value).__name__}")
+        if value != self._clean_pixels:
+            self._clean_pixels = value
+            self._compiled = None
+
+    @property
+    def pixel_rules(self) -> tuple[PixelRule, ...]:
+        """The pixel rules, in order (the first whose selector matches a file applies).
+
+        Set it to a list of :class:`~dicomveil.pixels.PixelRule`, ``(name, when, regions)``
+        tuples or rule texts ``"name: { selector } regions"``; every rule is checked then
+        (ProfileError naming the rule). :func:`~dicomveil.pixels.load_pixel_rules` reads a CTP
+        DicomPixelAnonymizer script. The rules apply only with :attr:`clean_pixel_data`.
+        """
+        return self._pixel_rules
+
+    @pixel_rules.setter
+    def pixel_rules(self, rules: Iterable[PixelRuleLike]) -> None:
+        if isinstance(rules, (str, bytes)):
+            raise TypeError("pixel_rules is a list of rules, not one str")
+        engine, checked = compile_rules(rules)
+        self._pixel_rules = checked
+        self._engine_pixel_rules = engine if checked else None
+        self._compiled = None
+
+    @property
     def patient_name(self) -> str | Pseudonym | None:
         """PatientName to write after the profile is applied: an ASCII str, a
         :class:`Pseudonym`, or None (default: the profile's action decides)."""
@@ -307,7 +352,9 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         higher bit wins where two selected options both name the attribute.
         """
         opts = _options_value(options) or Options.BASIC_PROFILE
-        return cls._of(_core.Rules.default(int(opts)))
+        profile = cls._of(_core.Rules.default(int(opts & Options.ALL)))
+        profile._clean_pixels = bool(opts & Options.CLEAN_PIXEL_DATA)
+        return profile
 
     @classmethod
     def empty(
@@ -470,12 +517,25 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
                     (row.pattern, row.pattern_where, row.where, row_cells)
                     for row, row_cells in zip(rows, cells, strict=True)
                 ],
-                int(opts or Options.BASIC_PROFILE),
+                int((opts or Options.BASIC_PROFILE) & Options.ALL),
                 source,
             )
         )
+        if opts is not None and opts & Options.CLEAN_PIXEL_DATA:
+            profile._clean_pixels = True
+        pixel_rules = settings.pop(profile_io.PIXEL_RULE, [])
         for name, value in settings.items():
             setattr(profile, name, value)
+        if pixel_rules:
+            rules_read = []
+            for text, where in pixel_rules:
+                try:
+                    rules_read.append(PixelRule.parse(text))
+                except ProfileError as e:
+                    raise ProfileError(f"{source}: {where}: {e}") from None
+            engine, checked = compile_rules(rules_read, source)
+            profile._pixel_rules = checked
+            profile._engine_pixel_rules = engine
         return profile
 
     # -- export ------------------------------------------------------------------------------
@@ -542,6 +602,10 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
             out.append(("conform_to_iod", "no"))
         if self._unlisted != UNLISTED[0]:
             out.append(("unlisted", self._unlisted))
+        if self._clean_pixels:
+            out.append(("clean_pixel_data", "yes"))
+        for rule in self._pixel_rules:
+            out.append((profile_io.PIXEL_RULE, rule.text()))
         return out
 
     def _rules_json(self) -> str:
@@ -571,7 +635,11 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         profile with a rule on top that the table does not have included).
         """
         options = self._rules.options
-        return None if options is None else Options(options)
+        if options is None:
+            return None
+        if self._clean_pixels:
+            options |= int(Options.CLEAN_PIXEL_DATA)
+        return Options(options)
 
     @property
     def is_custom(self) -> bool:
@@ -626,6 +694,8 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
             and self.patient_id == other.patient_id
             and self._conform == other._conform
             and self._unlisted == other._unlisted
+            and self._clean_pixels == other._clean_pixels
+            and self._pixel_rules == other._pixel_rules
         )
 
     def _describe(self) -> list[tuple[str, str, Action, int | None]]:
@@ -660,7 +730,12 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
     def _compile(self) -> _core.CompiledProfile:
         """The engine's lookup table, with the de-identification markers of the options."""
         if self._compiled is None:
-            self._compiled = self._rules.compile(conform=self._conform, unlisted=self._unlisted)
+            self._compiled = self._rules.compile(
+                conform=self._conform,
+                unlisted=self._unlisted,
+                clean_pixels=self._clean_pixels,
+                pixel_rules=self._engine_pixel_rules,
+            )
         return self._compiled
 
 

@@ -85,7 +85,17 @@ OPTION_COLUMNS: tuple[str, ...] = (
 ACTION_COLUMN = "action"
 
 #: The settings a profile file may hold, in the order the exporters write them.
-SETTINGS: tuple[str, ...] = ("patient_name", "patient_id", "conform_to_iod", "unlisted")
+SETTINGS: tuple[str, ...] = (
+    "patient_name",
+    "patient_id",
+    "conform_to_iod",
+    "unlisted",
+    "clean_pixel_data",
+    "pixel_rule",
+)
+
+#: The one setting that may be given several times: each is a pixel rule, in order.
+PIXEL_RULE = "pixel_rule"
 
 #: In CSV, a row whose pattern is this mark and a setting's name is that setting.
 SETTING_MARK = "@"
@@ -168,6 +178,10 @@ def setting_values(settings: list[RawSetting], source: str) -> dict[str, Any]:
                 raw.where,
                 f"unknown setting {_clip(raw.name)} (the settings are {_SETTINGS_LIST})",
             )
+        if name == PIXEL_RULE:
+            # a pixel rule's text, checked by the engine with the others
+            out.setdefault(name, []).append((raw.value, raw.value_where))
+            continue
         if name in out:
             raise _fail(
                 source, raw.where, f"setting {name} is given twice (first at {first[name]})"
@@ -192,10 +206,10 @@ def _setting_value(name: str, value: str, source: str, where: str) -> Any:
         if problem is not None:
             raise _fail(source, where, f"{name} {problem}")
         return value
-    if name == "conform_to_iod":
+    if name in ("conform_to_iod", "clean_pixel_data"):
         answer = {"yes": True, "no": False}.get(value.lower())
         if answer is None:
-            raise _fail(source, where, f"conform_to_iod is yes or no, not {_clip(value)}")
+            raise _fail(source, where, f"{name} is yes or no, not {_clip(value)}")
         return answer
     if value.lower() not in ("clean", "keep"):
         raise _fail(source, where, f"unlisted is clean or keep, not {_clip(value)}")

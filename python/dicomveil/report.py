@@ -48,11 +48,14 @@ class FileResult:
     #: Elements by action: removed, zeroed, dummied, kept, cleaned, uids_replaced.
     counts: dict[str, int] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
+    #: What Clean Pixel Data did to the pixels ("cleaned by rule 2 (...)", "no rule
+    #: matched", ...); None where it does not apply.
+    pixels: str | None = None
 
 
 #: Rows are read back in blocks of this size.
 _BLOCK = 1 << 20
-_NOT_FLAGGED = b'"flags": []}'
+_NOT_FLAGGED = b'"flags": [], "pixels": '
 
 
 class Report:
@@ -138,9 +141,7 @@ class Report:
         needle = None if status is None else f'"status": "{status}"'.encode()
 
         def keep(line: bytes) -> bool:
-            return (needle is None or needle in line) and (
-                not flagged or not line.endswith(_NOT_FLAGGED)
-            )
+            return (needle is None or needle in line) and (not flagged or _NOT_FLAGGED not in line)
 
         chosen = (_result(line) for line in self._lines(keep))
         return [
@@ -301,7 +302,7 @@ def _hold(fd: int) -> None:
 
 
 def _from_tuple(t: tuple) -> FileResult:
-    src, dst, status, reason, error, bytes_in, bytes_out, counts, flags = t
+    src, dst, status, reason, error, bytes_in, bytes_out, counts, flags, pixels = t
     return FileResult(
         src,
         dst,
@@ -312,6 +313,7 @@ def _from_tuple(t: tuple) -> FileResult:
         bytes_out,
         dict(zip(_COUNT_NAMES, counts, strict=True)),
         tuple(flags),
+        pixels,
     )
 
 
