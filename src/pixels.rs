@@ -412,6 +412,8 @@ pub struct PixelEdit {
     /// Bits of every sample to clear (overlay planes in the unused high bits), as a mask of
     /// the bits kept; `None`: nothing cleared.
     keep_bits: Option<u64>,
+    /// An edit made before this one (a file de-identified twice in memory), applied first.
+    prior: Option<std::sync::Arc<PixelEdit>>,
 }
 
 impl PixelEdit {
@@ -424,6 +426,7 @@ impl PixelEdit {
             common: Vec::new(),
             frames: BTreeMap::new(),
             keep_bits: None,
+            prior: None,
         }
     }
 
@@ -473,6 +476,9 @@ impl PixelEdit {
     pub fn apply(&self, offset: u64, buf: &mut [u8]) {
         if buf.is_empty() {
             return;
+        }
+        if let Some(prior) = &self.prior {
+            prior.apply(offset, buf);
         }
         let l = &self.layout;
         if let Some(keep) = self.keep_bits {
@@ -788,7 +794,19 @@ pub fn attach(file: &mut DicomFile, edit: PixelEdit) {
                 edit: std::sync::Arc::new(edit),
             }
         }
-        Data::Edited { .. } => {}
+        Data::Edited {
+            offset,
+            len,
+            edit: prior,
+        } => {
+            let mut edit = edit;
+            edit.prior = Some(prior.clone());
+            *data = Data::Edited {
+                offset: *offset,
+                len: *len,
+                edit: std::sync::Arc::new(edit),
+            }
+        }
     }
 }
 
@@ -855,5 +873,202 @@ fn read_range(
             edit.apply(offset, &mut v);
             Ok(v)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{Source, TransferSyntax};
+    use dicom_dictionary_std::uids;
+
+    fn us(v: u16, big: bool) -> Vec<u8> {
+        if big {
+            v.to_be_bytes().to_vec()
+        } else {
+            v.to_le_bytes().to_vec()
+        }
+    }
+
+    /// A file of `rows` x `cols` x `frames` with these bits and photometric interpretation,
+    /// pixel data `pixels` held inline.
+    fn file(
+        rows: u16,
+        cols: u16,
+        frames: u32,
+        bits: u16,
+        photometric: &str,
+        big: bool,
+        vr: VR,
+        pixels: Vec<u8>,
+    ) -> DicomFile {
+        let samples = if photometric.starts_with("RGB") { 3 } else { 1 };
+        let mut ds = DataSet::new();
+        ds.put(Element::bytes(
+            tags::SAMPLES_PER_PIXEL,
+            VR::US,
+            us(samples, big),
+        ));
+        ds.put(Element::text(
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            &[photometric],
+        ));
+        ds.put(Element::text(
+            tags::NUMBER_OF_FRAMES,
+            VR::IS,
+            &[&frames.to_string()],
+        ));
+        ds.put(Element::bytes(tags::ROWS, VR::US, us(rows, big)));
+        ds.put(Element::bytes(tags::COLUMNS, VR::US, us(cols, big)));
+        ds.put(Element::bytes(tags::BITS_ALLOCATED, VR::US, us(bits, big)));
+        ds.put(Element::bytes(tags::BITS_STORED, VR::US, us(bits, big)));
+        ds.put(Element::bytes(
+            tags::HIGH_BIT,
+            VR::US,
+            us(bits.max(1) - 1, big),
+        ));
+        ds.put(Element::bytes(
+            tags::PIXEL_REPRESENTATION,
+            VR::US,
+            us(0, big),
+        ));
+        ds.put(Element::bytes(tags::PIXEL_DATA, vr, pixels));
+        let ts = if big {
+            uids::EXPLICIT_VR_BIG_ENDIAN
+        } else {
+            uids::EXPLICIT_VR_LITTLE_ENDIAN
+        };
+        DicomFile {
+            meta: DataSet::new(),
+            transfer_syntax: TransferSyntax::from_uid(ts).unwrap(),
+            dataset: ds,
+            source: Source::None,
+            name: "t".into(),
+            source_len: 0,
+        }
+    }
+
+    fn rect(x: u32, y: u32, w: u32, h: u32) -> Vec<Span> {
+        (y..y + h)
+            .map(|y| Span {
+                y,
+                x0: x,
+                x1: x + w,
+            })
+            .collect()
+    }
+
+    /// Applying an edit chunk by chunk, at every chunk size, gives what one pass gives.
+    fn chunked_same(edit: &PixelEdit, data: &[u8]) -> Vec<u8> {
+        let mut whole = data.to_vec();
+        edit.apply(0, &mut whole);
+        for chunk in [2usize, 4, 6, 8, 14, 64] {
+            let mut out = data.to_vec();
+            let mut at = 0;
+            while at < out.len() {
+                let end = (at + chunk).min(out.len());
+                edit.apply(at as u64, &mut out[at..end]);
+                at = end;
+            }
+            assert_eq!(out, whole, "chunk size {chunk}");
+        }
+        whole
+    }
+
+    #[test]
+    fn eight_bit_in_big_endian_ow_has_its_words_swapped() {
+        // 4 x 4 pixels, value = index; stored as 16-bit words swapped
+        let logical: Vec<u8> = (1..=16).collect();
+        let mut physical = logical.clone();
+        for pair in physical.chunks_exact_mut(2) {
+            pair.swap(0, 1);
+        }
+        let f = file(4, 4, 1, 8, "MONOCHROME2", true, VR::OW, physical.clone());
+        let layout = Layout::of(&f).unwrap();
+        assert!(layout.word_swap);
+        let mut edit = PixelEdit::new(&f, layout.clone());
+        edit.blank_all(rect(1, 1, 2, 2));
+        let out = chunked_same(&edit, &physical);
+        let mut expect = logical.clone();
+        for i in [5, 6, 9, 10] {
+            expect[i] = 0;
+        }
+        let mut expect_phys = expect;
+        for pair in expect_phys.chunks_exact_mut(2) {
+            pair.swap(0, 1);
+        }
+        assert_eq!(out, expect_phys);
+        // the frame API undoes the swap
+        let mut g = f.clone();
+        attach(&mut g, edit);
+        let frame = frame_bytes(&g, &layout, 0).unwrap();
+        assert_eq!(frame[..4], [1, 2, 3, 4]);
+        assert_eq!(frame[5..7], [0, 0]);
+    }
+
+    #[test]
+    fn one_bit_frames_packed_across_bytes() {
+        // 3 x 3, 3 frames: 27 bits, frame 1 starts at bit 9
+        let data = vec![0xFFu8; 4];
+        let f = file(3, 3, 3, 1, "MONOCHROME2", false, VR::OW, data.clone());
+        let layout = Layout::of(&f).unwrap();
+        let mut edit = PixelEdit::new(&f, layout.clone());
+        edit.blank_frame(1, rect(0, 1, 2, 1)); // frame 1, row 1, x 0..2: bits 12, 13
+        let out = chunked_same(&edit, &data);
+        let cleared: Vec<usize> = (0..32).filter(|b| out[b / 8] >> (b % 8) & 1 == 0).collect();
+        assert_eq!(cleared, [12, 13]);
+        let mut g = f.clone();
+        attach(&mut g, edit);
+        assert_eq!(
+            frame_bytes(&g, &layout, 1).unwrap(),
+            [1, 1, 1, 0, 0, 1, 1, 1, 1]
+        );
+        assert_eq!(frame_bytes(&g, &layout, 2).unwrap(), [1; 9]);
+    }
+
+    #[test]
+    fn overlay_bits_above_high_bit_cleared() {
+        let mut f = file(2, 3, 2, 16, "MONOCHROME2", false, VR::OW, vec![0xFF; 24]);
+        f.dataset
+            .put(Element::bytes(tags::BITS_STORED, VR::US, us(12, false)));
+        f.dataset
+            .put(Element::bytes(tags::HIGH_BIT, VR::US, us(11, false)));
+        let layout = Layout::of(&f).unwrap();
+        let mut edit = PixelEdit::new(&f, layout);
+        edit.clear_bits(&[15]);
+        edit.clear_bits(&[3]); // within the stored bits: ignored
+        let out = chunked_same(&edit, &[0xFF; 24]);
+        assert!(out.chunks_exact(2).all(|s| s == [0xFF, 0x7F]));
+    }
+
+    #[test]
+    fn a_second_edit_applies_over_the_first() {
+        let f = file(2, 2, 1, 8, "MONOCHROME2", false, VR::OB, vec![9; 4]);
+        let layout = Layout::of(&f).unwrap();
+        let mut a = PixelEdit::new(&f, layout.clone());
+        a.blank_all(rect(0, 0, 1, 1));
+        let mut b = PixelEdit::new(&f, layout);
+        b.blank_all(rect(1, 1, 1, 1));
+        b.prior = Some(std::sync::Arc::new(a));
+        let mut v = vec![9; 4];
+        b.apply(0, &mut v);
+        assert_eq!(v, [0, 9, 9, 0]);
+    }
+
+    #[test]
+    fn layouts_refused_with_what_is_wrong() {
+        let short = file(4, 4, 2, 16, "MONOCHROME2", false, VR::OW, vec![0; 30]);
+        let e = Layout::of(&short).unwrap_err();
+        assert!(e.contains("30 bytes") && e.contains("needs 64"), "{e}");
+        let odd = file(4, 4, 1, 12, "MONOCHROME2", false, VR::OW, vec![0; 32]);
+        assert!(Layout::of(&odd).unwrap_err().contains("12 bits allocated"));
+        let mut hsv = file(4, 4, 1, 8, "MONOCHROME2", false, VR::OB, vec![0; 16]);
+        hsv.dataset.put(Element::text(
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            &["HSV"],
+        ));
+        assert!(Layout::of(&hsv).unwrap_err().contains("\"HSV\""));
     }
 }

@@ -560,3 +560,32 @@ def test_cli_pixel_rules(tmp_path: Path) -> None:
     out = pydicom.dcmread(tmp_path / "out" / "a.dcm")
     assert np.all(out.pixel_array[:3] == 0)
     assert out.BurnedInAnnotation == "NO"
+
+
+def test_starter_catalogue_keeps_only_the_ultrasound_regions() -> None:
+    region = Dataset()
+    region.RegionLocationMinX0, region.RegionLocationMinY0 = 1, 2
+    region.RegionLocationMaxX1, region.RegionLocationMaxY1 = 12, 9
+    before = make(SequenceOfUltrasoundRegions=[region])
+    p = ConfidentialityProfile.create_default(Options.CLEAN_PIXEL_DATA)
+    p.pixel_rules = dicomveil.starter_pixel_rules()
+    f = Anonymizer(p, key=KEY).anonymize(DicomFile.open(before))
+    assert f.pixel_handling is not None and f.pixel_handling.startswith("cleaned by rule 1 (")
+    a, b = array(before), array(f.to_bytes())
+    keep = np.zeros(a.shape, bool)
+    keep[2:10, 1:13] = True
+    assert np.array_equal(a[keep], b[keep]) and np.all(b[~keep] == 0)
+    # a CT matches none of them
+    ct = Anonymizer(p, key=KEY).anonymize(
+        DicomFile.open(make(Modality="CT", SOPClassUID="1.2.840.10008.5.1.4.1.1.2"))
+    )
+    assert ct.pixel_handling == "no rule matched"
+
+
+def test_de_identified_twice_in_memory_both_edits_apply() -> None:
+    f = DicomFile.open(make(frames=2))
+    a = Anonymizer(ConfidentialityProfile(), key=KEY)
+    a.anonymize_in_place(f, boxes=[(0, 0, 2, 2)])
+    a.anonymize_in_place(f, boxes=[(10, 10, 2, 2, 1)])
+    b = array(f.to_bytes())
+    assert np.all(b[:, 0:2, 0:2] == 0) and np.all(b[1, 10:12, 10:12] == 0)

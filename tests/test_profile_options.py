@@ -39,9 +39,7 @@ TABLE = Path(dicomveil.__file__).resolve().parent / "data" / "table_e1_1_2024c.c
 COLUMNS = OPTION_COLUMNS
 # the options of Table E.1-1's columns (Clean Pixel Data has no column: tests/test_pixels.py)
 OPTIONS = [
-    o
-    for o in Options
-    if o not in (Options.ALL, Options.BASIC_PROFILE, Options.CLEAN_PIXEL_DATA)
+    o for o in Options if o not in (Options.ALL, Options.BASIC_PROFILE, Options.CLEAN_PIXEL_DATA)
 ]
 
 # CID 7050, De-identification Method (PS3.16), written out here from the standard

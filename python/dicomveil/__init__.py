@@ -28,7 +28,14 @@ from .errors import (
 )
 from .file import DicomFile
 from .leakscan import Finding, VerifyReport, verify
-from .pixels import PixelBox, PixelLayout, PixelRule, load_pixel_rules, parse_pixel_rules
+from .pixels import (
+    PixelBox,
+    PixelLayout,
+    PixelRule,
+    load_pixel_rules,
+    parse_pixel_rules,
+    starter_pixel_rules,
+)
 from .profile import (
     EDITION,
     Action,
@@ -49,6 +56,7 @@ __all__ = [
     "PixelRule",
     "load_pixel_rules",
     "parse_pixel_rules",
+    "starter_pixel_rules",
     "Action",
     "Anonymizer",
     "ConfidentialityProfile",

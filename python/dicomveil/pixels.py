@@ -24,7 +24,19 @@ if TYPE_CHECKING:  # numpy is needed by the frame API only
 
     from .file import DicomFile
 
-__all__ = ["PixelBox", "PixelLayout", "PixelRule", "load_pixel_rules", "parse_pixel_rules"]
+__all__ = [
+    "STARTER_RULES",
+    "PixelBox",
+    "PixelLayout",
+    "PixelRule",
+    "load_pixel_rules",
+    "parse_pixel_rules",
+    "starter_pixel_rules",
+]
+
+#: The starter catalogue shipped with dicomveil: rules that need no device's coordinates
+#: (ultrasound outside its regions, scanned documents and screen captures whole).
+STARTER_RULES = os.path.join(os.path.dirname(__file__), "data", "pixel_rules_starter.script")
 
 
 class PixelRule(NamedTuple):
@@ -93,6 +105,12 @@ def load_pixel_rules(path: str | os.PathLike[str]) -> list[PixelRule]:
 
     where = os.fspath(path)
     return parse_pixel_rules(profile_io.read_text_file(path), where)
+
+
+def starter_pixel_rules() -> list[PixelRule]:
+    """The rules of the starter catalogue (:data:`STARTER_RULES`); add your devices' rules
+    before them."""
+    return load_pixel_rules(STARTER_RULES)
 
 
 class PixelBox(NamedTuple):
