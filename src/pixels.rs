@@ -166,8 +166,9 @@ impl Layout {
             Some(t) => std::str::from_utf8(t)
                 .ok()
                 .and_then(|s| s.trim().parse::<i64>().ok())
-                .filter(|&n| n >= 0)
-                .ok_or("has an invalid Number of Frames")? as u32,
+                .filter(|&n| n > 0 && n <= u32::MAX as i64)
+                .ok_or("has an invalid Number of Frames (not a positive number)")?
+                as u32,
         };
         let photometric_name = ds
             .text(tags::PHOTOMETRIC_INTERPRETATION)
@@ -489,7 +490,7 @@ impl PixelEdit {
         }
         let end = offset + buf.len() as u64;
         let frame_len = l.frame_len();
-        if frame_len == 0 {
+        if frame_len == 0 || l.frames == 0 {
             return;
         }
         // the frames the chunk overlaps (for 1-bit data, frame_len counts bits)

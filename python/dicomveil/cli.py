@@ -172,6 +172,11 @@ def _settings_line(prof: ConfidentialityProfile) -> str | None:
         parts.append("conform_to_iod no")
     if prof.unlisted != "clean":
         parts.append(f"unlisted {prof.unlisted}")
+    if prof.clean_pixel_data:
+        parts.append("clean_pixel_data yes")
+    if prof.pixel_rules:
+        n = len(prof.pixel_rules)
+        parts.append(f"{n} pixel rule{'s' if n != 1 else ''}")
     return f"# settings: {', '.join(parts)}" if parts else None
 
 
