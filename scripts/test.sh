@@ -8,6 +8,8 @@
 #  2. the independent oracles, Debian's dcmtk (dcmdump), dicom3tools (dciodvfy) and
 #     libgdcm-tools (gdcmdump), installed with apt-get when missing and running as root. Without
 #     them their tests skip locally; under CI (CI=true) a missing one fails the run;
+#     tesseract-ocr (the OCR check of cleaned pixels) is installed too when it can be, and
+#     its check skips without it, in CI too;
 #  3. cargo test --locked (with the fuzz regression corpus, tests/fuzz_corpus/);
 #  4. the wheel, built once: `maturin build --release --zig --compatibility manylinux2014`, with
 #     maturin and zig (PyPI's ziglang) pinned in scripts/build-requirements.txt and installed
@@ -78,6 +80,20 @@ if [ "${#missing[@]}" -gt 0 ]; then
     else
         [ "${CI:-}" = true ] && fail "${missing[*]} not installed (not root, or no apt-get)"
         echo "note: ${missing[*]} not installed (not root); their checks will be skipped" >&2
+    fi
+fi
+
+# optional: tesseract and the DejaVu font, for the OCR check of tests/test_pixels_corpus.py
+# (text drawn into pixels is read before cleaning and not after); it skips without them, in CI
+# too
+DEJAVU=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+if ! command -v tesseract >/dev/null 2>&1 || [ ! -f "$DEJAVU" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        step "installing tesseract-ocr fonts-dejavu-core with apt-get (optional)"
+        { apt-get update -qq \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr \
+                fonts-dejavu-core >/dev/null; } \
+            || echo "warning: could not install tesseract-ocr; the OCR check will be skipped" >&2
     fi
 fi
 

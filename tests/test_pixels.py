@@ -32,6 +32,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     generate_uid,
 )
+from util import clean_pixels, dcm2pnm_frames, pixel_profile, region_mask
 
 Options = ConfidentialityProfileOptions
 KEY = b"dicomveil-pixel-test-key"
@@ -117,29 +118,15 @@ def make(
 def profile(
     regions: str = "({},{},{},{})".format(*RECT), when: str = "true"
 ) -> ConfidentialityProfile:
-    p = ConfidentialityProfile.create_default(Options.CLEAN_PIXEL_DATA)
-    p.pixel_rules = [("banner", when, regions)]
-    return p
+    return pixel_profile(regions, when)
 
 
 def clean(data: bytes, prof: ConfidentialityProfile | None = None, **kw: object) -> bytes:
-    f = DicomFile.open(data)
-    out = Anonymizer(prof or profile(), key=KEY).anonymize(f, **kw)
-    return out.to_bytes()
+    return clean_pixels(data, prof or profile(), **kw)
 
 
 def array(data: bytes) -> np.ndarray:
     return pydicom.dcmread(io.BytesIO(data)).pixel_array
-
-
-def region_mask(shape: tuple[int, ...], rect: tuple[int, int, int, int], frames: int = 1):
-    x, y, w, h = rect
-    m = np.zeros(shape, dtype=bool)
-    if frames > 1:
-        m[:, y : y + h, x : x + w, ...] = True
-    else:
-        m[y : y + h, x : x + w, ...] = True
-    return m
 
 
 def check(before: bytes, after: bytes, blank, rect=RECT, frames: int = 1) -> None:
@@ -433,19 +420,7 @@ def test_dcmtk_reads_the_same_pixels(tmp_path: Path) -> None:
     images = []
     for name, data in (("a", before), ("b", after)):
         (tmp_path / f"{name}.dcm").write_bytes(data)
-        subprocess.run(
-            [
-                "dcm2pnm",
-                "--write-raw-pnm",
-                "--no-windowing",
-                str(tmp_path / f"{name}.dcm"),
-                str(tmp_path / f"{name}.pgm"),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        raw = (tmp_path / f"{name}.pgm").read_bytes()
-        images.append(np.frombuffer(raw[-600:], np.uint8).reshape(20, 30))
+        images.append(dcm2pnm_frames(tmp_path / f"{name}.dcm", tmp_path)[0])
     a, b = images
     m = np.zeros(a.shape, bool)
     m[5:11, 5:15] = True

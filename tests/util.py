@@ -759,6 +759,67 @@ def dciodvfy_errors(path: str | os.PathLike) -> tuple[set[str], bool]:
     return {re.sub(r"=\s*<[^<>]*>", "= <>", ln) for ln in lines}, read_ok
 
 
+def pixel_profile(regions: str, when: str = "true"):
+    """A profile with Clean Pixel Data and one pixel rule ("banner"): `regions` of every file
+    `when` (a selector in CTP's grammar) matches."""
+    from dicomveil import ConfidentialityProfile, ConfidentialityProfileOptions
+
+    p = ConfidentialityProfile.create_default(ConfidentialityProfileOptions.CLEAN_PIXEL_DATA)
+    p.pixel_rules = [("banner", when, regions)]
+    return p
+
+
+def clean_pixels(data: bytes | str | os.PathLike, profile, **kw: object) -> bytes:
+    """The file (bytes or a path) de-identified under `profile`; `kw` goes to ``anonymize``
+    (``boxes=``)."""
+    from dicomveil import Anonymizer, DicomFile
+
+    src = data if isinstance(data, (bytes, bytearray)) else str(data)
+    return Anonymizer(profile, key=TEST_KEY).anonymize(DicomFile.open(src), **kw).to_bytes()
+
+
+def region_mask(shape: tuple[int, ...], rect: tuple[int, int, int, int], frames: int = 1):
+    """True inside rectangle `rect` (x, y, w, h) of every frame of an array of `shape`
+    ((frames,) rows, columns (, samples)); `frames` > 1 when the first axis is the frame."""
+    import numpy as np
+
+    x, y, w, h = rect
+    m = np.zeros(shape, dtype=bool)
+    if frames > 1:
+        m[:, y : y + h, x : x + w, ...] = True
+    else:
+        m[y : y + h, x : x + w, ...] = True
+    return m
+
+
+def dcm2pnm_frames(path: str | os.PathLike, workdir: str | os.PathLike) -> list:
+    """Every frame of `path` as dcmtk's dcm2pnm renders it (no VOI window, no overlays,
+    16-bit ASCII PGM/PPM, which scales the whole range of the stored values linearly, so the
+    rendering of a value does not depend on the other pixels), as numpy arrays: (rows,
+    columns) or (rows, columns, 3)."""
+    import numpy as np
+
+    exe = shutil.which("dcm2pnm")
+    assert exe is not None
+    prefix = Path(workdir) / (Path(path).name + ".dcmtk")
+    subprocess.run(
+        [exe, "+Fa", "+opw", "--no-windowing", "--no-overlays", str(path), str(prefix)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    frames = []
+    while True:
+        names = [Path(f"{prefix}.{len(frames)}.{ext}") for ext in ("pgm", "ppm")]
+        found = [n for n in names if n.is_file()]
+        if not found:
+            return frames
+        fields = found[0].read_text().split()
+        magic, cols, rows = fields[0], int(fields[1]), int(fields[2])
+        shape = (rows, cols) if magic == "P2" else (rows, cols, 3)
+        frames.append(np.array(fields[4:], dtype=np.int64).reshape(shape))
+
+
 def tag_int(t: BaseTag | int) -> int:
     return int(t)
 
