@@ -325,6 +325,24 @@ pub struct DicomFile {
     pub source_len: u64,
 }
 
+/// An empty file in explicit VR little or big endian, for tests.
+#[cfg(test)]
+pub(crate) fn test_file(big_endian: bool) -> DicomFile {
+    let uid = if big_endian {
+        "1.2.840.10008.1.2.2" // retired, still read
+    } else {
+        uids::EXPLICIT_VR_LITTLE_ENDIAN
+    };
+    DicomFile {
+        meta: DataSet::new(),
+        transfer_syntax: TransferSyntax::from_uid(uid).expect("registered"),
+        dataset: DataSet::new(),
+        source: Source::None,
+        name: "test".into(),
+        source_len: 0,
+    }
+}
+
 /// The item and delimitation tags (group FFFE), which `dicom_dictionary_std::tags` does not
 /// list (they are not attributes).
 pub const ITEM: Tag = Tag(0xFFFE, 0xE000);

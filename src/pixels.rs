@@ -880,8 +880,6 @@ fn read_range(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{Source, TransferSyntax};
-    use dicom_dictionary_std::uids;
 
     fn us(v: u16, big: bool) -> Vec<u8> {
         if big {
@@ -893,6 +891,7 @@ mod tests {
 
     /// A file of `rows` x `cols` x `frames` with these bits and photometric interpretation,
     /// pixel data `pixels` held inline.
+    #[allow(clippy::too_many_arguments)]
     fn file(
         rows: u16,
         cols: u16,
@@ -935,18 +934,9 @@ mod tests {
             us(0, big),
         ));
         ds.put(Element::bytes(tags::PIXEL_DATA, vr, pixels));
-        let ts = if big {
-            uids::EXPLICIT_VR_BIG_ENDIAN
-        } else {
-            uids::EXPLICIT_VR_LITTLE_ENDIAN
-        };
         DicomFile {
-            meta: DataSet::new(),
-            transfer_syntax: TransferSyntax::from_uid(ts).unwrap(),
             dataset: ds,
-            source: Source::None,
-            name: "t".into(),
-            source_len: 0,
+            ..crate::dataset::test_file(big)
         }
     }
 

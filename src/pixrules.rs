@@ -1352,23 +1352,10 @@ fn bracketed(inner: &str) -> Result<Step, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{Source, TransferSyntax};
     use dicom_dictionary_std::tags;
 
     fn file(big_endian: bool) -> DicomFile {
-        let uid = if big_endian {
-            "1.2.840.10008.1.2.2"
-        } else {
-            "1.2.840.10008.1.2.1"
-        };
-        DicomFile {
-            meta: DataSet::new(),
-            transfer_syntax: TransferSyntax::from_uid(uid).unwrap(),
-            dataset: DataSet::new(),
-            source: Source::None,
-            name: "test".into(),
-            source_len: 0,
-        }
+        crate::dataset::test_file(big_endian)
     }
 
     fn text(f: &mut DicomFile, tag: Tag, vr: VR, values: &[&str]) {

@@ -315,22 +315,9 @@ pub fn encode(file: &DicomFile, tag: Tag, vr: Option<VR>, value: Plain) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{Source, TransferSyntax};
 
     fn file(big_endian: bool) -> DicomFile {
-        let uid = if big_endian {
-            "1.2.840.10008.1.2.2"
-        } else {
-            "1.2.840.10008.1.2.1"
-        };
-        DicomFile {
-            meta: DataSet::new(),
-            transfer_syntax: TransferSyntax::from_uid(uid).unwrap(),
-            dataset: DataSet::new(),
-            source: Source::None,
-            name: "test".into(),
-            source_len: 0,
-        }
+        crate::dataset::test_file(big_endian)
     }
 
     fn decoded(big_endian: bool, vr: VR, bytes: Vec<u8>) -> Plain {
