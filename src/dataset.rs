@@ -38,11 +38,13 @@ impl fmt::Debug for Source {
 const COPY_CHUNK: usize = 1 << 20;
 
 impl Source {
-    /// Copy `len` bytes at `offset` to `out` through a pixel edit, in chunks (never the whole
-    /// value at once; chunks start at multiples of 8 bytes of the value, so samples are whole).
+    /// Copy bytes `[start, start + len)` of the value at `offset` to `out` through a pixel
+    /// edit, in chunks (never the whole value at once; where the edit clears bits of every
+    /// sample, `start` is 0 and the chunks are multiples of 8 bytes, so samples are whole).
     pub fn copy_edited(
         &self,
         offset: u64,
+        start: u64,
         len: u64,
         edit: &crate::pixels::PixelEdit,
         out: &mut dyn Write,
@@ -51,15 +53,16 @@ impl Source {
         let mut done = 0u64;
         while done < len {
             let n = ((len - done) as usize).min(buf.len());
+            let at = offset + start + done;
             match self {
                 Source::None => return Err(io::Error::other("bulk value without a source")),
                 Source::Memory(m) => {
-                    let range = slice_range(m.len(), offset + done, n as u64)?;
+                    let range = slice_range(m.len(), at, n as u64)?;
                     buf[..n].copy_from_slice(&m[range]);
                 }
-                Source::File(f) => read_exact_at(f, &mut buf[..n], offset + done)?,
+                Source::File(f) => read_exact_at(f, &mut buf[..n], at)?,
             }
-            edit.apply(done, &mut buf[..n]);
+            edit.apply(start + done, &mut buf[..n]);
             out.write_all(&buf[..n])?;
             done += n as u64;
         }

@@ -573,8 +573,17 @@ impl PixelEdit {
             out.fill(pattern[0]);
             return;
         }
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = pattern[(phase + i) % n as usize];
+        // one period, then doubled by copies (memcpy speed whatever the pattern)
+        let n = n as usize;
+        let first = n.min(out.len());
+        for (i, b) in out[..first].iter_mut().enumerate() {
+            *b = pattern[(phase + i) % n];
+        }
+        let mut filled = first;
+        while filled < out.len() {
+            let k = filled.min(out.len() - filled);
+            out.copy_within(0..k, filled);
+            filled += k;
         }
     }
 
@@ -624,6 +633,78 @@ impl PixelEdit {
                 sample.copy_from_slice(&x.to_le_bytes()[..sb]);
             }
         }
+    }
+
+    /// Call `f(start, end)` with the byte ranges of the value (of `len` bytes) that the edit
+    /// may change, in order, without overlap; ranges less than `gap` apart are joined (the
+    /// bytes between them then pass through the edit unchanged). The whole value where bits
+    /// are cleared in every sample, for 1-bit data, and over an earlier edit. One frame's
+    /// ranges are held at a time.
+    pub fn touched(
+        &self,
+        len: u64,
+        gap: u64,
+        f: &mut dyn FnMut(u64, u64) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let l = &self.layout;
+        if self.keep_bits.is_some() || self.prior.is_some() || l.bits_allocated == 1 {
+            return if len > 0 { f(0, len) } else { Ok(()) };
+        }
+        let sb = l.sample_bytes();
+        let frame_len = l.frame_len();
+        let mut pending: Option<(u64, u64)> = None;
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for frame in 0..l.frames as u64 {
+            ranges.clear();
+            let base = frame * frame_len;
+            let extra = self.frames.get(&(frame as u32));
+            for s in self.common.iter().chain(extra.into_iter().flatten()) {
+                let row = s.y as u64 * l.cols as u64;
+                let (x0, x1) = (s.x0 as u64, s.x1 as u64);
+                match l.photometric {
+                    Photometric::Ybr422 { .. } => {
+                        let (x0, x1) = (x0 & !1, x1.div_ceil(2) * 2);
+                        ranges.push((base + (row + x0) * 2 * sb, base + (row + x1) * 2 * sb));
+                    }
+                    _ if l.planar => {
+                        let plane = l.pixels() * sb;
+                        for p in 0..l.samples as u64 {
+                            let at = base + p * plane;
+                            ranges.push((at + (row + x0) * sb, at + (row + x1) * sb));
+                        }
+                    }
+                    _ => {
+                        let px = l.samples as u64 * sb;
+                        ranges.push((base + (row + x0) * px, base + (row + x1) * px));
+                    }
+                }
+            }
+            ranges.sort_unstable();
+            for &(a, b) in &ranges {
+                // 8-bit samples in swapped words: whole words
+                let (a, b) = if l.word_swap {
+                    (a & !1, b.div_ceil(2) * 2)
+                } else {
+                    (a, b)
+                };
+                let (a, b) = (a.min(len), b.min(len));
+                if a >= b {
+                    continue;
+                }
+                pending = match pending {
+                    Some((pa, pb)) if a <= pb.saturating_add(gap) => Some((pa, pb.max(b))),
+                    Some((pa, pb)) => {
+                        f(pa, pb)?;
+                        Some((a, b))
+                    }
+                    None => Some((a, b)),
+                };
+            }
+        }
+        if let Some((a, b)) = pending {
+            f(a, b)?;
+        }
+        Ok(())
     }
 
     /// The spans of every frame, for reports and tests: (frame or None for all, spans).
@@ -902,7 +983,7 @@ mod tests {
         vr: VR,
         pixels: Vec<u8>,
     ) -> DicomFile {
-        let samples = if photometric.starts_with("RGB") { 3 } else { 1 };
+        let samples: u16 = if photometric.starts_with("RGB") { 3 } else { 1 };
         let mut ds = DataSet::new();
         ds.put(Element::bytes(
             tags::SAMPLES_PER_PIXEL,
@@ -967,6 +1048,66 @@ mod tests {
         whole
     }
 
+    /// What the writer does: the touched ranges through the edit (from their start), the
+    /// rest copied as it is.
+    fn written(edit: &PixelEdit, data: &[u8], gap: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut at = 0usize;
+        edit.touched(data.len() as u64, gap, &mut |a, b| {
+            let (a, b) = (a as usize, b as usize);
+            out.extend_from_slice(&data[at..a]);
+            let mut part = data[a..b].to_vec();
+            edit.apply(a as u64, &mut part);
+            out.extend_from_slice(&part);
+            at = b;
+            Ok(())
+        })
+        .unwrap();
+        out.extend_from_slice(&data[at..]);
+        out
+    }
+
+    #[test]
+    fn touched_ranges_cover_every_change() {
+        let data: Vec<u8> = (0..3 * 2 * 10 * 12 * 2).map(|i| (i % 251) as u8).collect();
+        for (photometric, planar) in [("MONOCHROME2", false), ("RGB", false), ("RGB", true)] {
+            let samples = if photometric == "RGB" { 3 } else { 1 };
+            let len = 2 * 10 * 12 * 2 * samples;
+            let mut f = file(
+                10,
+                12,
+                2,
+                16,
+                photometric,
+                false,
+                VR::OW,
+                data[..len].to_vec(),
+            );
+            if planar {
+                f.dataset.put(Element::bytes(
+                    tags::PLANAR_CONFIGURATION,
+                    VR::US,
+                    us(1, false),
+                ));
+            }
+            let layout = Layout::of(&f).unwrap();
+            let mut edit = PixelEdit::new(&f, layout);
+            edit.blank_all(rect(1, 2, 3, 2));
+            edit.blank_all(rect(9, 8, 3, 2));
+            edit.blank_frame(1, rect(0, 0, 12, 1));
+            let mut whole = data[..len].to_vec();
+            edit.apply(0, &mut whole);
+            assert_ne!(whole, data[..len]);
+            for gap in [0, 4, 1 << 20] {
+                assert_eq!(
+                    written(&edit, &data[..len], gap),
+                    whole,
+                    "{photometric} {planar} {gap}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn eight_bit_in_big_endian_ow_has_its_words_swapped() {
         // 4 x 4 pixels, value = index; stored as 16-bit words swapped
@@ -981,6 +1122,7 @@ mod tests {
         let mut edit = PixelEdit::new(&f, layout.clone());
         edit.blank_all(rect(1, 1, 2, 2));
         let out = chunked_same(&edit, &physical);
+        assert_eq!(written(&edit, &physical, 0), out);
         let mut expect = logical.clone();
         for i in [5, 6, 9, 10] {
             expect[i] = 0;

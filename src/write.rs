@@ -196,20 +196,43 @@ impl Writer<'_> {
     fn data(&self, data: &Data, out: &mut dyn Write) -> io::Result<()> {
         match data {
             Data::Inline(v) => out.write_all(v),
-            Data::Source { offset, len } => {
-                let mut done = 0;
-                if let (Some(direct), Source::File(from)) = (&self.direct, self.source) {
-                    out.flush()?;
-                    done = kernel_copy(from, *offset, direct.file, *len)?;
-                    direct.copied.set(direct.copied.get() + done);
-                }
-                // what the kernel did not copy (none of it, where it cannot) is copied here
-                self.source.copy_to(offset + done, len - done, out)
+            Data::Source { offset, len } => self.copy(*offset, *len, out),
+            Data::Edited { offset, len, edit } => {
+                // the bytes the edit may change go through it; the rest is copied as any
+                // bulk value (by the kernel where it can)
+                let mut at = 0;
+                edit.touched(*len, EDIT_GAP, &mut |start, end| {
+                    self.copy(offset + at, start - at, out)?;
+                    self.source
+                        .copy_edited(*offset, start, end - start, edit, out)?;
+                    at = end;
+                    Ok(())
+                })?;
+                self.copy(offset + at, len - at, out)
             }
-            Data::Edited { offset, len, edit } => self.source.copy_edited(*offset, *len, edit, out),
         }
     }
+
+    /// Copy `len` bytes of the source at `offset`: by the kernel when writing a file from a
+    /// file, else through a buffer.
+    fn copy(&self, offset: u64, len: u64, out: &mut dyn Write) -> io::Result<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        let mut done = 0;
+        if let (Some(direct), Source::File(from)) = (&self.direct, self.source) {
+            out.flush()?;
+            done = kernel_copy(from, offset, direct.file, len)?;
+            direct.copied.set(direct.copied.get() + done);
+        }
+        // what the kernel did not copy (none of it, where it cannot) is copied here
+        self.source.copy_to(offset + done, len - done, out)
+    }
 }
+
+/// Unchanged bytes between two edited runs of pixel data that are copied through the edit
+/// rather than by a call of their own (below this, the call costs more than the copy).
+const EDIT_GAP: u64 = 64 * 1024;
 
 /// Copy `len` bytes of `from` at `offset` to `to` at its position, in the kernel
 /// (`copy_file_range`: no copy through user space, and a reflink where the file system has
