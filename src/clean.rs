@@ -247,7 +247,32 @@ fn word_end(norm: &[char], end: usize, token: &[char]) -> Option<usize> {
     if next == 's' && token.len() >= 4 && !after.is_some_and(is_word) {
         return Some(1);
     }
-    None
+    inflection(norm, end, token)
+}
+
+/// The endings of a declined surname (Polish: `KOWALCZYKA`, `Nowakowi`, `Kowalskiego`), after
+/// a name of five letters or more: after a consonant, `a`, `u`, `owi`, `em`, `iem`; after `i`,
+/// `ego`, `emu`, `m`. The length of the ending when one ends a word at `end` of `norm`.
+fn inflection(norm: &[char], end: usize, token: &[char]) -> Option<usize> {
+    const AFTER_CONSONANT: [&str; 5] = ["a", "u", "owi", "em", "iem"];
+    const AFTER_I: [&str; 3] = ["ego", "emu", "m"];
+    let last = token[token.len() - 1];
+    if token.len() < 5 || !token.iter().all(|c| c.is_alphabetic()) {
+        return None;
+    }
+    let endings: &[&str] = match last {
+        'i' => &AFTER_I,
+        'a' | 'e' | 'o' | 'u' | 'y' => return None,
+        _ => &AFTER_CONSONANT,
+    };
+    endings.iter().find_map(|e| {
+        let n = e.chars().count();
+        let fits = norm
+            .get(end..end + n)
+            .is_some_and(|w| w.iter().copied().eq(e.chars()))
+            && !norm.get(end + n).copied().is_some_and(is_word);
+        fits.then_some(n)
+    })
 }
 
 /// `text` with the character ranges of `spans` (sorted, not overlapping) replaced.
@@ -768,6 +793,21 @@ mod tests {
         // letters with a stroke fold like accents
         let id = identity_of("Kowalski^Łukasz", "X1");
         assert_eq!(id.clean("MR LUKASZ").as_deref(), Some("MR [REMOVED]"));
+        // a declined surname or given name: the ending goes with it
+        assert_eq!(
+            id.clean("RTG dłoni Kowalskiego, brat Łukasza").as_deref(),
+            Some("RTG dłoni [REMOVED], brat [REMOVED]")
+        );
+        let id = identity_of("KOWALCZYK^Adam", "X1");
+        assert_eq!(
+            id.clean("XR HAND KOWALCZYKA").as_deref(),
+            Some("XR HAND [REMOVED]")
+        );
+        assert_eq!(
+            id.clean("Kowalczykowi, Kowalczykiem").as_deref(),
+            Some("[REMOVED], [REMOVED]")
+        );
+        assert_eq!(id.clean("Kowalczykiewicz"), None);
         assert_eq!(
             id.clean("born 15/02/1970").as_deref(),
             Some("born [REMOVED]")
