@@ -81,7 +81,7 @@ const MIN_DATE_DIGITS: usize = 3;
 const MIN_CODE_DIGITS: usize = 2;
 
 /// Can `bytes` (text in an ASCII-compatible character set) hold anything [`scan`] finds? No
-/// when they hold fewer than [`MIN_CODE_DIGITS`] digits, no `@`, no `://` and no `www.`.
+/// when they hold fewer than `MIN_CODE_DIGITS` (2) digits, no `@`, no `://` and no `www.`.
 pub fn may_hold(bytes: &[u8]) -> bool {
     let (digits, web) = survey(bytes);
     digits >= MIN_CODE_DIGITS || web
