@@ -141,7 +141,7 @@ pub fn scan(text: &str, dates: TextDates) -> Vec<Found> {
 
 /// Month names by language and form, lower case: a date found with one is written again with
 /// the same list (and the same case: `JUL`, `Jul`, `jul`).
-const MONTHS: [[&str; 12]; 12] = [
+const MONTHS: [[&str; 12]; 15] = [
     [
         "january",
         "february",
@@ -267,6 +267,16 @@ const MONTHS: [[&str; 12]; 12] = [
         "oktober",
         "november",
         "december",
+    ],
+    // abbreviations in Spanish, Italian, Dutch (those not in a list above)
+    [
+        "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic",
+    ],
+    [
+        "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
+    ],
+    [
+        "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
     ],
 ];
 
@@ -991,6 +1001,17 @@ impl Scanner {
         VERSION_WORDS.contains(&word.as_str())
     }
 
+    /// A year in two digits at `i`, or after an apostrophe (`21`, `'21`): its value and where
+    /// it ends.
+    fn two_digit_year(&self, i: usize) -> Option<(u32, usize)> {
+        let at = if matches!(self.at(i), '\'' | '’') {
+            i + 1
+        } else {
+            i
+        };
+        (self.digits_from(at) == 2).then(|| (self.number(at, 2), at + 2))
+    }
+
     /// A number of 1 or 2 digits at `i`: its value and where it ends.
     fn short_number(&self, i: usize) -> Option<(u32, usize)> {
         let n = self.digits_from(i);
@@ -1171,20 +1192,34 @@ impl Scanner {
                 weekday: None,
             });
         }
-        let (d, de, field) = self.day_at(i)?;
-        let j = self.name_sep(de)?;
+        // glued in capitals: `04MAR2021`, `4MAR21`
+        let (d, de, field, glued) = match self.day_at(i) {
+            Some((d, de, field)) => (d, de, field, false),
+            None => {
+                let (d, de) = self.short_number(i)?;
+                if !self.at(de).is_ascii_uppercase() {
+                    return None;
+                }
+                (d, de, Field::Number(de - i), true)
+            }
+        };
+        let j = if glued { de } else { self.name_sep(de)? };
         let (me, list, m, case) = self.month_at(j)?;
-        let k = self.name_sep(me)?;
-        if self.digits_from(k) == 2 {
-            // `04 Mar 21`, `4-MAR-21`: a year in two digits is removed (`day_first` above)
-            let yy = self.number(k, 2);
+        let k = if glued && self.digit(me) {
+            me
+        } else {
+            self.name_sep(me)?
+        };
+        if let Some((yy, ye)) = self.two_digit_year(k) {
+            // `04 Mar 21`, `4-MAR-21`, `4th Mar '21`: a year in two digits is removed
+            // (`day_first` above)
             let date = date_of(2000 + yy, m, d).or_else(|| date_of(1900 + yy, m, d))?;
             return Some(DateMatch {
                 start: i,
-                end: self.date_end(k + 2)?,
+                end: self.date_end(ye)?,
                 date,
                 ambiguous: true,
-                year: (k, k + 2),
+                year: (k, ye),
                 month: (j, me, Field::MonthName(list, case)),
                 day: (i, de, field),
                 weekday: None,
@@ -1219,6 +1254,23 @@ impl Scanner {
         let k = self.name_sep(me)?;
         let (d, de, field) = self.day_at(k)?;
         let j = self.name_sep(de)?;
+        if let Some((yy, ye)) = self
+            .two_digit_year(j)
+            .filter(|_| matches!(self.at(j), '\'' | '’'))
+        {
+            // `Mar 4 '21` (not `Mar 4 21`, which may be a list of numbers): removed
+            let date = date_of(2000 + yy, m, d).or_else(|| date_of(1900 + yy, m, d))?;
+            return Some(DateMatch {
+                start: i,
+                end: self.date_end(ye)?,
+                date,
+                ambiguous: true,
+                year: (j, ye),
+                month: (i, me, Field::MonthName(list, case)),
+                day: (k, de, field),
+                weekday: None,
+            });
+        }
         let y = self.year_at(j)?;
         Some(DateMatch {
             start: i,
@@ -1889,6 +1941,17 @@ mod tests {
         assert_eq!(shifted("el 1º de abril de 2021"), "el 22 de marzo de 2021");
         assert_eq!(shifted("il 1° aprile 2021"), "il 22 marzo 2021");
         assert_eq!(removed("il 1° aprile 2021"), "il [REMOVED]");
+        // abbreviations in Spanish, Italian, Dutch, written back in their own list
+        assert_eq!(shifted("op 14 mrt. 2021"), "op 4 mrt. 2021");
+        assert_eq!(shifted("il 14 mag 2021"), "il 4 mag 2021");
+        assert_eq!(shifted("el 14 ene 2021"), "el 4 ene 2021");
+        // glued in capitals; years after an apostrophe (removed)
+        assert_eq!(shifted("CT 14MAR2021"), "CT 04MAR2021");
+        assert_eq!(shifted("CT 4MAR21"), "CT [REMOVED]");
+        assert_eq!(shifted("seen 4th Mar '21"), "seen [REMOVED]");
+        assert_eq!(shifted("seen Mar 4 '21"), "seen [REMOVED]");
+        assert!(kept("T1 3MAR2 map"));
+        assert!(kept("IMA 12SEP"));
     }
 
     #[test]
