@@ -363,6 +363,17 @@ fn gather_into(ds: &DataSet, charset: &Charset, out: &mut dyn FnMut(Vec<char>)) 
 
 /// The words of a value: the whole value, and for names each component and each word,
 /// normalized (duplicates are removed by the caller).
+/// Name particles (`van`, `de`, `von`, `della`...): words of a family name that are words of
+/// the language too.
+fn is_particle(word: &str) -> bool {
+    const PARTICLES: [&str; 19] = [
+        "de", "van", "den", "der", "von", "di", "da", "del", "della", "du", "des", "la", "le",
+        "ten", "ter", "y", "zu", "dos", "das",
+    ];
+    let word = word.trim();
+    word.len() <= 5 && PARTICLES.iter().any(|p| p.eq_ignore_ascii_case(word))
+}
+
 fn tokens(vr: VR, value: &str, out: &mut dyn FnMut(Vec<char>)) {
     let mut push = |t: &str| {
         let s = normalize(t.trim()).0;
@@ -396,14 +407,16 @@ fn tokens(vr: VR, value: &str, out: &mut dyn FnMut(Vec<char>)) {
                         // together (VANDENBERG for van den Berg)
                         if let Some(t) = transliterated(part) {
                             push(&t);
-                            for word in t.split([' ', '-']) {
+                            for word in t.split([' ', '-']).filter(|w| !is_particle(w)) {
                                 push(word);
                             }
                         }
                         if part.contains([' ', '-']) {
                             push(&part.replace([' ', '-'], ""));
                         }
-                        for word in part.split([' ', '-']) {
+                        // a particle alone is a word of the language ("de", "van"): looked
+                        // for with the name it belongs to only
+                        for word in part.split([' ', '-']).filter(|w| !is_particle(w)) {
                             push(word);
                         }
                     }
@@ -808,6 +821,13 @@ mod tests {
             Some("[REMOVED], [REMOVED]")
         );
         assert_eq!(id.clean("Kowalczykiewicz"), None);
+        // particles are looked for with their name only, not alone
+        let id = identity_of("VAN DEN BERG^Anouk", "X1");
+        assert_eq!(id.clean("nodus van 6 mm in de long, den Haag"), None);
+        assert_eq!(
+            id.clean("Mevr. van den Berg, Berg, VANDENBERG").as_deref(),
+            Some("Mevr. [REMOVED], [REMOVED], [REMOVED]")
+        );
         assert_eq!(
             id.clean("born 15/02/1970").as_deref(),
             Some("born [REMOVED]")
