@@ -703,6 +703,62 @@ pub const NOT_NAMES: &[&str] = &[
     "nil",
     "radiology",
     "radiologie",
+    // headings after a role ("Sonographer Notes", "Fellow Reading", "Operator Error")
+    "note",
+    "notes",
+    "comment",
+    "comments",
+    "review",
+    "reading",
+    "read",
+    "error",
+    "errors",
+    "practitioner",
+    "findings",
+    "impression",
+    "signature",
+    "initials",
+    "name",
+    "present",
+    "absent",
+    "available",
+    "console",
+    "log",
+    "technique",
+    "quality",
+    "assessment",
+    "feedback",
+    "summary",
+    "history",
+    "information",
+    "instructions",
+    "required",
+    "notified",
+    "informed",
+    "aware",
+    "on",
+    "call",
+    "duty",
+    "team",
+    "staff",
+    "service",
+    "department",
+    "dept",
+    "office",
+    "rate",
+    "check",
+    "approval",
+    "override",
+    "workstation",
+    "hinweis",
+    "kommentar",
+    "bemerkung",
+    "notiz",
+    "remarque",
+    "commentaire",
+    "comentario",
+    "nota",
+    "opmerking",
     // findings and answers after a sign-off ("Reviewed: Normal", "Verified: Correct")
     "normal",
     "abnormal",
@@ -867,9 +923,13 @@ pub fn name_spans(text: &str) -> Vec<Range<usize>> {
         if lower == "m" && !text[m.end()..].starts_with('.') {
             continue;
         }
-        // in capitals, a short title may be a modality ("DR CHEST", "MR SHOULDER"): not
-        // before a word in capitals
-        let caps = cue.len() <= 3 && cue.chars().all(|c| !c.is_lowercase());
+        // in capitals and without a dot, a short title is a modality or a disease ("DR
+        // CHEST", "MR SHOULDER", "MS Lesion"): no cue; with its dot ("DR. SMITH") it is one
+        let short_caps = cue.len() <= 3 && cue.chars().all(|c| !c.is_lowercase());
+        if title && short_caps && cue.len() >= 2 && !dotted {
+            continue;
+        }
+        let caps = short_caps && !dotted;
         // the cue may end with "." or ":" (after spaces): "Dr. ", "Signed: ", "Manipulateur : "
         let mut at = m.end();
         if dotted {
@@ -1401,6 +1461,7 @@ mod tests {
             ),
             ("Opisał lek. Jan Kowalski", "Opisał lek. [REMOVED]"),
             ("gez. Weber", "gez. [REMOVED]"),
+            ("DR. SMITH", "DR. [REMOVED]"),
             ("Anna Lee, RT(R)", "[REMOVED], RT(R)"),
         ] {
             assert_eq!(clean(text), want, "{text}");
@@ -1417,6 +1478,14 @@ mod tests {
             "ziekte van Parkinson",
             "XR KNEE OA VIEWS",
             "per RECIST 1.1",
+            "MS Lesion Follow-up",
+            "MS Plaques periventricular",
+            "DR Chest",
+            "Sonographer Notes",
+            "Fellow Reading",
+            "Operator Error",
+            "Nurse Practitioner Note",
+            "Miss Rate",
         ] {
             assert_eq!(clean(text), text, "{text}");
         }
