@@ -326,6 +326,39 @@ const ROLES: &[&str] = &[
     "tsid",
     "arts-assistent",
     "anios",
+    "kollege",
+    "kollegin",
+    "colleague",
+    "collègue",
+    "collega",
+    "zeuge",
+    "zeugin",
+    "witness",
+    "témoin",
+    "testigo",
+    "testimone",
+    "getuige",
+    "registrar",
+    "consultant",
+    "sister",
+    "signed off by",
+    "authorised by",
+    "authorized by",
+    "released by",
+    "finalized by",
+    "finalised by",
+    "edited by",
+    "amended by",
+    "co-signed by",
+    "cosigned by",
+    "countersigned by",
+    "vetted by",
+    "protocolled by",
+    "protocoled by",
+    "justified by",
+    "vidiert durch",
+    "befundet durch",
+    "freigegeben durch",
 ];
 
 /// Words that are cues only before a colon, in any case (`Transcribed: P. Quinlan`,
@@ -344,7 +377,6 @@ const COLON_CUES: &[&str] = &[
     "supervisor",
     "scribe",
     "readers",
-    "consultant",
     "referring",
     "requesting",
     "ordering",
@@ -390,6 +422,11 @@ const COLON_CUES: &[&str] = &[
     "überweiser",
     "anforderer",
     "ansprechpartner",
+    "unterschrift",
+    "signature",
+    "firma",
+    "handtekening",
+    "practitioner",
 ];
 
 /// Words that join two names after a cue (`performed by Dr A and Kevin Obi`).
@@ -1218,7 +1255,11 @@ fn name_after(text: &str, at: usize, cue: Cue) -> Option<Range<usize>> {
         // a title after a phrase or a title ("seen by Dr Lefebvre", "Herrn Dr. med. Vogt"): a
         // cue of its own, not the name; the name follows it
         let lower = word.to_lowercase();
-        if first.is_none() && (TITLES.contains(&lower.as_str()) || ROLES.contains(&lower.as_str()))
+        let academic = ["habil", "dent", "vet", "nat", "phil", "mult", "univ"];
+        if first.is_none()
+            && (TITLES.contains(&lower.as_str())
+                || ROLES.contains(&lower.as_str())
+                || academic.contains(&lower.as_str()))
         {
             // "par le Dr Moreau": the article was no particle
             particles = None;
@@ -1462,6 +1503,20 @@ mod tests {
             ("Opisał lek. Jan Kowalski", "Opisał lek. [REMOVED]"),
             ("gez. Weber", "gez. [REMOVED]"),
             ("DR. SMITH", "DR. [REMOVED]"),
+            (
+                "Herrn Prof. Dr. med. habil. Jens Vogt",
+                "Herrn Prof. Dr. med. habil. [REMOVED]",
+            ),
+            (
+                "Rücksprache mit Kollegin Schmidt",
+                "Rücksprache mit Kollegin [REMOVED]",
+            ),
+            ("Registrar Tom Hughes", "Registrar [REMOVED]"),
+            ("Authorised by A. Khan", "Authorised by [REMOVED]"),
+            (
+                "IRMER Practitioner: J. Cole",
+                "IRMER Practitioner: [REMOVED]",
+            ),
             ("Anna Lee, RT(R)", "[REMOVED], RT(R)"),
         ] {
             assert_eq!(clean(text), want, "{text}");
@@ -1486,6 +1541,9 @@ mod tests {
             "Operator Error",
             "Nurse Practitioner Note",
             "Miss Rate",
+            "Univ. Klinikum",
+            "Consultant review",
+            "witness present",
         ] {
             assert_eq!(clean(text), text, "{text}");
         }
