@@ -247,7 +247,32 @@ fn word_end(norm: &[char], end: usize, token: &[char]) -> Option<usize> {
     if next == 's' && token.len() >= 4 && !after.is_some_and(is_word) {
         return Some(1);
     }
-    None
+    inflection(norm, end, token)
+}
+
+/// The endings of a declined surname (Polish: `KOWALCZYKA`, `Nowakowi`, `Kowalskiego`), after
+/// a name of five letters or more: after a consonant, `a`, `u`, `owi`, `em`, `iem`; after `i`,
+/// `ego`, `emu`, `m`. The length of the ending when one ends a word at `end` of `norm`.
+fn inflection(norm: &[char], end: usize, token: &[char]) -> Option<usize> {
+    const AFTER_CONSONANT: [&str; 5] = ["a", "u", "owi", "em", "iem"];
+    const AFTER_I: [&str; 3] = ["ego", "emu", "m"];
+    let last = token[token.len() - 1];
+    if token.len() < 5 || !token.iter().all(|c| c.is_alphabetic()) {
+        return None;
+    }
+    let endings: &[&str] = match last {
+        'i' => &AFTER_I,
+        'a' | 'e' | 'o' | 'u' | 'y' => return None,
+        _ => &AFTER_CONSONANT,
+    };
+    endings.iter().find_map(|e| {
+        let n = e.chars().count();
+        let fits = norm
+            .get(end..end + n)
+            .is_some_and(|w| w.iter().copied().eq(e.chars()))
+            && !norm.get(end + n).copied().is_some_and(is_word);
+        fits.then_some(n)
+    })
 }
 
 /// `text` with the character ranges of `spans` (sorted, not overlapping) replaced.
@@ -338,6 +363,17 @@ fn gather_into(ds: &DataSet, charset: &Charset, out: &mut dyn FnMut(Vec<char>)) 
 
 /// The words of a value: the whole value, and for names each component and each word,
 /// normalized (duplicates are removed by the caller).
+/// Name particles (`van`, `de`, `von`, `della`...): words of a family name that are words of
+/// the language too.
+fn is_particle(word: &str) -> bool {
+    const PARTICLES: [&str; 19] = [
+        "de", "van", "den", "der", "von", "di", "da", "del", "della", "du", "des", "la", "le",
+        "ten", "ter", "y", "zu", "dos", "das",
+    ];
+    let word = word.trim();
+    word.len() <= 5 && PARTICLES.iter().any(|p| p.eq_ignore_ascii_case(word))
+}
+
 fn tokens(vr: VR, value: &str, out: &mut dyn FnMut(Vec<char>)) {
     let mut push = |t: &str| {
         let s = normalize(t.trim()).0;
@@ -371,14 +407,16 @@ fn tokens(vr: VR, value: &str, out: &mut dyn FnMut(Vec<char>)) {
                         // together (VANDENBERG for van den Berg)
                         if let Some(t) = transliterated(part) {
                             push(&t);
-                            for word in t.split([' ', '-']) {
+                            for word in t.split([' ', '-']).filter(|w| !is_particle(w)) {
                                 push(word);
                             }
                         }
                         if part.contains([' ', '-']) {
                             push(&part.replace([' ', '-'], ""));
                         }
-                        for word in part.split([' ', '-']) {
+                        // a particle alone is a word of the language ("de", "van"): looked
+                        // for with the name it belongs to only
+                        for word in part.split([' ', '-']).filter(|w| !is_particle(w)) {
                             push(word);
                         }
                     }
@@ -768,6 +806,28 @@ mod tests {
         // letters with a stroke fold like accents
         let id = identity_of("Kowalski^Łukasz", "X1");
         assert_eq!(id.clean("MR LUKASZ").as_deref(), Some("MR [REMOVED]"));
+        // a declined surname or given name: the ending goes with it
+        assert_eq!(
+            id.clean("RTG dłoni Kowalskiego, brat Łukasza").as_deref(),
+            Some("RTG dłoni [REMOVED], brat [REMOVED]")
+        );
+        let id = identity_of("KOWALCZYK^Adam", "X1");
+        assert_eq!(
+            id.clean("XR HAND KOWALCZYKA").as_deref(),
+            Some("XR HAND [REMOVED]")
+        );
+        assert_eq!(
+            id.clean("Kowalczykowi, Kowalczykiem").as_deref(),
+            Some("[REMOVED], [REMOVED]")
+        );
+        assert_eq!(id.clean("Kowalczykiewicz"), None);
+        // particles are looked for with their name only, not alone
+        let id = identity_of("VAN DEN BERG^Anouk", "X1");
+        assert_eq!(id.clean("nodus van 6 mm in de long, den Haag"), None);
+        assert_eq!(
+            id.clean("Mevr. van den Berg, Berg, VANDENBERG").as_deref(),
+            Some("Mevr. [REMOVED], [REMOVED], [REMOVED]")
+        );
         assert_eq!(
             id.clean("born 15/02/1970").as_deref(),
             Some("born [REMOVED]")

@@ -6,9 +6,13 @@
 //!
 //! A cue is necessary: capitalised words alone are not names (`Parkinson`, `Hodgkin`, `Baker`
 //! cyst, `Series`, `Contrast`). After a cue, the name is the run of up to three name-like
-//! tokens that follows (a capitalised word, a word in capitals, an initial `J.` or `J`), a
-//! word of [`NOT_NAMES`] (eponyms, anatomy and words that follow cues in medical text) ends
-//! it. Only the name is replaced; the cue stays (`Dr [REMOVED]`).
+//! tokens that follows (a capitalised word, a word in capitals, an initial `J.` or `J`, with
+//! particles before a token: `dr. van Dijk`); a word of [`NOT_NAMES`] (anatomy, departments
+//! and words that follow cues in medical text) or another cue ends it. An eponym
+//! (`EPONYMS`) is a surname after a cue that names a person (`MTRA Hartmann`), not after
+//! `per` or `M.`, nor when written as the eponym (`Dr Parkinson's disease`). Names joined by
+//! `and` or listed with an initial (`Dr. Moss, P. Quinlan`) are found too. Only the name is
+//! replaced; the cue stays (`Dr [REMOVED]`).
 //!
 //! Cue words and phrases are matched in one Aho-Corasick automaton, built once.
 
@@ -64,6 +68,21 @@ const TITLES: &[&str] = &[
     "mevr",
     "med",
     "rer. nat",
+    "lek",
+    "mgr",
+    "oa",
+    "oä",
+    "gez",
+    "dipl.-phys",
+    "dipl.-ing",
+    "dipl.-med",
+    "prof.ssa",
+    "profssa",
+    "dr.ssa",
+    "dña",
+    "lcdo",
+    "lcda",
+    "mw",
 ];
 
 /// Roles and phrases that introduce a person, taken as cues in any case (`tech Marlow`,
@@ -168,18 +187,264 @@ const ROLES: &[&str] = &[
     "geautoriseerd door",
     "gemeten door",
     "aanvraag",
+    // more roles and phrases
+    "operator",
+    "operador",
+    "operatore",
+    "opérateur",
+    "opératrice",
+    "interpreter",
+    "interprète",
+    "intérprete",
+    "interprete",
+    "tolk",
+    "dolmetscher",
+    "dolmetscherin",
+    "infirmier",
+    "infirmière",
+    "enfermero",
+    "enfermera",
+    "infermiere",
+    "infermiera",
+    "verpleegkundige",
+    "pfleger",
+    "pflegerin",
+    "krankenschwester",
+    "midwife",
+    "hebamme",
+    "radiologe",
+    "radiologin",
+    "hausarzt",
+    "hausärztin",
+    "facharzt",
+    "fachärztin",
+    "médecin",
+    "médico",
+    "medico",
+    "radiólogo",
+    "radióloga",
+    "radiologo",
+    "radiologa",
+    "huisarts",
+    "specializzando",
+    "specializzanda",
+    "residente",
+    "adjunto",
+    "adjunta",
+    "aios",
+    "dosimétriste",
+    "dosimetrista",
+    "fysicus",
+    "físico",
+    "fisico",
+    "gp",
+    "checked by",
+    "confirmed by",
+    "witnessed by",
+    "informed by",
+    "supervised by",
+    "acquired by",
+    "scanned by",
+    "planned by",
+    "contoured by",
+    "prepared by",
+    "typed by",
+    "written by",
+    "gegengelesen von",
+    "freigegeben von",
+    "geprüft von",
+    "erstellt von",
+    "geschrieben von",
+    "durchgeführt von",
+    "angefordert von",
+    "unterschrieben von",
+    "aufgeklärt von",
+    "lu par",
+    "relu par",
+    "dicté par",
+    "dictée par",
+    "transcrit par",
+    "tapé par",
+    "frappé par",
+    "frappée par",
+    "vérifié par",
+    "demandé par",
+    "demandée par",
+    "prescrit par",
+    "effectué par",
+    "examiné par",
+    "examinée par",
+    "informé par",
+    "dictado por",
+    "transcrito por",
+    "revisado por",
+    "validado por",
+    "informado por",
+    "aprobado por",
+    "verificado por",
+    "examinado por",
+    "atendido por",
+    "remitido por",
+    "derivado por",
+    "dettato da",
+    "trascritto da",
+    "rivisto da",
+    "validato da",
+    "firmato da",
+    "richiesto da",
+    "visto da",
+    "approvato da",
+    "verificato da",
+    "gedicteerd door",
+    "uitgewerkt door",
+    "gecontroleerd door",
+    "gevalideerd door",
+    "aangevraagd door",
+    "beoordeeld door",
+    "getypt door",
+    "opisał",
+    "opisała",
+    "wykonał",
+    "wykonała",
+    "zlecił",
+    "zleciła",
+    "skierował",
+    "skierowała",
+    "lekarz",
+    "medizinphysiker",
+    "medizinphysikerin",
+    "physikerin",
+    "mtr",
+    "mfa",
+    "stationsarzt",
+    "stationsärztin",
+    "chefärztin",
+    "funktionsoberarzt",
+    "schwester",
+    "manip",
+    "ide",
+    "tsid",
+    "arts-assistent",
+    "anios",
+    "kollege",
+    "kollegin",
+    "colleague",
+    "collègue",
+    "collega",
+    "zeuge",
+    "zeugin",
+    "witness",
+    "témoin",
+    "testigo",
+    "testimone",
+    "getuige",
+    "registrar",
+    "consultant",
+    "sister",
+    "signed off by",
+    "authorised by",
+    "authorized by",
+    "released by",
+    "finalized by",
+    "finalised by",
+    "edited by",
+    "amended by",
+    "co-signed by",
+    "cosigned by",
+    "countersigned by",
+    "vetted by",
+    "protocolled by",
+    "protocoled by",
+    "justified by",
+    "vidiert durch",
+    "befundet durch",
+    "freigegeben durch",
+];
+
+/// Words that are cues only before a colon, in any case (`Transcribed: P. Quinlan`,
+/// `Gegengelesen: Weber`): alone they are words (`reviewed`, `read`).
+const COLON_CUES: &[&str] = &[
+    "transcribed",
+    "reviewed",
+    "verified",
+    "approved",
+    "validated",
+    "confirmed",
+    "read",
+    "reported",
+    "typed",
+    "author",
+    "supervisor",
+    "scribe",
+    "readers",
+    "referring",
+    "requesting",
+    "ordering",
+    "geprüft",
+    "freigegeben",
+    "gegengelesen",
+    "erstellt",
+    "unterschrieben",
+    "befunder",
+    "untersucher",
+    "zuweiser",
+    "arzt",
+    "ärztin",
+    "validé",
+    "validée",
+    "relu",
+    "dicté",
+    "dictée",
+    "transcrit",
+    "vérifié",
+    "lecteur",
+    "prescripteur",
+    "validado",
+    "revisado",
+    "transcrito",
+    "dictado",
+    "lector",
+    "solicitante",
+    "validato",
+    "rivisto",
+    "trascritto",
+    "dettato",
+    "lettore",
+    "refertante",
+    "richiedente",
+    "gevalideerd",
+    "gecontroleerd",
+    "gedicteerd",
+    "uitgewerkt",
+    "lezer",
+    "aanvrager",
+    "verwijzer",
+    "überweiser",
+    "anforderer",
+    "ansprechpartner",
+    "unterschrift",
+    "signature",
+    "firma",
+    "handtekening",
+    "practitioner",
 ];
 
 /// Words that join two names after a cue (`performed by Dr A and Kevin Obi`).
 const AND: &[&str] = &["and", "und", "et", "y", "e", "en", "&"];
 
 /// Degrees and roles written after a name (`John Smith, MD`).
-const AFTER: &[&str] = &["md", "rn", "phd", "mbbs", "frcr", "facr", "dds"];
+const AFTER: &[&str] = &[
+    "md", "rn", "phd", "mbbs", "frcr", "facr", "dds", "rt(r)", "rt(mr)", "rt(ct)", "rt(n)", "rdms",
+    "rvt", "rtt", "cnmt", "arrt", "frcp", "mrcp", "frcs", "dphil", "msc",
+];
 
-/// Capitalised words that follow cues in medical text and are not names: they end a name
-/// run, or refuse it when they come first (`per Protocol`, `Dr Parkinson's disease` keeps the
-/// eponym since it is never a cue's name here).
-pub const NOT_NAMES: &[&str] = &[
+/// Eponyms (diseases, signs, fractures, anatomy named after people), many of them common
+/// surnames too (Baker, Turner, Wilson, Hartmann, Douglas). After a cue that names a person
+/// ([`name_after`]: a title or a role, not `per`, `M.` for Morbus or a modality in capitals)
+/// one is a name (`MTRA Hartmann`, `Dr. Baker`), unless written as the eponym
+/// (`Dr Parkinson's disease`, `Mr Crohn disease`: a possessive, or a word of [`EPONYM_HEADS`]
+/// after it); elsewhere it ends a name run or refuses it, as [`NOT_NAMES`] do.
+const EPONYMS: &[&str] = &[
     "bechterew",
     "basedow",
     "menière",
@@ -191,7 +456,6 @@ pub const NOT_NAMES: &[&str] = &[
     "dupuytren",
     "bowen",
     "whipple",
-    "still",
     "reiter",
     "forestier",
     // eponyms
@@ -223,7 +487,6 @@ pub const NOT_NAMES: &[&str] = &[
     "meckel",
     "hirschsprung",
     "huntington",
-    "down",
     "turner",
     "marfan",
     "wilson",
@@ -238,7 +501,6 @@ pub const NOT_NAMES: &[&str] = &[
     "galeazzi",
     "jefferson",
     "hangman's",
-    "chance",
     "segond",
     "tillaux",
     "maisonneuve",
@@ -275,8 +537,138 @@ pub const NOT_NAMES: &[&str] = &[
     "hounsfield",
     "doppler",
     "fourier",
+    // classifications, scores and guidelines named after people
+    "fleischner",
+    "bosniak",
+    "lugano",
+    "gleason",
+    "breslow",
+    "salter-harris",
+    "schatzker",
+    "fazekas",
+    "spetzler",
+    "fisher",
+    "cobb",
+    "garden",
+    "neer",
+    "tossy",
+    "rockwood",
+    "gustilo",
+    "kellgren",
+    "kellgren-lawrence",
+    "lauge-hansen",
+    "weber",
+    "danis-weber",
+    "mason",
+    "frykman",
+    "ficat",
+    "outerbridge",
+    "pfirrmann",
+    "modic",
+    "meyerding",
+    "tanner",
+];
+
+/// Words after an eponym that say it is one (`Parkinson disease`, `Chiari malformation`): a
+/// name run after a cue that one of them follows is no name (`per Leipzig criteria`).
+const EPONYM_HEADS: &[&str] = &[
+    "malformation",
+    "palsy",
+    "phenomenon",
+    "reflex",
+    "test",
+    "maneuver",
+    "manoeuvre",
+    "view",
+    "projection",
+    "deformity",
+    "anomaly",
+    "ulcer",
+    "diverticulum",
+    "aneurysm",
+    "repair",
+    "resection",
+    "grade",
+    "criteria",
+    "guideline",
+    "guidelines",
+    "recommendations",
+    "rules",
+    "scale",
+    "system",
+    "classification",
+    "erkrankung",
+    "malformation",
+    "resektion",
+    "divertikel",
+    "kriterien",
+    "leitlinie",
+    "leitlinien",
+    "klassifikation",
+    "lymphome",
+    "critères",
+    "malformación",
+    "linfoma",
+    "criterios",
+    "clasificación",
+    "malformazione",
+    "criteri",
+    "classificazione",
+    "malformatie",
+    "lymfoom",
+    "criteria",
+    "classificatie",
+    "richtlijn",
+    "disease",
+    "diseases",
+    "syndrome",
+    "cyst",
+    "lesion",
+    "fracture",
+    "procedure",
+    "pouch",
+    "operation",
+    "lymphoma",
+    "sarcoma",
+    "tumor",
+    "tumour",
+    "disorder",
+    "sign",
+    "classification",
+    "criteria",
+    "score",
+    "type",
+    "stage",
+    "line",
+    "ligament",
+    "duct",
+    "krankheit",
+    "syndrom",
+    "zyste",
+    "fraktur",
+    "läsion",
+    "maladie",
+    "kyste",
+    "enfermedad",
+    "síndrome",
+    "quiste",
+    "fractura",
+    "malattia",
+    "sindrome",
+    "cisti",
+    "frattura",
+    "ziekte",
+    "syndroom",
+    "cyste",
+];
+
+/// Capitalised words that follow cues in medical text and are not names: they end a name
+/// run, or refuse it when they come first (`per Protocol`, `Seen by Radiology`).
+pub const NOT_NAMES: &[&str] = &[
     "gadolinium",
-    // words after cues that are not people
+    "still",
+    "chance",
+    "down",
     "protocol",
     "protokoll",
     "protocole",
@@ -348,6 +740,186 @@ pub const NOT_NAMES: &[&str] = &[
     "nil",
     "radiology",
     "radiologie",
+    // headings after a role ("Sonographer Notes", "Fellow Reading", "Operator Error")
+    "note",
+    "notes",
+    "comment",
+    "comments",
+    "review",
+    "reading",
+    "read",
+    "error",
+    "errors",
+    "practitioner",
+    "findings",
+    "impression",
+    "signature",
+    "initials",
+    "name",
+    "present",
+    "absent",
+    "available",
+    "console",
+    "log",
+    "technique",
+    "quality",
+    "assessment",
+    "feedback",
+    "summary",
+    "history",
+    "information",
+    "instructions",
+    "required",
+    "notified",
+    "informed",
+    "aware",
+    "on",
+    "call",
+    "duty",
+    "team",
+    "staff",
+    "service",
+    "department",
+    "dept",
+    "office",
+    "rate",
+    "check",
+    "approval",
+    "override",
+    "workstation",
+    "hinweis",
+    "kommentar",
+    "bemerkung",
+    "notiz",
+    "remarque",
+    "commentaire",
+    "comentario",
+    "nota",
+    "opmerking",
+    // findings and answers after a sign-off ("Reviewed: Normal", "Verified: Correct")
+    "normal",
+    "abnormal",
+    "unremarkable",
+    "negative",
+    "positive",
+    "correct",
+    "complete",
+    "completed",
+    "pending",
+    "done",
+    "ok",
+    "okay",
+    "yes",
+    "no",
+    "agreed",
+    "agree",
+    "see",
+    "befund",
+    "normaler",
+    "dicom",
+    "pacs",
+    "ris",
+    // departments ("referred by Neurology", "Checked by Physics")
+    "physics",
+    "physik",
+    "physique",
+    "física",
+    "fisica",
+    "fysica",
+    "neurology",
+    "neurologie",
+    "neurología",
+    "neurologia",
+    "neurosurgery",
+    "neurochirurgie",
+    "cardiology",
+    "kardiologie",
+    "cardiologie",
+    "cardiología",
+    "cardiologia",
+    "oncology",
+    "onkologie",
+    "oncologie",
+    "oncología",
+    "oncologia",
+    "urology",
+    "urologie",
+    "urología",
+    "urologia",
+    "orthopedics",
+    "orthopaedics",
+    "orthopädie",
+    "orthopédie",
+    "surgery",
+    "chirurgie",
+    "cirugía",
+    "chirurgia",
+    "pediatrics",
+    "paediatrics",
+    "pädiatrie",
+    "pédiatrie",
+    "pediatría",
+    "pediatria",
+    "gynecology",
+    "gynäkologie",
+    "gynécologie",
+    "ginecología",
+    "ginecologia",
+    "rheumatology",
+    "rheumatologie",
+    "gastroenterology",
+    "gastroenterologie",
+    "medicine",
+    "innere",
+    "icu",
+    "ward",
+    "clinic",
+    "klinik",
+    "clinique",
+    "clínica",
+    "clinica",
+    "kliniek",
+    "triage",
+    "outpatient",
+    "inpatient",
+    "ambulanz",
+    "station",
+    "notaufnahme",
+    "urgences",
+    "urgencias",
+    "pronto",
+    "spoed",
+    // anatomy after a short cue ("OA Knee")
+    "knee",
+    "hip",
+    "hand",
+    "foot",
+    "spine",
+    "shoulder",
+    "ankle",
+    "wrist",
+    "elbow",
+    "knie",
+    "hüfte",
+    "schulter",
+    "fuß",
+    "sprunggelenk",
+    "wirbelsäule",
+    // scores, staging and guidelines ("per RECIST 1.1")
+    "recist",
+    "percist",
+    "rano",
+    "bi-rads",
+    "pi-rads",
+    "li-rads",
+    "ti-rads",
+    "lung-rads",
+    "o-rads",
+    "nccn",
+    "eortc",
+    "esur",
+    "estro",
+    "icru",
 ];
 
 /// Can `bytes` (text in an ASCII-compatible character set) name someone by a cue? No when
@@ -371,34 +943,46 @@ pub fn name_spans(text: &str) -> Vec<Range<usize>> {
         let cue = &text[m.start()..m.end()];
         let lower = cue.to_lowercase();
         let capital = cue.chars().next().is_some_and(char::is_uppercase);
-        let dotted = text[m.end()..]
-            .trim_start_matches(' ')
-            .starts_with(['.', ':']);
+        let rest = &text[m.end()..];
+        let gap = rest.len() - rest.trim_start_matches(' ').len();
+        let dotted = rest[gap..].starts_with(['.', ':']);
+        // after a colon ("Tech: JM"), initials in capitals are a name as after a title
+        let colon = rest[gap..].starts_with(':');
         let title = TITLES.contains(&lower.as_str());
         if title && !(capital || dotted) {
+            continue;
+        }
+        // a word that is a cue only before a colon: "Transcribed: P. Quinlan"
+        if !colon && COLON_CUES.contains(&lower.as_str()) {
             continue;
         }
         // "M" is a title only as "M." ("M. Girard"), else an initial
         if lower == "m" && !text[m.end()..].starts_with('.') {
             continue;
         }
-        // in capitals, a short title may be a modality ("DR CHEST", "MR SHOULDER"): not
-        // before a word in capitals
-        let caps = cue.len() <= 3 && cue.chars().all(|c| !c.is_lowercase());
+        // in capitals and without a dot, a short title is a modality or a disease ("DR
+        // CHEST", "MR SHOULDER", "MS Lesion"): no cue; with its dot ("DR. SMITH") it is one
+        let short_caps = cue.len() <= 3 && cue.chars().all(|c| !c.is_lowercase());
+        if title && short_caps && cue.len() >= 2 && !dotted {
+            continue;
+        }
+        let caps = short_caps && !dotted;
         // the cue may end with "." or ":" (after spaces): "Dr. ", "Signed: ", "Manipulateur : "
         let mut at = m.end();
-        let rest = &text[at..];
-        let gap = rest.len() - rest.trim_start_matches(' ').len();
-        if rest[gap..].starts_with(['.', ':']) {
+        if dotted {
             at += gap + 1;
         }
-        // after a colon ("Tech: JM"), initials in capitals are a name as after a title
-        let colon = rest[gap..].starts_with(':');
+        let cue = Cue {
+            // (not after a word that is a cue only before a colon: "Reviewed: OK")
+            title: title || (colon && !COLON_CUES.contains(&lower.as_str())),
+            caps,
+            person: names_a_person(&lower) && !caps,
+        };
         let mut next = at;
-        while let Some(span) = name_after(text, next, title || colon, caps) {
+        while let Some(span) = name_after(text, next, cue) {
             next = span.end;
             spans.push(span);
-            // another name joined to it: "Dr A and Kevin Obi"
+            // another name joined to it: "Dr A and Kevin Obi", "Dr. Moss, P. Quinlan"
             match joined(text, next) {
                 Some(after) => next = after,
                 None => break,
@@ -430,6 +1014,26 @@ pub fn name_spans(text: &str) -> Vec<Range<usize>> {
     merged
 }
 
+/// What a cue says about the words after it.
+#[derive(Debug, Clone, Copy)]
+struct Cue {
+    /// A title, or a cue before a colon: a word in capitals of two to four letters may be a
+    /// name (`Dr LI`, `Tech: JM`).
+    title: bool,
+    /// A short title in capitals (`DR`, `MR`): maybe a modality, no word in capitals after it
+    /// is a name.
+    caps: bool,
+    /// It names a person ([`names_a_person`]): an eponym after it is a name (`MTRA Hartmann`).
+    person: bool,
+}
+
+/// Cues that may introduce something else than a person: `per` (`per Fleischner`), `durch`
+/// (`Resektion durch Hartmann`), a request (`richiesta`, `aanvraag`), and `M.` (Morbus in
+/// German: `M. Parkinson`).
+fn names_a_person(cue: &str) -> bool {
+    !matches!(cue, "per" | "durch" | "richiesta" | "aanvraag" | "m")
+}
+
 fn automata() -> &'static (AhoCorasick, AhoCorasick) {
     static AUTOMATA: OnceLock<(AhoCorasick, AhoCorasick)> = OnceLock::new();
     AUTOMATA.get_or_init(|| {
@@ -441,7 +1045,7 @@ fn automata() -> &'static (AhoCorasick, AhoCorasick) {
                 .expect("the cue words build an automaton")
         };
         // non-ASCII cues ("überwiesen von") also in their capitalised form
-        let cues = TITLES.iter().chain(ROLES);
+        let cues = TITLES.iter().chain(ROLES).chain(COLON_CUES);
         let mut before: Vec<String> = cues.clone().map(|s| s.to_string()).collect();
         for s in cues.filter(|s| !s.is_ascii()) {
             let mut c = s.chars();
@@ -464,10 +1068,19 @@ fn on_word_boundaries(text: &str, start: usize, end: usize) -> bool {
     !before.is_some_and(is_word_char) && !after.is_some_and(is_word_char)
 }
 
-/// A token of a name: `Lefebvre`, `MÜLLER`, `O'Brien`, `Jean-Luc`, an initial `J.` or `J`.
-/// Returns the token's end (an initial's dot included) when `word` (starting at `start`) is
-/// one.
+/// A token of a name: `Lefebvre`, `MÜLLER`, `O'Brien`, `Jean-Luc`, `d'Amico`, an initial `J.`
+/// or `J`, and not a word of [`NOT_NAMES`] or [`EPONYMS`].
 fn name_token(word: &str) -> bool {
+    name_shape(word) && !EPONYMS.contains(&word.to_lowercase().as_str())
+}
+
+/// The shape of a name token, and not a word of [`NOT_NAMES`].
+fn name_shape(word: &str) -> bool {
+    // an Italian or French particle glued to the name: "d'Amico", "l'Hermite"
+    let word = ["d'", "d’", "l'", "l’"]
+        .iter()
+        .find_map(|p| word.strip_prefix(p))
+        .unwrap_or(word);
     let mut chars = word.chars();
     let Some(first) = chars.next() else {
         return false;
@@ -484,6 +1097,42 @@ fn name_token(word: &str) -> bool {
         .all(|&c| c.is_alphabetic() || c == '-' || c == '\'' || c == '’');
     letters && !NOT_NAMES.contains(&word.to_lowercase().as_str())
 }
+
+/// An eponym (`word`, ending at `end` of `text`) used as a surname after a cue that names a
+/// person: not a possessive (`Parkinson's`), not before a word of [`EPONYM_HEADS`]
+/// (`Crohn disease`).
+fn eponym_as_name(text: &str, word: &str, end: usize) -> bool {
+    let lower = word.to_lowercase();
+    if !EPONYMS.contains(&lower.as_str()) || !name_shape(word) {
+        return false;
+    }
+    let head = next_word(text, end).to_lowercase();
+    !(text[end..].starts_with(['\'', '’']) || EPONYM_HEADS.contains(&head.as_str()))
+}
+
+/// The word (letters) after `at` of `text`, across spaces; empty when none follows.
+fn next_word(text: &str, at: usize) -> &str {
+    let next = text[at..].trim_start_matches(' ');
+    let end = next
+        .find(|c: char| !c.is_alphabetic())
+        .unwrap_or(next.len());
+    &next[..end]
+}
+
+/// A word that is a cue of its own, so no part of a name: a role, a word of [`COLON_CUES`],
+/// a title of three letters or more (`Prof`, `Frau`: not `M`, `Fr`, an initial or a name).
+fn is_cue_word(lower: &str) -> bool {
+    ROLES.contains(&lower)
+        || COLON_CUES.contains(&lower)
+        || (lower.chars().count() >= 3 && TITLES.contains(&lower))
+}
+
+/// Name particles, written in lower case between a cue and a name (`dr. van Dijk`, `Dott. De
+/// Luca` is a name token already, `Herr von Weizsäcker`, `Dr. de la Cruz`).
+const PARTICLES: &[&str] = &[
+    "van", "von", "de", "der", "den", "del", "della", "di", "da", "du", "des", "la", "le", "ten",
+    "ter", "zu", "dos", "das",
+];
 
 /// The words after `at`: (start, end, text) with what separates them.
 fn words_from(text: &str, at: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
@@ -539,10 +1188,16 @@ fn glued(text: &str) -> Vec<Range<usize>> {
     out
 }
 
-/// After a name ending at `at`: where the next one starts when a word of [`AND`] joins them.
+/// After a name ending at `at`: where the next one starts when a word of [`AND`] joins them,
+/// or `,`, `;` or `/` and a name written with an initial (`Dr. Moss, P. Quinlan`).
 fn joined(text: &str, at: usize) -> Option<usize> {
     let rest = &text[at..];
     let trimmed = rest.trim_start_matches(' ');
+    if let Some(after) = trimmed.strip_prefix([',', ';', '/']) {
+        let next = after.trim_start_matches(' ');
+        let start = text.len() - next.len();
+        return initial_and_name(next).then_some(start);
+    }
     let word_end = trimmed
         .find(|c: char| !(c.is_alphabetic() || c == '&'))
         .unwrap_or(trimmed.len());
@@ -553,27 +1208,62 @@ fn joined(text: &str, at: usize) -> Option<usize> {
     Some(at + (rest.len() - trimmed.len()) + word_end)
 }
 
-/// The name after a cue: up to three name tokens, initials with their dot. After a title
-/// (`title`), a word in capitals of two to four letters may be a name (`Dr LI`); after a role
-/// or phrase it is an abbreviation (`seen by ED physician`, `per RTOG 1106`); after a title in
-/// short capitals (`caps`: `DR`, `MR`), no word in capitals is a name (a modality:
-/// `DR CHEST PA`).
-fn name_after(text: &str, at: usize, title: bool, caps: bool) -> Option<Range<usize>> {
+/// Does `text` start with an initial and a name: `P. Quinlan`, `J Smith`?
+fn initial_and_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    if !chars.next().is_some_and(char::is_uppercase) {
+        return false;
+    }
+    let rest = chars.as_str();
+    let rest = rest.strip_prefix('.').unwrap_or(rest);
+    let name = rest.trim_start_matches(' ');
+    if name.len() == rest.len() {
+        return false;
+    }
+    let end = name
+        .find(|c: char| !(c.is_alphabetic() || c == '-' || c == '\'' || c == '’'))
+        .unwrap_or(name.len());
+    name[..end].chars().count() >= 2 && name_token(&name[..end])
+}
+
+/// The name after a cue: up to three name tokens, initials with their dot, particles before
+/// a name token (`van`, `de la`), an eponym when the cue names a person
+/// ([`eponym_as_name`]). After a title (`cue.title`), a word in capitals of two to four
+/// letters may be a name (`Dr LI`); after a role or phrase it is an abbreviation (`seen by
+/// ED physician`, `per RTOG 1106`); after a title in short capitals (`cue.caps`: `DR`, `MR`),
+/// no word in capitals is a name (a modality: `DR CHEST PA`).
+fn name_after(text: &str, at: usize, cue: Cue) -> Option<Range<usize>> {
+    let mut cue = cue;
     let mut first = None;
     let mut last = at;
     let mut count = 0;
     let mut cursor = at;
+    // particles read but not yet followed by a name token
+    let mut particles = None;
     for (start, end) in words_from(text, at) {
-        // only spaces may stand between the cue (or the previous token) and this one
-        if !text[cursor..start].chars().all(|c| c == ' ' || c == '\t') {
+        // only spaces may stand between the cue (or the previous token) and this one; two or
+        // a tab separate fields ("Dr. Moss  Transcribed: P. Quinlan")
+        let between = &text[cursor..start];
+        if !between.chars().all(|c| c == ' ' || c == '\t')
+            || (first.is_some()
+                && (between.len() > 1 && between.chars().all(|c| c == ' ')
+                    || between.contains('\t')))
+        {
             break;
         }
         let word = &text[start..end];
         // a title after a phrase or a title ("seen by Dr Lefebvre", "Herrn Dr. med. Vogt"): a
         // cue of its own, not the name; the name follows it
         let lower = word.to_lowercase();
-        if first.is_none() && (TITLES.contains(&lower.as_str()) || ROLES.contains(&lower.as_str()))
+        let academic = ["habil", "dent", "vet", "nat", "phil", "mult", "univ"];
+        if first.is_none()
+            && (TITLES.contains(&lower.as_str())
+                || ROLES.contains(&lower.as_str())
+                || academic.contains(&lower.as_str()))
         {
+            // "par le Dr Moreau": the article was no particle
+            particles = None;
+            cue.person |= names_a_person(&lower);
             cursor = if text[end..].starts_with('.') {
                 end + 1
             } else {
@@ -581,14 +1271,25 @@ fn name_after(text: &str, at: usize, title: bool, caps: bool) -> Option<Range<us
             };
             continue;
         }
-        if count == 3 || !name_token(word) {
+        if PARTICLES.contains(&word) {
+            particles.get_or_insert(start);
+            cursor = end;
+            continue;
+        }
+        // a cue after a name ends it ("Dr. Moss Transcribed: ...", "Kim Tran Radiographer")
+        if first.is_some() && is_cue_word(&lower) {
+            break;
+        }
+        let eponym = cue.person && eponym_as_name(text, word, end);
+        if count == 3 || !(name_token(word) || eponym) {
             break;
         }
         let in_caps = word.chars().count() > 1 && word.chars().all(|c| !c.is_lowercase());
-        if in_caps && (caps || (!title && word.chars().count() <= 4)) {
+        if in_caps && (cue.caps || (!cue.title && word.chars().count() <= 4)) {
             break;
         }
-        first.get_or_insert(start);
+        first.get_or_insert(particles.unwrap_or(start));
+        particles = None;
         last = end;
         // an initial's dot belongs to the name
         if end - start <= 2 && text[end..].starts_with('.') {
@@ -598,6 +1299,10 @@ fn name_after(text: &str, at: usize, title: bool, caps: bool) -> Option<Range<us
         count += 1;
     }
     let first = first?;
+    // an eponym's head after the run: "per Fleischner criteria", "Dr. Chiari malformation"
+    if EPONYM_HEADS.contains(&next_word(text, last).to_lowercase().as_str()) {
+        return None;
+    }
     // a lone initial after a cue is no name ("per A" in a list): need a word of two letters
     let name = &text[first..last];
     if !name
@@ -609,7 +1314,8 @@ fn name_after(text: &str, at: usize, title: bool, caps: bool) -> Option<Range<us
     Some(first..last)
 }
 
-/// The name before a degree: up to three name tokens ending just before it (`, ` or ` `).
+/// The name before a degree: up to three name tokens ending just before it (`, ` or ` `); an
+/// eponym is a surname there (`J. Baker, MD`).
 fn name_before(text: &str, cue_start: usize) -> Option<Range<usize>> {
     let head = text[..cue_start].trim_end_matches([' ', ',']);
     let mut end = head.len();
@@ -621,7 +1327,7 @@ fn name_before(text: &str, cue_start: usize) -> Option<Range<usize>> {
             .find(|&(_, c)| !(c.is_alphabetic() || c == '-' || c == '\'' || c == '.'))
             .map_or(0, |(i, c)| i + c.len_utf8());
         let word = head[word_start..end].trim_end_matches('.');
-        if word.is_empty() || !name_token(word) {
+        if word.is_empty() || !(name_token(word) || eponym_as_name(head, word, end)) {
             break;
         }
         start = Some(word_start);
@@ -726,6 +1432,118 @@ mod tests {
             "MR SHOULDER RT ARTHROGRAM",
             "Seen by ED physician, referred by triage for CT head.",
             "Heart incl. LAD, per RTOG 1106",
+        ] {
+            assert_eq!(clean(text), text, "{text}");
+        }
+    }
+
+    #[test]
+    fn surnames_that_are_eponyms_after_a_person_cue() {
+        for (text, want) in [
+            (
+                "korrigiert durch MTRA Hartmann.",
+                "korrigiert durch MTRA [REMOVED].",
+            ),
+            ("Dr. Baker informed", "Dr. [REMOVED] informed"),
+            ("Signed: Wilson", "Signed: [REMOVED]"),
+            ("Dipl.-Phys. Hartmann", "Dipl.-Phys. [REMOVED]"),
+            ("John Baker, MD", "[REMOVED], MD"),
+        ] {
+            assert_eq!(clean(text), want, "{text}");
+        }
+        // written as the eponym, after a cue that may name something else, after a modality
+        for text in [
+            "Dr Parkinson's disease follow-up",
+            "Mr Crohn disease",
+            "Dr. Chiari malformation",
+            "V. a. M. Parkinson",
+            "MR Parkinson protocol",
+            "Resection per Hartmann.",
+            "Operation durch Hartmann 2019",
+            "per Fleischner 2017",
+            "Wilson disease, per Leipzig criteria",
+        ] {
+            assert_eq!(clean(text), text, "{text}");
+        }
+    }
+
+    #[test]
+    fn particles_roles_colons_and_lists() {
+        for (text, want) in [
+            (
+                "Verwezen door dr. van Dijk.",
+                "Verwezen door dr. [REMOVED].",
+            ),
+            ("Dr. de la Cruz", "Dr. [REMOVED]"),
+            ("Dott.ssa d'Amico", "Dott.ssa [REMOVED]"),
+            ("vue par le Dr Moreau", "vue par le Dr [REMOVED]"),
+            (
+                "Dictated: Dr. Moss  Transcribed: P. Quinlan",
+                "Dictated: Dr. [REMOVED]  Transcribed: [REMOVED]",
+            ),
+            (
+                "Dictated: Dr. Moss, P. Quinlan",
+                "Dictated: Dr. [REMOVED], [REMOVED]",
+            ),
+            (
+                "Attending: Dr. Lee; Resident: Sam Patel",
+                "Attending: Dr. [REMOVED]; Resident: [REMOVED]",
+            ),
+            ("Radiographer Joanne Ellis", "Radiographer [REMOVED]"),
+            ("Operator: M. Jensen", "Operator: M. [REMOVED]"),
+            (
+                "Gegengelesen von OA Schulze",
+                "Gegengelesen von OA [REMOVED]",
+            ),
+            ("Revisado por Elena Ruiz", "Revisado por [REMOVED]"),
+            (
+                "Gecontroleerd door Jan Smit",
+                "Gecontroleerd door [REMOVED]",
+            ),
+            ("Opisał lek. Jan Kowalski", "Opisał lek. [REMOVED]"),
+            ("gez. Weber", "gez. [REMOVED]"),
+            ("DR. SMITH", "DR. [REMOVED]"),
+            (
+                "Herrn Prof. Dr. med. habil. Jens Vogt",
+                "Herrn Prof. Dr. med. habil. [REMOVED]",
+            ),
+            (
+                "Rücksprache mit Kollegin Schmidt",
+                "Rücksprache mit Kollegin [REMOVED]",
+            ),
+            ("Registrar Tom Hughes", "Registrar [REMOVED]"),
+            ("Authorised by A. Khan", "Authorised by [REMOVED]"),
+            (
+                "IRMER Practitioner: J. Cole",
+                "IRMER Practitioner: [REMOVED]",
+            ),
+            ("Anna Lee, RT(R)", "[REMOVED], RT(R)"),
+        ] {
+            assert_eq!(clean(text), want, "{text}");
+        }
+        for text in [
+            "Reviewed: OK",
+            "Reviewed: Normal study",
+            "Transcribed: pending",
+            "Verified: Correct",
+            "Referred by Neurology",
+            "Checked by Physics",
+            "Operator console error",
+            "vue par le Dr de garde",
+            "ziekte van Parkinson",
+            "XR KNEE OA VIEWS",
+            "per RECIST 1.1",
+            "MS Lesion Follow-up",
+            "MS Plaques periventricular",
+            "DR Chest",
+            "Sonographer Notes",
+            "Fellow Reading",
+            "Operator Error",
+            "Nurse Practitioner Note",
+            "Miss Rate",
+            "Univ. Klinikum",
+            "Consultant review",
+            "witness present",
         ] {
             assert_eq!(clean(text), text, "{text}");
         }

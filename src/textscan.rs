@@ -70,15 +70,21 @@ pub struct Found {
     pub with: Cow<'static, str>,
 }
 
-/// The fewest digits anything found holds but an e-mail address or a URL: a day and a year
-/// (`4 July 1966`), a letter-digit identifier, a cued number.
+/// The fewest digits a phone number, a digit run, a letter-digit identifier or a cued number
+/// holds, and a date with a four-digit year (`4 July 1966`).
 const MIN_DIGITS: usize = 5;
 
+/// The fewest digits a date holds (`4.3.21`, `1 Mar 21`).
+const MIN_DATE_DIGITS: usize = 3;
+
+/// The fewest digits a code after an identifier cue holds (`Proband P-0142`).
+const MIN_CODE_DIGITS: usize = 2;
+
 /// Can `bytes` (text in an ASCII-compatible character set) hold anything [`scan`] finds? No
-/// when they hold fewer than [`MIN_DIGITS`] digits, no `@`, no `://` and no `www.`.
+/// when they hold fewer than `MIN_CODE_DIGITS` (2) digits, no `@`, no `://` and no `www.`.
 pub fn may_hold(bytes: &[u8]) -> bool {
     let (digits, web) = survey(bytes);
-    digits >= MIN_DIGITS || web
+    digits >= MIN_CODE_DIGITS || web
 }
 
 /// How many digits `bytes` hold, and whether they may hold an e-mail address or a URL.
@@ -103,7 +109,7 @@ fn survey(bytes: &[u8]) -> (usize, bool) {
 /// What is found in one text value (not split on backslashes), sorted, not overlapping.
 pub fn scan(text: &str, dates: TextDates) -> Vec<Found> {
     let (digits, web) = survey(text.as_bytes());
-    if digits < MIN_DIGITS && !web {
+    if digits < MIN_CODE_DIGITS && !web {
         return Vec::new();
     }
     let mut c = Vec::with_capacity(text.len());
@@ -117,12 +123,17 @@ pub fn scan(text: &str, dates: TextDates) -> Vec<Found> {
     if web {
         s.web();
     }
-    if digits >= MIN_DIGITS {
+    if digits >= MIN_DATE_DIGITS {
         s.dates();
+    }
+    if digits >= MIN_DIGITS {
         s.identifiers();
         s.phones();
         s.digit_runs();
         s.cued_numbers();
+    }
+    if digits >= MIN_CODE_DIGITS {
+        s.cued_codes();
     }
     s.found.sort_by_key(|f| f.start);
     s.found
@@ -130,7 +141,7 @@ pub fn scan(text: &str, dates: TextDates) -> Vec<Found> {
 
 /// Month names by language and form, lower case: a date found with one is written again with
 /// the same list (and the same case: `JUL`, `Jul`, `jul`).
-const MONTHS: [[&str; 12]; 12] = [
+const MONTHS: [[&str; 12]; 15] = [
     [
         "january",
         "february",
@@ -256,6 +267,16 @@ const MONTHS: [[&str; 12]; 12] = [
         "oktober",
         "november",
         "december",
+    ],
+    // abbreviations in Spanish, Italian, Dutch (those not in a list above)
+    [
+        "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic",
+    ],
+    [
+        "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
+    ],
+    [
+        "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
     ],
 ];
 
@@ -423,6 +444,9 @@ enum Field {
     WeekdayName(usize, Case),
     /// A day with an ordinal suffix: English (`13th`, in this case), or French (`1er`).
     Ordinal(usize, Option<Case>),
+    /// The first of a month written with this mark (`1º de marzo`, `1° marzo`): the mark is
+    /// written on the first only.
+    FirstMark(usize, char),
 }
 
 #[derive(Debug, Clone)]
@@ -546,36 +570,85 @@ fn tld_at(bytes: &[u8], i: usize) -> bool {
     })
 }
 
-/// Words before a number that say it is an identifier (lower case); `#` too.
-const CUES: [&str; 27] = [
+/// Words before a version number (lower case): `4.3.21` after them is no date.
+const VERSION_WORDS: [&str; 14] = [
+    "version", "versión", "versione", "versie", "ver", "vers", "v", "software", "sw", "release",
+    "build", "firmware", "rev", "revision",
+];
+
+/// Words before a number that say it is an identifier (lower case); `#` too. A number of
+/// [`MIN_DIGITS`] after any of them is removed ([`Scanner::cued_numbers`]); a shorter code
+/// (`Nr. A-1234`) only when it holds a letter ([`Scanner::cued_codes`]): `No. 120` may be an
+/// image number.
+const CUES: [&str; 12] = [
+    "id", "nr", "no", "nº", "n°", "case", "patient", "fall", "dossier", "numéro", "número",
+    "numero",
+];
+
+/// Words that say the token after them is an identifier whatever its shape: a number of
+/// [`MIN_DIGITS`], or a code of 4 characters or more with 2 digits (`Proband P-0142`,
+/// `Zugangscode BP-7K3Q-99XZ`, `MRN 4471`). Lower case.
+const STRONG_CUES: [&str; 50] = [
     "mrn",
     "pid",
-    "id",
     "ipp",
     "acc",
     "accn",
     "accession",
-    "nr",
-    "no",
-    "nº",
-    "case",
     "subject",
-    "patient",
+    "participant",
+    "proband",
+    "probandin",
+    "teilnehmer",
+    "teilnehmerin",
+    "sujet",
+    "sujeto",
+    "soggetto",
+    "deelnemer",
     "fallnummer",
     "fallnr",
-    "fall",
     "patientennummer",
     "versichertennr",
     "versichertennummer",
-    "proband",
-    "dossier",
+    "auftragsnummer",
+    "auftragsnr",
+    "befundnummer",
+    "aanvraagnummer",
+    "ordernummer",
+    "requisition",
     "nhc",
     "nhs",
     "ssn",
     "ahv",
     "bsn",
     "nip",
+    "code",
+    "zugangscode",
+    "accesscode",
+    "toegangscode",
+    "passcode",
+    "password",
+    "passwort",
+    "kennwort",
+    "wachtwoord",
+    "pin",
+    "codice",
+    "código",
+    "codigo",
+    "accesso",
+    "acceso",
+    "accès",
+    "login",
 ];
+
+/// How strongly what comes before a token says it is an identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cue {
+    /// `#` or a word of [`CUES`].
+    Weak,
+    /// A word of [`STRONG_CUES`].
+    Strong,
+}
 
 /// A group of digits of a phone number.
 #[derive(Debug, Clone, Copy)]
@@ -906,6 +979,39 @@ impl Scanner {
         })
     }
 
+    /// Is the word before `i` (across spaces and a `:`) one that names a version (`Software
+    /// 4.3.21`, `Version: 1.2.10`)?
+    fn after_version_word(&self, i: usize) -> bool {
+        let mut k = i;
+        while k > 0 && i - k < 3 && matches!(self.c[k - 1], ' ' | '\u{a0}' | ':') {
+            k -= 1;
+        }
+        let w = self.c[..k]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_alphabetic())
+            .count();
+        if k == i || w == 0 || w > 10 {
+            return false;
+        }
+        let word: String = self.c[k - w..k]
+            .iter()
+            .flat_map(|c| c.to_lowercase())
+            .collect();
+        VERSION_WORDS.contains(&word.as_str())
+    }
+
+    /// A year in two digits at `i`, or after an apostrophe (`21`, `'21`): its value and where
+    /// it ends.
+    fn two_digit_year(&self, i: usize) -> Option<(u32, usize)> {
+        let at = if matches!(self.at(i), '\'' | '’') {
+            i + 1
+        } else {
+            i
+        };
+        (self.digits_from(at) == 2).then(|| (self.number(at, 2), at + 2))
+    }
+
     /// A number of 1 or 2 digits at `i`: its value and where it ends.
     fn short_number(&self, i: usize) -> Option<(u32, usize)> {
         let n = self.digits_from(i);
@@ -928,12 +1034,14 @@ impl Scanner {
             s.iter().take(3).take_while(|&&c| is_space(c)).count()
         });
         if spaces > 0 {
-            // Spanish joins day, month and year with "de": "4 de marzo de 2021"
+            // Spanish joins day, month and year with "de" ("4 de marzo de 2021", "del 2021"),
+            // English may with "of" ("4th of March 2021")
             let p = k + spaces;
-            let de = self.at(p).eq_ignore_ascii_case(&'d')
-                && self.at(p + 1).eq_ignore_ascii_case(&'e')
-                && is_space(self.at(p + 2));
-            Some(if de { p + 3 } else { p })
+            let joiner = ["de ", "del ", "of "]
+                .iter()
+                .find(|w| self.starts_with_ci(p, w))
+                .map_or(0, |w| w.len());
+            Some(p + joiner)
         } else if k > j {
             Some(k)
         } else if matches!(self.at(k), '-' | '/') {
@@ -968,6 +1076,9 @@ impl Scanner {
         } else {
             1
         };
+        if day == 1 && matches!(self.at(e), 'º' | '°') {
+            return Some((day, e + 1, Field::FirstMark(width, self.c[e])));
+        }
         if letters == 0 {
             return Some((day, e, Field::Number(width)));
         }
@@ -1035,7 +1146,11 @@ impl Scanner {
             }
             if self.digits_from(be + 1) == 2 {
                 // a year in two digits (`05.03.21`, `7/13/66`): the century, and so the shift
-                // written back, would be a guess: removed, as an ambiguous order is
+                // written back, would be a guess: removed, as an ambiguous order is; but a
+                // version is no date (`Software 4.3.21`)
+                if s == '.' && self.after_version_word(i) {
+                    return None;
+                }
                 let yy = self.number(be + 1, 2);
                 let end = self.date_end(be + 3)?;
                 let valid = |y| date_of(y, b, a).or_else(|| date_of(y, a, b));
@@ -1077,10 +1192,39 @@ impl Scanner {
                 weekday: None,
             });
         }
-        let (d, de, field) = self.day_at(i)?;
-        let j = self.name_sep(de)?;
+        // glued in capitals: `04MAR2021`, `4MAR21`
+        let (d, de, field, glued) = match self.day_at(i) {
+            Some((d, de, field)) => (d, de, field, false),
+            None => {
+                let (d, de) = self.short_number(i)?;
+                if !self.at(de).is_ascii_uppercase() {
+                    return None;
+                }
+                (d, de, Field::Number(de - i), true)
+            }
+        };
+        let j = if glued { de } else { self.name_sep(de)? };
         let (me, list, m, case) = self.month_at(j)?;
-        let k = self.name_sep(me)?;
+        let k = if glued && self.digit(me) {
+            me
+        } else {
+            self.name_sep(me)?
+        };
+        if let Some((yy, ye)) = self.two_digit_year(k) {
+            // `04 Mar 21`, `4-MAR-21`, `4th Mar '21`: a year in two digits is removed
+            // (`day_first` above)
+            let date = date_of(2000 + yy, m, d).or_else(|| date_of(1900 + yy, m, d))?;
+            return Some(DateMatch {
+                start: i,
+                end: self.date_end(ye)?,
+                date,
+                ambiguous: true,
+                year: (k, ye),
+                month: (j, me, Field::MonthName(list, case)),
+                day: (i, de, field),
+                weekday: None,
+            });
+        }
         let y = self.year_at(k)?;
         Some(DateMatch {
             start: i,
@@ -1110,6 +1254,23 @@ impl Scanner {
         let k = self.name_sep(me)?;
         let (d, de, field) = self.day_at(k)?;
         let j = self.name_sep(de)?;
+        if let Some((yy, ye)) = self
+            .two_digit_year(j)
+            .filter(|_| matches!(self.at(j), '\'' | '’'))
+        {
+            // `Mar 4 '21` (not `Mar 4 21`, which may be a list of numbers): removed
+            let date = date_of(2000 + yy, m, d).or_else(|| date_of(1900 + yy, m, d))?;
+            return Some(DateMatch {
+                start: i,
+                end: self.date_end(ye)?,
+                date,
+                ambiguous: true,
+                year: (j, ye),
+                month: (i, me, Field::MonthName(list, case)),
+                day: (k, de, field),
+                weekday: None,
+            });
+        }
         let y = self.year_at(j)?;
         Some(DateMatch {
             start: i,
@@ -1202,6 +1363,12 @@ impl Scanner {
                     };
                     _ = write!(out, "{value:0w$}{}", with_case(suffix, case));
                 }
+                Field::FirstMark(w, mark) => {
+                    _ = write!(out, "{value:0w$}");
+                    if value == 1 {
+                        out.push(mark);
+                    }
+                }
                 // French: "1er", then "2", "3"...
                 Field::Ordinal(w, None) => {
                     _ = write!(out, "{value:0w$}{}", if value == 1 { "er" } else { "" })
@@ -1235,7 +1402,9 @@ impl Scanner {
                     break;
                 }
             }
-            if j - i >= 6 && is_identifier(&self.c[i..j]) {
+            // a version goes on after a dot (`V10.2SP0001`), as a decimal does
+            let version = self.before(i) == '.' && i >= 2 && self.c[i - 2].is_ascii_digit();
+            if j - i >= 6 && !version && is_identifier(&self.c[i..j]) {
                 self.claim(i, j, Some(Cow::Borrowed(REMOVED)));
             }
             i = j;
@@ -1445,7 +1614,8 @@ impl Scanner {
     }
 
     /// Numbers of 5 digits or more (digits joined by `-` or `/` count as one) after an
-    /// identifier cue: one of [`CUES`] or `#`, then `:`, `.`, `#`, `=` or spaces
+    /// identifier cue ([`Scanner::cued`]): one of [`CUES`], [`STRONG_CUES`] or `#`, then `:`,
+    /// `.`, `#`, `=` or spaces
     /// (`MRN: 123456`, `Acc# 55501`, `Nr. 12345-6`).
     fn cued_numbers(&mut self) {
         let n = self.c.len();
@@ -1462,15 +1632,20 @@ impl Scanner {
                 digits += d;
                 e += 1 + d;
             }
-            if digits >= 5 && !is_word(self.at(e)) && !self.in_decimal(i, e) && self.cued(i) {
+            if digits >= 5
+                && !is_word(self.at(e))
+                && !self.in_decimal(i, e)
+                && self.cued(i).is_some()
+            {
                 self.claim(i, e, Some(Cow::Borrowed(REMOVED)));
             }
             i = e;
         }
     }
 
-    /// Is the number at `i` after a cue?
-    fn cued(&self, i: usize) -> bool {
+    /// The identifier cue before the token at `i`, if any: a word of [`CUES`] or
+    /// [`STRONG_CUES`], or `#`, then up to 3 of `:`, `.`, `#`, `=` and spaces.
+    fn cued(&self, i: usize) -> Option<Cue> {
         let mut k = i;
         let mut hash = false;
         while k > 0 && i - k < 4 && matches!(self.c[k - 1], ' ' | '\u{a0}' | ':' | '.' | '#' | '=')
@@ -1478,22 +1653,67 @@ impl Scanner {
             hash |= self.c[k - 1] == '#';
             k -= 1;
         }
-        if hash {
-            return true;
-        }
         let w = self.c[..k]
             .iter()
             .rev()
             .take_while(|&&c| is_word(c))
             .count();
         if k == i || w == 0 || w > 18 {
-            return false;
+            return hash.then_some(Cue::Weak);
         }
         let word: String = self.c[k - w..k]
             .iter()
             .flat_map(|c| c.to_lowercase())
             .collect();
-        CUES.contains(&word.as_str())
+        if STRONG_CUES.contains(&word.as_str()) {
+            Some(Cue::Strong)
+        } else if hash || CUES.contains(&word.as_str()) {
+            Some(Cue::Weak)
+        } else {
+            None
+        }
+    }
+
+    /// Codes after an identifier cue ([`Scanner::cued`]) too short for the other recognizers:
+    /// a token (letters and digits joined by single `-` or `_`) of 4 characters or more with
+    /// 2 digits or more, not a measurement; after a weak cue it must hold a letter
+    /// (`Proband P-0142`, `Zugangscode BP-7K3Q-99XZ`, `Nr. A-1234`; not `No. 120`).
+    fn cued_codes(&mut self) {
+        let n = self.c.len();
+        let mut i = 0;
+        while i < n {
+            if !is_word(self.c[i]) || is_word(self.before(i)) {
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            let (mut digits, mut letters) = (0, 0);
+            loop {
+                while j < n && is_word(self.c[j]) {
+                    digits += usize::from(self.c[j].is_ascii_digit());
+                    letters += usize::from(self.c[j].is_alphabetic());
+                    j += 1;
+                }
+                if is_joiner(self.at(j)) && is_word(self.at(j + 1)) {
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            // (a code does not go on into a decimal: `12.5`)
+            let ends = !(matches!(self.at(j), '.' | ',' | '/') && self.digit(j + 1));
+            if digits >= MIN_CODE_DIGITS && digits + letters >= 4 && ends {
+                let code = match self.cued(i) {
+                    Some(Cue::Strong) => true,
+                    Some(Cue::Weak) => letters > 0,
+                    None => false,
+                };
+                if code && !is_measurement(&self.c[i..j]) {
+                    self.claim(i, j, Some(Cow::Borrowed(REMOVED)));
+                }
+            }
+            i = j;
+        }
     }
 }
 
@@ -1701,6 +1921,37 @@ mod tests {
         assert!(scan("DOB 7/13/66", TextDates::Keep).is_empty());
         // no date: a month that does not exist in either order
         assert!(scan("grades 13-14-15", TextDates::Remove).is_empty());
+        // few digits: a date in two-digit years alone in a text, with a month name too
+        assert_eq!(shifted("Sag T1 4/3/21"), "Sag T1 [REMOVED]");
+        assert_eq!(shifted("seen 04 Mar 21"), "seen [REMOVED]");
+        assert_eq!(shifted("seen 4-MAR-21."), "seen [REMOVED].");
+        // but a version is no date
+        assert!(kept("Software 4.3.21"));
+        assert!(kept("Version: 1.2.10"));
+    }
+
+    #[test]
+    fn dates_with_joining_words_and_marks() {
+        assert_eq!(
+            shifted("on the 14th of March 2021"),
+            "on the 4th of March 2021"
+        );
+        assert_eq!(shifted("el 14 de marzo del 2021"), "el 4 de marzo del 2021");
+        // the first of the month with its mark, written on the first only
+        assert_eq!(shifted("el 1º de abril de 2021"), "el 22 de marzo de 2021");
+        assert_eq!(shifted("il 1° aprile 2021"), "il 22 marzo 2021");
+        assert_eq!(removed("il 1° aprile 2021"), "il [REMOVED]");
+        // abbreviations in Spanish, Italian, Dutch, written back in their own list
+        assert_eq!(shifted("op 14 mrt. 2021"), "op 4 mrt. 2021");
+        assert_eq!(shifted("il 14 mag 2021"), "il 4 mag 2021");
+        assert_eq!(shifted("el 14 ene 2021"), "el 4 ene 2021");
+        // glued in capitals; years after an apostrophe (removed)
+        assert_eq!(shifted("CT 14MAR2021"), "CT 04MAR2021");
+        assert_eq!(shifted("CT 4MAR21"), "CT [REMOVED]");
+        assert_eq!(shifted("seen 4th Mar '21"), "seen [REMOVED]");
+        assert_eq!(shifted("seen Mar 4 '21"), "seen [REMOVED]");
+        assert!(kept("T1 3MAR2 map"));
+        assert!(kept("IMA 12SEP"));
     }
 
     #[test]
@@ -1789,6 +2040,14 @@ mod tests {
             ("Fallnummer 2104578", "Fallnummer [REMOVED]"),
             ("case 55012 reviewed", "case [REMOVED] reviewed"),
             ("Versichertennummer: 88123", "Versichertennummer: [REMOVED]"),
+            // shorter codes after a cue: any shape after a strong one, with a letter after a
+            // weak one
+            ("Proband P-0142.", "Proband [REMOVED]."),
+            ("Zugangscode BP-7K3Q-99XZ.", "Zugangscode [REMOVED]."),
+            ("MRN 4471", "MRN [REMOVED]"),
+            ("Access code: 7K3Q", "Access code: [REMOVED]"),
+            ("Subject ID: S-023", "Subject ID: [REMOVED]"),
+            ("Fall-Nr. F-2231", "Fall-Nr. [REMOVED]"),
             // a UID written in text: its long parts
             (
                 "1.2.840.113619.2.55.3.604688119",
@@ -1863,6 +2122,16 @@ mod tests {
             "Voruntersuchung 03/2019",
             "T2* FFE 3 echoes 4.6/9.2/13.8 ms",
             "Coords -123.45\\67.89\\1012.5",
+            // short numbers after weak cues, versions
+            "Image No. 120",
+            "Serie Nr. 4/12",
+            "Case 12 of 40",
+            "Bild Nr. 12a",
+            "No. 20mm",
+            "ICD-10 code M54.5",
+            "Subject 12 scanned twice",
+            "V10.2SP0001",
+            "syngo MR E11 VE11C SP01",
         ] {
             assert!(kept(text), "{text}: {:?}", scan(text, SHIFT));
         }
@@ -1870,7 +2139,7 @@ mod tests {
 
     #[test]
     fn text_with_few_digits_is_not_scanned() {
-        assert!(!may_hold(b"CT chest w/o contrast 5mm T1"));
+        assert!(!may_hold(b"CT chest w/o contrast 5mm"));
         assert!(may_hold(b"a@b"));
         assert!(may_hold(b"see WWW.x"));
         assert!(may_hold(b"http://"));
