@@ -1015,6 +1015,18 @@ fn black_dc(black: BlackLevel, frame_index: usize, q0: u16) -> Result<i32> {
 /// Redacts one JPEG frame: every MCU that touches a region decodes to black, every other block
 /// keeps its coefficients. See the module documentation.
 pub fn redact_frame(jpeg: &[u8], regions: &[Rect], black: BlackLevel) -> Result<Redacted> {
+    redact(jpeg, regions, black, true)
+}
+
+/// The redaction; `untouched_as_is`: when no unit is replaced, the input is returned as it
+/// came rather than as coded again (the tests turn it off to check that coding again changes
+/// nothing).
+fn redact(
+    jpeg: &[u8],
+    regions: &[Rect],
+    black: BlackLevel,
+    untouched_as_is: bool,
+) -> Result<Redacted> {
     check_soi(jpeg)?;
     let mut out = Vec::with_capacity(jpeg.len() + 1024);
     out.extend_from_slice(&jpeg[..2]);
@@ -1214,7 +1226,7 @@ pub fn redact_frame(jpeg: &[u8], regions: &[Rect], black: BlackLevel) -> Result<
     }
     let mcus_replaced = cells.iter().filter(|&&c| c).count();
     Ok(Redacted {
-        data: if mcus_replaced == 0 {
+        data: if mcus_replaced == 0 && untouched_as_is {
             jpeg.to_vec()
         } else {
             out
@@ -1320,4 +1332,572 @@ fn setup_scan<'a>(
         cells,
         grid_x,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The luminance DC and AC tables of Annex K.3 (every category, every symbol).
+    fn std_dc() -> HuffSpec {
+        let mut bits = [0u8; 17];
+        bits[1..].copy_from_slice(&[0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]);
+        HuffSpec {
+            bits,
+            vals: (0..12).collect(),
+        }
+    }
+
+    fn std_ac() -> HuffSpec {
+        let counts = [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d];
+        let vals: Vec<u8> = vec![
+            0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51,
+            0x61, 0x07, 0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xa1, 0x08, 0x23, 0x42, 0xb1, 0xc1,
+            0x15, 0x52, 0xd1, 0xf0, 0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0a, 0x16, 0x17, 0x18,
+            0x19, 0x1a, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39,
+            0x3a, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x53, 0x54, 0x55, 0x56, 0x57,
+            0x58, 0x59, 0x5a, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x73, 0x74, 0x75,
+            0x76, 0x77, 0x78, 0x79, 0x7a, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x92,
+            0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,
+            0xa8, 0xa9, 0xaa, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xc2, 0xc3,
+            0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8,
+            0xd9, 0xda, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xea, 0xf1, 0xf2,
+            0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa,
+        ];
+        let mut bits = [0u8; 17];
+        bits[1..].copy_from_slice(&counts);
+        HuffSpec { bits, vals }
+    }
+
+    /// A test stream: per component (h, v), coefficients of every block in coding order
+    /// (zigzag, DC absolute).
+    struct Spec {
+        width: u32,
+        height: u32,
+        sampling: Vec<(u8, u8)>,
+        restart: u16,
+        /// One scan per component.
+        separate_scans: bool,
+        dc: HuffSpec,
+        q0: u8,
+        sof: u8,
+        precision: u8,
+    }
+
+    impl Spec {
+        fn new(width: u32, height: u32, sampling: &[(u8, u8)]) -> Spec {
+            Spec {
+                width,
+                height,
+                sampling: sampling.to_vec(),
+                restart: 0,
+                separate_scans: false,
+                dc: std_dc(),
+                q0: 16,
+                sof: 0xC0,
+                precision: 8,
+            }
+        }
+    }
+
+    /// Encodes blocks given by `coef(component, block index in coding order)`; returns the
+    /// stream and the blocks.
+    fn encode(
+        s: &Spec,
+        coef: impl Fn(usize, usize) -> [i32; 64],
+    ) -> (Vec<u8>, Vec<Vec<[i32; 64]>>) {
+        let n = s.sampling.len();
+        let mut out = vec![0xFF, SOI, 0xFF, DQT, 0, 67, 0, s.q0];
+        out.extend_from_slice(&[1u8; 63]);
+        out.extend_from_slice(&[0xFF, s.sof]);
+        out.extend_from_slice(&((8 + 3 * n) as u16).to_be_bytes());
+        out.push(s.precision);
+        out.extend_from_slice(&(s.height as u16).to_be_bytes());
+        out.extend_from_slice(&(s.width as u16).to_be_bytes());
+        out.push(n as u8);
+        for (i, (h, v)) in s.sampling.iter().enumerate() {
+            out.extend_from_slice(&[i as u8 + 1, (h << 4) | v, 0]);
+        }
+        let ac = std_ac();
+        HuffSpec::write_dht(&mut out, &[(0, 0, &s.dc), (1, 0, &ac)]);
+        if s.restart > 0 {
+            out.extend_from_slice(&[0xFF, DRI, 0, 4]);
+            out.extend_from_slice(&s.restart.to_be_bytes());
+        }
+        let (dce, ace) = (s.dc.encoder(), ac.encoder());
+        let single = n == 1;
+        let hmax = s.sampling.iter().map(|c| c.0 as u32).max().unwrap();
+        let vmax = s.sampling.iter().map(|c| c.1 as u32).max().unwrap();
+        let (uw, uh) = if single { (8, 8) } else { (8 * hmax, 8 * vmax) };
+        let (gx, gy) = (
+            s.width.div_ceil(uw) as usize,
+            s.height.div_ceil(uh) as usize,
+        );
+        let scans: Vec<Vec<usize>> = if s.separate_scans || single {
+            (0..n).map(|c| vec![c]).collect()
+        } else {
+            vec![(0..n).collect()]
+        };
+        let mut blocks: Vec<Vec<[i32; 64]>> = vec![vec![]; n];
+        for scan in scans {
+            out.extend_from_slice(&[0xFF, SOS]);
+            out.extend_from_slice(&((6 + 2 * scan.len()) as u16).to_be_bytes());
+            out.push(scan.len() as u8);
+            for &c in &scan {
+                out.extend_from_slice(&[c as u8 + 1, 0]);
+            }
+            out.extend_from_slice(&[0, 63, 0]);
+            // The units of this scan: (component, blocks per unit).
+            let mcus = if scan.len() > 1 {
+                gx * gy
+            } else if single {
+                gx * gy
+            } else {
+                let (h, v) = (s.sampling[scan[0]].0 as u32, s.sampling[scan[0]].1 as u32);
+                ((s.width * h).div_ceil(hmax).div_ceil(8)
+                    * (s.height * v).div_ceil(vmax).div_ceil(8)) as usize
+            };
+            let mut w = BitWriter {
+                out: vec![],
+                acc: 0,
+                nbits: 0,
+            };
+            let mut pred = [0i32; 4];
+            let mut rst = 0u8;
+            for m in 0..mcus {
+                if s.restart > 0 && m > 0 && m % usize::from(s.restart) == 0 {
+                    w.flush();
+                    w.out.extend_from_slice(&[0xFF, 0xD0 + rst]);
+                    rst = (rst + 1) & 7;
+                    pred = [0; 4];
+                }
+                for &c in &scan {
+                    let per = if scan.len() > 1 {
+                        usize::from(s.sampling[c].0 * s.sampling[c].1)
+                    } else {
+                        1
+                    };
+                    for _ in 0..per {
+                        let b = coef(c, blocks[c].len());
+                        let diff = b[0] - pred[c];
+                        pred[c] = b[0];
+                        let cat = category(diff);
+                        w.put(
+                            u32::from(dce.code[cat as usize]),
+                            u32::from(dce.len[cat as usize]),
+                        );
+                        w.put((if diff < 0 { diff - 1 } else { diff }) as u32, cat);
+                        let mut run = 0;
+                        for &v in &b[1..] {
+                            if v == 0 {
+                                run += 1;
+                                continue;
+                            }
+                            while run > 15 {
+                                w.put(u32::from(ace.code[0xF0]), u32::from(ace.len[0xF0]));
+                                run -= 16;
+                            }
+                            let cat = category(v);
+                            let rs = (run << 4) | cat as usize;
+                            w.put(u32::from(ace.code[rs]), u32::from(ace.len[rs]));
+                            w.put((if v < 0 { v - 1 } else { v }) as u32, cat);
+                            run = 0;
+                        }
+                        if run > 0 {
+                            w.put(u32::from(ace.code[0]), u32::from(ace.len[0]));
+                        }
+                        blocks[c].push(b);
+                    }
+                }
+            }
+            w.flush();
+            out.extend_from_slice(&w.out);
+        }
+        out.extend_from_slice(&[0xFF, EOI]);
+        (out, blocks)
+    }
+
+    /// Decodes a stream to coefficients, per frame component, in coding order.
+    fn decode(jpeg: &[u8]) -> Vec<Vec<[i32; 64]>> {
+        struct Dec {
+            blocks: Vec<Vec<[i32; 64]>>,
+            pred: [i32; 4],
+            comp_of: Vec<usize>,
+            next: usize,
+            per: Vec<usize>,
+        }
+        impl Sink for Dec {
+            fn block(
+                &mut self,
+                _comp: &ScanComp,
+                diff: i32,
+                ac: &[u32],
+            ) -> std::result::Result<(), ()> {
+                // The walker visits the scan's components in order, `per` blocks each.
+                let total: usize = self.per.iter().sum();
+                let mut k = self.next % total;
+                let mut slot = 0;
+                while k >= self.per[slot] {
+                    k -= self.per[slot];
+                    slot += 1;
+                }
+                self.next += 1;
+                let c = self.comp_of[slot];
+                self.pred[slot] += diff;
+                let mut b = [0i32; 64];
+                b[0] = self.pred[slot];
+                let mut i = 1;
+                for &sym in ac {
+                    let rs = (sym >> 16) as usize;
+                    let (run, size) = (rs >> 4, (rs & 15) as u32);
+                    if size == 0 {
+                        if run == 15 {
+                            i += 16;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += run;
+                    let bits = (sym & 0xFFFF) as i32;
+                    b[i] = if bits < (1 << (size - 1)) {
+                        bits - (1 << size) + 1
+                    } else {
+                        bits
+                    };
+                    i += 1;
+                }
+                self.blocks[c].push(b);
+                Ok(())
+            }
+            fn restart(&mut self, _n: u8) {
+                self.pred = [0; 4];
+            }
+        }
+        let info = frame_info(jpeg).unwrap();
+        let mut t = Tables {
+            specs: Default::default(),
+            decoders: Default::default(),
+            encoders: Default::default(),
+            q0: [None; 4],
+            restart_interval: 0,
+        };
+        let nf = info.components.len();
+        let mut blocks = vec![vec![]; nf];
+        let hmax = info.components.iter().map(|c| c.h as u32).max().unwrap();
+        let vmax = info.components.iter().map(|c| c.v as u32).max().unwrap();
+        let (uw, uh) = if nf == 1 {
+            (8, 8)
+        } else {
+            (8 * hmax, 8 * vmax)
+        };
+        let (gx, gy) = (
+            info.width.div_ceil(uw) as usize,
+            info.height.div_ceil(uh) as usize,
+        );
+        let cells = vec![false; gx * gy];
+        let mut coded = [false; 4];
+        let mut pos = 2;
+        while let Some(seg) = segment_at(jpeg, pos).unwrap() {
+            pos = seg.end;
+            match seg.marker {
+                DHT => {
+                    for (class, id, spec) in HuffSpec::parse(seg.body, seg.start).unwrap() {
+                        let slot = usize::from(class) * 4 + usize::from(id);
+                        t.decoders[slot] = Some(spec.decoder());
+                    }
+                }
+                DQT => parse_dqt(seg.body, seg.start, &mut t.q0).unwrap(),
+                DRI => t.restart_interval = parse_dri(seg.body, seg.start).unwrap(),
+                SOS => {
+                    let scan = setup_scan(
+                        jpeg,
+                        &seg,
+                        &info,
+                        &t,
+                        BlackLevel::Luma0,
+                        &cells,
+                        gx,
+                        gy,
+                        &mut coded,
+                    )
+                    .unwrap();
+                    let comp_of: Vec<usize> = seg.body[1..1 + 2 * scan.comps.len()]
+                        .chunks(2)
+                        .map(|c| info.components.iter().position(|f| f.id == c[0]).unwrap())
+                        .collect();
+                    let per = scan
+                        .comps
+                        .iter()
+                        .map(|c| if scan.interleaved() { c.h * c.v } else { 1 })
+                        .collect();
+                    let mut d = Dec {
+                        blocks: std::mem::take(&mut blocks),
+                        pred: [0; 4],
+                        comp_of,
+                        next: 0,
+                        per,
+                    };
+                    pos = scan.walk(&mut d).unwrap().unwrap();
+                    blocks = d.blocks;
+                }
+                EOI => break,
+                _ => {}
+            }
+        }
+        blocks
+    }
+
+    fn random_blocks(seed: u64, dc_range: i32) -> impl Fn(usize, usize) -> [i32; 64] {
+        move |c, j| {
+            let mut rng = fastrand::Rng::with_seed(seed ^ ((c as u64) << 32) ^ j as u64);
+            let mut b = [0i32; 64];
+            b[0] = rng.i32(-dc_range..=dc_range);
+            let n = rng.usize(0..20);
+            for _ in 0..n {
+                let k = if rng.bool() {
+                    rng.usize(1..10)
+                } else {
+                    rng.usize(1..64)
+                };
+                b[k] = rng.i32(-300..=300);
+            }
+            if rng.u8(..) < 20 {
+                b[63] = 1;
+            }
+            b
+        }
+    }
+
+    /// The unit of each block of each component, in coding order.
+    fn units_of(s: &Spec) -> (Vec<Vec<usize>>, usize, usize) {
+        let n = s.sampling.len();
+        let hmax = s.sampling.iter().map(|c| c.0 as u32).max().unwrap();
+        let vmax = s.sampling.iter().map(|c| c.1 as u32).max().unwrap();
+        let (uw, uh) = if n == 1 { (8, 8) } else { (8 * hmax, 8 * vmax) };
+        let gx = s.width.div_ceil(uw) as usize;
+        let gy = s.height.div_ceil(uh) as usize;
+        let mut out = vec![];
+        for (c, &(h, v)) in s.sampling.iter().enumerate() {
+            let (h, v) = if n == 1 {
+                (1, 1)
+            } else {
+                (h as usize, v as usize)
+            };
+            let mut units = vec![];
+            if s.separate_scans || n == 1 {
+                let bw = (s.width as usize * h)
+                    .div_ceil(if n == 1 { 1 } else { hmax as usize })
+                    .div_ceil(8);
+                let bh = (s.height as usize * v)
+                    .div_ceil(if n == 1 { 1 } else { vmax as usize })
+                    .div_ceil(8);
+                for j in 0..bw * bh {
+                    units.push((j / bw / v) * gx + (j % bw) / h);
+                }
+            } else {
+                for m in 0..gx * gy {
+                    units.extend(std::iter::repeat_n(m, h * v));
+                }
+            }
+            let _ = c;
+            out.push(units);
+        }
+        (out, gx, uw as usize)
+    }
+
+    fn check(s: &Spec, seed: u64, regions: &[Rect], black: BlackLevel, expect_rebuilt: bool) {
+        let (jpeg, blocks) = encode(s, random_blocks(seed, 40));
+        assert_eq!(
+            decode(&jpeg),
+            blocks,
+            "the test encoder and the decoder disagree"
+        );
+        let same = redact(&jpeg, &[], black, false).unwrap();
+        assert_eq!(
+            same.data, jpeg,
+            "coding again without a region changed the stream"
+        );
+        let out = redact_frame(&jpeg, regions, black).unwrap();
+        assert_eq!(out.tables_rebuilt, expect_rebuilt);
+        let got = decode(&out.data);
+        let (units, gx, uw) = units_of(s);
+        let uh = if s.sampling.len() == 1 {
+            8
+        } else {
+            8 * s.sampling.iter().map(|c| c.1 as usize).max().unwrap()
+        };
+        let hit = |u: usize| {
+            let (cx, cy) = ((u % gx * uw) as u32, (u / gx * uh) as u32);
+            regions.iter().any(|r| {
+                r.x < (cx + uw as u32).min(s.width)
+                    && cx < r.x + r.w
+                    && r.y < (cy + uh as u32).min(s.height)
+                    && cy < r.y + r.h
+            })
+        };
+        let mut replaced = std::collections::BTreeSet::new();
+        for (c, comp_blocks) in blocks.iter().enumerate() {
+            assert_eq!(got[c].len(), comp_blocks.len());
+            for (j, b) in comp_blocks.iter().enumerate() {
+                if hit(units[c][j]) {
+                    replaced.insert(units[c][j]);
+                    let mut black_block = [0i32; 64];
+                    black_block[0] = black_dc(black, c, u16::from(s.q0)).unwrap();
+                    assert_eq!(got[c][j], black_block, "component {c} block {j}");
+                } else {
+                    assert_eq!(&got[c][j], b, "component {c} block {j} changed");
+                }
+            }
+        }
+        assert_eq!(out.mcus_replaced, replaced.len());
+    }
+
+    fn rect(x: u32, y: u32, w: u32, h: u32) -> Rect {
+        Rect { x, y, w, h }
+    }
+
+    #[test]
+    fn gray_and_color_layouts() {
+        let regions = [rect(9, 3, 20, 11), rect(60, 40, 100, 100)];
+        for sampling in [
+            vec![(1, 1)],
+            vec![(2, 2)],
+            vec![(1, 1), (1, 1), (1, 1)],
+            vec![(2, 1), (1, 1), (1, 1)],
+            vec![(2, 2), (1, 1), (1, 1)],
+            vec![(1, 2), (1, 1), (1, 1)],
+            vec![(2, 2), (1, 1), (1, 1), (2, 2)],
+        ] {
+            for (w, h) in [(67, 45), (64, 48), (8, 8), (1, 1)] {
+                let s = Spec::new(w, h, &sampling);
+                check(&s, 7, &regions, BlackLevel::Luma0, false);
+                check(&s, 8, &regions, BlackLevel::Rgb0, false);
+                check(&s, 9, &[rect(0, 0, 1, 1)], BlackLevel::Max, false);
+            }
+        }
+    }
+
+    #[test]
+    fn restart_intervals_and_separate_scans() {
+        for restart in [1, 2, 3, 7] {
+            for separate in [false, true] {
+                let mut s = Spec::new(75, 41, &[(2, 2), (1, 1), (1, 1)]);
+                s.restart = restart;
+                s.separate_scans = separate;
+                check(
+                    &s,
+                    u64::from(restart),
+                    &[rect(20, 10, 17, 9)],
+                    BlackLevel::Luma0,
+                    false,
+                );
+                // More than 8 intervals: RST0..7 wrap around.
+                let mut g = Spec::new(100, 90, &[(1, 1)]);
+                g.restart = restart;
+                check(
+                    &g,
+                    3,
+                    &[rect(0, 0, 100, 8), rect(50, 80, 1, 1)],
+                    BlackLevel::Luma0,
+                    false,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_dc_category_rebuilds_the_tables() {
+        // DC categories 0 to 6 only: the way to black (-512 with Q[0] = 2) and back needs 10.
+        let mut s = Spec::new(40, 24, &[(2, 1), (1, 1), (1, 1)]);
+        let mut bits = [0u8; 17];
+        bits[3] = 7;
+        s.dc = HuffSpec {
+            bits,
+            vals: (0..7).collect(),
+        };
+        s.q0 = 2;
+        s.restart = 2;
+        check(&s, 1, &[rect(16, 0, 1, 1)], BlackLevel::Luma0, true);
+        s.separate_scans = true;
+        check(&s, 2, &[rect(0, 8, 16, 16)], BlackLevel::Luma0, true);
+        // The tables it wrote are optimal for the new scan and the old ones restored after it.
+        let (jpeg, _) = encode(&s, random_blocks(2, 40));
+        let out = redact_frame(&jpeg, &[rect(0, 8, 16, 16)], BlackLevel::Luma0).unwrap();
+        assert!(frame_info(&out.data).unwrap().scans == 3);
+    }
+
+    #[test]
+    fn black_dc_reaches_black() {
+        for q in 1..=255u16 {
+            let dc = black_dc(BlackLevel::Luma0, 0, q).unwrap();
+            assert!(
+                dc * i32::from(q) <= -1024 && (dc + 1) * i32::from(q) > -1024,
+                "q {q}"
+            );
+            let dc = black_dc(BlackLevel::Max, 0, q).unwrap();
+            assert!(
+                dc * i32::from(q) >= 1016 && (dc - 1) * i32::from(q) < 1016,
+                "q {q}"
+            );
+            assert_eq!(black_dc(BlackLevel::Luma0, 1, q).unwrap(), 0);
+            assert_eq!(black_dc(BlackLevel::Rgb0, 2, q).unwrap(), dc_black_rgb(q));
+        }
+        fn dc_black_rgb(q: u16) -> i32 {
+            black_dc(BlackLevel::Luma0, 0, q).unwrap()
+        }
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let (jpeg, _) = encode(&Spec::new(32, 32, &[(1, 1)]), random_blocks(1, 40));
+        let msg = |data: &[u8]| {
+            redact_frame(data, &[rect(0, 0, 8, 8)], BlackLevel::Luma0)
+                .unwrap_err()
+                .0
+        };
+        for (sof, what) in [
+            (0xC2, "progressive JPEG (SOF2)"),
+            (0xC3, "lossless"),
+            (0xC9, "arithmetic coding (SOF9)"),
+            (0xC5, "hierarchical"),
+        ] {
+            let mut s = Spec::new(16, 16, &[(1, 1)]);
+            s.sof = sof;
+            let (j, _) = encode(&s, random_blocks(1, 40));
+            assert!(msg(&j).contains(what), "{}", msg(&j));
+            assert!(frame_info(&j).is_ok());
+        }
+        let mut s = Spec::new(16, 16, &[(1, 1)]);
+        s.precision = 12;
+        s.sof = 0xC1;
+        assert!(msg(&encode(&s, random_blocks(1, 40)).0).contains("12-bit JPEG (SOF1)"));
+        s = Spec::new(16, 16, &[(1, 1)]);
+        s.height = 0;
+        assert!(msg(&encode(&s, random_blocks(1, 40)).0).contains("DNL"));
+        let cut = &jpeg[..jpeg.len() - 40];
+        assert!(msg(cut).contains("truncated scan at byte"), "{}", msg(cut));
+        assert!(msg(b"GIF89a").contains("no SOI"));
+        let info = frame_info(&jpeg).unwrap();
+        assert_eq!(
+            (info.width, info.height, info.precision, info.scans),
+            (32, 32, 8, 1)
+        );
+        assert!(!info.progressive && !info.arithmetic && !info.stored_as_rgb());
+    }
+
+    #[test]
+    fn optimal_tables_are_limited_to_16_bits() {
+        // Fibonacci counts make a Huffman tree deeper than 16.
+        let mut freq = [0u64; 256];
+        let (mut a, mut b) = (1u64, 1u64);
+        for f in freq.iter_mut().take(30) {
+            *f = a;
+            (a, b) = (b, a + b);
+        }
+        let t = HuffSpec::optimal(&freq);
+        assert_eq!(t.vals.len(), 30);
+        assert!(t.codes().is_some());
+        let e = t.encoder();
+        assert!((0..30).all(|s| (1..=16).contains(&e.len[s])));
+    }
 }
