@@ -1448,9 +1448,7 @@ mod tests {
             }
             out.extend_from_slice(&[0, 63, 0]);
             // The units of this scan: (component, blocks per unit).
-            let mcus = if scan.len() > 1 {
-                gx * gy
-            } else if single {
+            let mcus = if scan.len() > 1 || single {
                 gx * gy
             } else {
                 let (h, v) = (s.sampling[scan[0]].0 as u32, s.sampling[scan[0]].1 as u32);
