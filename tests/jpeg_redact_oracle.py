@@ -80,8 +80,19 @@ def make(out: Path):
     add("pil_opt_gray", pil(im.convert("L"), quality=95, optimize=True), [60, 20, 30, 30])
     add("pil_q100_444", pil(im, quality=100, subsampling=0), [33, 11, 8, 8])
     add("pil_whole", pil(im, quality=80), [0, 0, 1000, 1000])
-    add("pil_cmyk", pil(im.convert("CMYK"), quality=85), [10, 10, 20, 20], black="rgb0", check_black=False)
-    add("pil_progressive", pil(im, quality=80, progressive=True), [0, 0, 8, 8], expect_error="progressive")
+    add(
+        "pil_cmyk",
+        pil(im.convert("CMYK"), quality=85),
+        [10, 10, 20, 20],
+        black="rgb0",
+        check_black=False,
+    )
+    add(
+        "pil_progressive",
+        pil(im, quality=80, progressive=True),
+        [0, 0, 8, 8],
+        expect_error="progressive",
+    )
     add("bench_640x480", pil(picture(640, 480, seed=9), quality=85), [100, 100, 200, 40])
 
     if shutil.which("cjpeg"):
@@ -93,17 +104,41 @@ def make(out: Path):
         script.write_text("0;\n1;\n2;\n")
 
         def cj(*args, src=src):
-            return subprocess.run(["cjpeg", *args, str(src)], check=True, capture_output=True).stdout
+            return subprocess.run(
+                ["cjpeg", *args, str(src)], check=True, capture_output=True
+            ).stdout
 
         add("cj_restart2_420", cj("-restart", "2B", "-quality", "80"), [20, 20, 30, 25])
-        add("cj_restart1row_444", cj("-restart", "1", "-sample", "1x1", "-quality", "60"), [0, 30, 90, 8])
-        add("cj_restart3_gray", cj("-restart", "3B", "-grayscale", "-quality", "75"), [45, 5, 17, 40])
-        add("cj_restart5_gray_src", cj("-restart", "5B", "-quality", "90", src=gsrc), [10, 60, 30, 30])
-        add("cj_opt_restart_422", cj("-optimize", "-restart", "4B", "-sample", "2x1"), [5, 5, 60, 10])
+        add(
+            "cj_restart1row_444",
+            cj("-restart", "1", "-sample", "1x1", "-quality", "60"),
+            [0, 30, 90, 8],
+        )
+        add(
+            "cj_restart3_gray",
+            cj("-restart", "3B", "-grayscale", "-quality", "75"),
+            [45, 5, 17, 40],
+        )
+        add(
+            "cj_restart5_gray_src",
+            cj("-restart", "5B", "-quality", "90", src=gsrc),
+            [10, 60, 30, 30],
+        )
+        add(
+            "cj_opt_restart_422",
+            cj("-optimize", "-restart", "4B", "-sample", "2x1"),
+            [5, 5, 60, 10],
+        )
         add("cj_h1v2", cj("-sample", "1x2", "-quality", "70"), [30, 30, 10, 10])
         add("cj_rgb", cj("-rgb", "-quality", "85"), [10, 10, 33, 21], black="rgb0")
-        add("cj_scans_noninterleaved", cj("-scans", str(script), "-quality", "80"), [17, 17, 20, 20])
-        add("cj_scans_noninterleaved_rst", cj("-scans", str(script), "-restart", "3B", "-optimize"), [40, 2, 40, 40])
+        add(
+            "cj_scans_noninterleaved", cj("-scans", str(script), "-quality", "80"), [17, 17, 20, 20]
+        )
+        add(
+            "cj_scans_noninterleaved_rst",
+            cj("-scans", str(script), "-restart", "3B", "-optimize"),
+            [40, 2, 40, 40],
+        )
         add("cj_arith", cj("-arithmetic"), [0, 0, 8, 8], expect_error="arithmetic")
         add("cj_progressive", cj("-progressive"), [0, 0, 8, 8], expect_error="progressive")
 
@@ -140,10 +175,19 @@ def make(out: Path):
             if path is None:
                 continue
             ds = pydicom.dcmread(path)
-            frames = list(generate_frames(ds.PixelData, number_of_frames=int(ds.get("NumberOfFrames", 1) or 1)))
+            frames = list(
+                generate_frames(
+                    ds.PixelData, number_of_frames=int(ds.get("NumberOfFrames", 1) or 1)
+                )
+            )
             stem = "dcm_" + n.removesuffix(".dcm").replace("+", "p")
             err = "12-bit" if ds.BitsStored == 12 else None
-            region = [max(ds.Columns // 5, 0), max(ds.Rows // 4, 0), max(ds.Columns // 3, 1), max(ds.Rows // 5, 1)]
+            region = [
+                max(ds.Columns // 5, 0),
+                max(ds.Rows // 4, 0),
+                max(ds.Columns // 3, 1),
+                max(ds.Rows // 5, 1),
+            ]
             add(stem, frames[0], region, black="auto", expect_error=err)
             if len(frames) > 1:
                 add(stem + "_last", frames[-1], [0, 0, 48, 20], black="auto")
@@ -206,7 +250,9 @@ def planes(path):
 def djpeg(path):
     if not shutil.which("djpeg"):
         return None
-    out = subprocess.run(["djpeg", "-nosmooth", "-pnm", str(path)], check=True, capture_output=True).stdout
+    out = subprocess.run(
+        ["djpeg", "-nosmooth", "-pnm", str(path)], check=True, capture_output=True
+    ).stdout
     import io
 
     a = np.asarray(Image.open(io.BytesIO(out)))
@@ -238,7 +284,10 @@ def check(d: Path):
         uw, uh = units(im)
         cells = cell_mask(w, h, uw, uh, c["region"])
         if res["mcus_replaced"] != int(cells.sum()) or res["mcus_total"] != cells.size:
-            problems.append(f"replaced {res['mcus_replaced']}/{res['mcus_total']}, expected {cells.sum()}/{cells.size}")
+            problems.append(
+                f"replaced {res['mcus_replaced']}/{res['mcus_total']}, "
+                f"expected {cells.sum()}/{cells.size}"
+            )
         inside = expand(cells, uw, uh, w, h)
         near = expand(ring(cells), uw, uh, w, h)
         black = res.get("black", c["black"])
@@ -250,7 +299,9 @@ def check(d: Path):
             if (a[:, :, 0] != b[:, :, 0])[~inside].any():
                 problems.append("first component differs outside the replaced units")
             if c["check_black"] and inside.any() and not dark(b[:, :, 0][inside]).all():
-                problems.append(f"first component not black inside: {np.unique(b[:, :, 0][inside])[:10]}")
+                problems.append(
+                    f"first component not black inside: {np.unique(b[:, :, 0][inside])[:10]}"
+                )
             if a.shape[2] > 1 and (a[:, :, 1:] != b[:, :, 1:])[~near].any():
                 problems.append("other components differ outside the ring")
             ra = np.asarray(Image.open(orig).convert("RGB")).astype(int)
