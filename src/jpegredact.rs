@@ -1771,6 +1771,9 @@ mod tests {
                 check(&s, 7, &regions, BlackLevel::Luma0, false);
                 check(&s, 8, &regions, BlackLevel::Rgb0, false);
                 check(&s, 9, &[rect(0, 0, 1, 1)], BlackLevel::Max, false);
+                let mut extended = Spec::new(w, h, &sampling);
+                extended.sof = 0xC1;
+                check(&extended, 10, &regions, BlackLevel::Luma0, false);
             }
         }
     }
