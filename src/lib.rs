@@ -18,6 +18,7 @@ pub mod dest;
 pub mod dump;
 pub mod error;
 pub mod iod;
+pub mod jpegredact;
 pub mod names;
 pub mod naming;
 pub mod pixels;
