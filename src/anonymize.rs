@@ -72,6 +72,8 @@ struct PixelPlan {
     overlay_groups: Vec<u16>,
     note: Option<String>,
     flags: Vec<&'static str>,
+    /// Compressed frames to redact block by block: the layout and the rectangles.
+    jpeg: Option<(crate::pixels::Layout, crate::encapsulated::Plan)>,
 }
 
 /// What to do with a file that may carry burned-in annotation (text in its pixels, which no
@@ -177,6 +179,7 @@ impl Anonymizer {
             overlay_groups: Vec::new(),
             note: None,
             flags: Vec::new(),
+            jpeg: None,
         };
         let refuse = |problem: String| Error::PixelData {
             name: file.name.clone(),
@@ -232,9 +235,24 @@ impl Anonymizer {
             plan.note = Some(format!("{what}, but the file has no pixel data"));
             return Ok(plan);
         }
-        let layout = Layout::of(file).map_err(|p| refuse(format!("it {p}")))?;
+        let compressed = file.transfer_syntax.encapsulated;
+        if compressed && !crate::encapsulated::supported(&file.transfer_syntax.uid) {
+            return Err(refuse(format!(
+                "it has compressed pixel data (transfer syntax {}), which Clean Pixel Data \
+                 cannot rewrite yet (JPEG Baseline and 8-bit JPEG Extended can be)",
+                file.transfer_syntax.uid
+            )));
+        }
+        let layout = if compressed {
+            Layout::header(file)
+        } else {
+            Layout::of(file)
+        }
+        .map_err(|p| refuse(format!("it {p}")))?;
         let size = format!("{}x{}", layout.cols, layout.rows);
-        let mut edit = PixelEdit::new(file, layout.clone());
+        let mut common: Vec<crate::pixels::Span> = Vec::new();
+        let mut per_frame: std::collections::BTreeMap<u32, Vec<crate::pixels::Span>> =
+            Default::default();
         let mut missed = Vec::new();
         let mut blanked = 0usize;
         if let Some((_, rule)) = matched {
@@ -247,7 +265,7 @@ impl Anonymizer {
                 match area_spans(&area, file, &layout) {
                     Some(spans) => {
                         blanked += usize::from(!spans.is_empty());
-                        edit.blank_all(spans);
+                        common.extend(spans);
                     }
                     None => missed.push(match area {
                         Area::Rect(r) => format!("region {r} misses the {size} image"),
@@ -261,18 +279,43 @@ impl Anonymizer {
                 Some(spans) => {
                     blanked += 1;
                     match b.frame {
-                        Some(f) if f < layout.frames => edit.blank_frame(f, spans),
+                        Some(f) if f < layout.frames => {
+                            per_frame.entry(f).or_default().extend(spans)
+                        }
                         Some(f) => missed.push(format!(
                             "box {} names frame {f} of {}",
                             b.rect, layout.frames
                         )),
-                        None => edit.blank_all(spans),
+                        None => common.extend(spans),
                     }
                 }
                 None => missed.push(format!("box {} misses the {size} image", b.rect)),
             }
         }
-        let overlays = embedded_overlays(file, &layout);
+        let overlays = if compressed {
+            Vec::new()
+        } else {
+            embedded_overlays(file, &layout)
+        };
+        let mut edit = PixelEdit::new(file, layout.clone());
+        if compressed {
+            let merge = |mut s: Vec<crate::pixels::Span>| {
+                s.sort_unstable();
+                crate::encapsulated::rects_of(&s)
+            };
+            plan.jpeg = Some((
+                layout.clone(),
+                crate::encapsulated::Plan {
+                    common: merge(common),
+                    frames: per_frame.into_iter().map(|(f, s)| (f, merge(s))).collect(),
+                },
+            ));
+        } else {
+            edit.blank_all(common);
+            for (f, spans) in per_frame {
+                edit.blank_frame(f, spans);
+            }
+        }
         if !overlays.is_empty() {
             let positions: Vec<u32> = overlays.iter().map(|&(_, p)| p).collect();
             edit.clear_bits(&positions);
@@ -308,6 +351,9 @@ impl Anonymizer {
             note.push_str("; overlay planes in the pixel bits cleared");
         }
         plan.cleaned = blanked > 0;
+        if !plan.cleaned {
+            plan.jpeg = None;
+        }
         plan.note = Some(note);
         plan.edit = (!edit.is_empty()).then_some(edit);
         Ok(plan)
@@ -324,7 +370,7 @@ impl Anonymizer {
                     .into(),
             });
         }
-        let pixels = self.plan_pixels(file, boxes)?;
+        let mut pixels = self.plan_pixels(file, boxes)?;
         let mut flags = pixels.flags.clone();
         if !pixels.cleaned
             && self.burned_in != BurnedIn::Allow
@@ -419,6 +465,26 @@ impl Anonymizer {
         file.meta
             .elements
             .retain(|e| e.tag == tags::MEDIA_STORAGE_SOP_CLASS_UID);
+        if let Some((layout, plan)) = &pixels.jpeg {
+            let done = crate::encapsulated::redact(file, layout, plan).map_err(|problem| {
+                Error::PixelData {
+                    name: file.name.clone(),
+                    problem: format!("it {problem}"),
+                }
+            })?;
+            if let Some(note) = &mut pixels.note {
+                note.push_str(&format!(
+                    "; JPEG redacted block by block: {} of {} blocks replaced in {} frame(s)",
+                    done.mcus_replaced, done.mcus_total, done.frames
+                ));
+                if done.segments_dropped > 0 {
+                    note.push_str(&format!(
+                        ", {} header segment(s) that may hold text dropped",
+                        done.segments_dropped
+                    ));
+                }
+            }
+        }
         self.add_markers(&mut file.dataset, pixels.cleaned);
         if let Some(edit) = pixels.edit {
             crate::pixels::attach(file, edit);

@@ -16,6 +16,7 @@ pub mod clean;
 pub mod dataset;
 pub mod dest;
 pub mod dump;
+pub mod encapsulated;
 pub mod error;
 pub mod iod;
 pub mod jpegredact;

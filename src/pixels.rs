@@ -121,6 +121,32 @@ impl Layout {
     /// Read the layout of `file`'s pixel data (its top-level dataset). An error says what is
     /// missing or not supported.
     pub fn of(file: &DicomFile) -> Result<Layout, String> {
+        let layout = Layout::header(file)?;
+        let el = file.dataset.get(layout.tag).ok_or("has no pixel data")?;
+        if matches!(el.value, Value::Fragments(_)) || file.transfer_syntax.encapsulated {
+            return Err(format!(
+                "has compressed pixel data (transfer syntax {}), which Clean Pixel Data \
+                 cannot rewrite yet",
+                file.transfer_syntax.uid
+            ));
+        }
+        let have = match &el.value {
+            Value::Primitive(d) => d.len(),
+            _ => 0,
+        };
+        let want = layout.value_len();
+        if have < want {
+            return Err(format!(
+                "has {have} bytes of pixel data where its {}x{}x{} {} layout needs {want}",
+                layout.rows, layout.cols, layout.frames, layout.photometric_name
+            ));
+        }
+        Ok(layout)
+    }
+
+    /// The layout the header describes, whatever the encoding of the pixel data (for
+    /// compressed data, what the decoded frames are).
+    pub fn header(file: &DicomFile) -> Result<Layout, String> {
         let ds = &file.dataset;
         let (tag, el) = [
             tags::PIXEL_DATA,
@@ -130,13 +156,6 @@ impl Layout {
         .into_iter()
         .find_map(|t| ds.get(t).map(|e| (t, e)))
         .ok_or("has no pixel data")?;
-        if matches!(el.value, Value::Fragments(_)) || file.transfer_syntax.encapsulated {
-            return Err(format!(
-                "has compressed pixel data (transfer syntax {}), which Clean Pixel Data \
-                 cannot rewrite yet",
-                file.transfer_syntax.uid
-            ));
-        }
         let big = file.transfer_syntax.big_endian;
         let us = |t: Tag| read_uint(ds, t, big);
         let need = |t: Tag, what: &str| us(t).ok_or_else(|| format!("has no valid {what}"));
@@ -213,7 +232,9 @@ impl Layout {
                  high bit {high_bit})"
             ));
         }
-        if matches!(photometric, Photometric::Ybr422 { .. }) && (planar || cols % 2 == 1) {
+        let native = !file.transfer_syntax.encapsulated;
+        if native && matches!(photometric, Photometric::Ybr422 { .. }) && (planar || cols % 2 == 1)
+        {
             return Err(format!(
                 "has {photometric_name} pixels with planar configuration 1 or an odd number \
                  of columns, which is not a valid layout"
@@ -237,18 +258,6 @@ impl Layout {
             word_swap,
             float,
         };
-        let have = match &el.value {
-            Value::Primitive(d) => d.len(),
-            _ => 0,
-        };
-        let want = layout.value_len();
-        if have < want {
-            return Err(format!(
-                "has {have} bytes of pixel data where its {rows}x{cols}x{frames} {} layout \
-                 needs {want}",
-                layout.photometric_name
-            ));
-        }
         Ok(layout)
     }
 
