@@ -226,6 +226,11 @@ def test_job_rebuilds_the_profile_with_its_markers() -> None:
         p.unlisted = "keep"
         again = _Job.of(p, **_job_fields()).profile()
         assert again == p and again.unlisted == "keep" and again._compile().unlisted == "keep"
+    # the pixel settings travel too (the option bit with the options, the rules beside them)
+    pix = ConfidentialityProfile.create_default(O.CLEAN_DESC | O.CLEAN_PIXEL_DATA)
+    pix.pixel_rules = [("banner", 'Modality.equals("US")', "(0,0,640,40) (frame)")]
+    again = _Job.of(pix, **_job_fields()).profile()
+    assert again == pix and again.clean_pixel_data and again.pixel_rules == pix.pixel_rules
     # the rules travel without the settings, which travel beside them: a setting no profile
     # file can hold (surrounding spaces) still reaches the workers
     on_top.patient_id = " P-1 "
