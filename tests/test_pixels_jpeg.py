@@ -2,17 +2,21 @@
 dicomveil's.
 
 The files: an ultrasound-like picture with "DOE^JANE 1966-07-13" drawn into its banner
-(tests/util.py), saved as JPEG by Pillow (quality 90; grayscale, RGB in 4:2:0 and 4:4:4) and
-wrapped without recompression by dcmtk's img2dcm (JPEG Baseline, Modality US, an ACME
-manufacturer); multi-frame files, made by img2dcm and rewrapped by pydicom's ``encapsulate``
-without a Basic Offset Table and with every frame split over two fragments; and the same
-stream labelled RGB instead of YBR_FULL_422, as some devices write it. A site's CTP script
-blanks the banner (and, for the decoders, a rectangle that is not aligned with the units).
+(tests/util.py), saved as JPEG by Pillow (quality 90; grayscale, RGB in 4:2:0, 4:2:2 and
+4:4:4; one with restart markers, optimal Huffman tables and a size that is no multiple of the
+unit) and wrapped without recompression by dcmtk's img2dcm (JPEG Baseline, Modality US, an
+ACME manufacturer); multi-frame files, made by img2dcm and rewrapped by pydicom without a
+Basic Offset Table, with every frame split over two fragments (with and without one), and with
+an Extended Offset Table; and the 4:2:0 stream labelled RGB instead of YBR_FULL_422, as some
+devices write it. A site's CTP script blanks the banner (and, for the decoders, a rectangle
+that is not aligned with the units).
 
 * tesseract reads the name before and not after; the transfer syntax stays;
 * dcmtk's dcmdjpeg and Pillow decode every 8x8 block outside the replaced units exactly as
   before (a decoder's chroma upsampling may reach one pixel into a unit next to a replaced one
-  in 4:2:0 images), and the replaced units black;
+  where chroma is subsampled), and the replaced units black; each frame is one fragment found
+  through a new Basic Offset Table, an Extended Offset Table is removed;
+* a progressive stream in a file that says JPEG Baseline is refused, nothing written;
 * Exif, XMP, Photoshop, COM and JFXX segments holding the name are gone from the output;
 * dciodvfy finds no new error.
 """
@@ -32,7 +36,7 @@ import numpy as np
 import pydicom
 import pytest
 from dicomveil import Anonymizer, DicomFile
-from pydicom.encaps import encapsulate, generate_frames
+from pydicom.encaps import encapsulate, encapsulate_extended, generate_frames
 from util import (
     BANNER,
     BANNER_TEXT,
@@ -88,11 +92,17 @@ def img2dcm(jpegs: list[bytes], dst: Path, *args: str) -> Path:
     return dst
 
 
-def rewrapped(src: Path, dst: Path, **encaps: object) -> Path:
-    """`src` with its frames encapsulated again by pydicom (``encapsulate(**encaps)``)."""
+def rewrapped(src: Path, dst: Path, extended: bool = False, **encaps: object) -> Path:
+    """`src` with its frames encapsulated again by pydicom (``encapsulate(**encaps)``, or with
+    an Extended Offset Table)."""
     ds = pydicom.dcmread(src)
     frames = list(generate_frames(ds.PixelData, number_of_frames=int(ds.NumberOfFrames)))
-    ds.PixelData = encapsulate(frames, **encaps)
+    if extended:
+        ds.PixelData, ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths = encapsulate_extended(
+            frames
+        )
+    else:
+        ds.PixelData = encapsulate(frames, **encaps)
     ds.save_as(dst)
     return dst
 
@@ -117,6 +127,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "gray": img2dcm([pillow_jpeg(False)], d / "gray.dcm"),
         "rgb420": img2dcm([rgb420], d / "rgb420.dcm"),
         "rgb444": img2dcm([pillow_jpeg(True, subsampling=0)], d / "rgb444.dcm"),
+        "rgb422": img2dcm([pillow_jpeg(True, subsampling=1)], d / "rgb422.dcm"),
         "gray-frames": img2dcm(
             [pillow_jpeg(False, 18 + i) for i in range(FRAMES)], d / "gray-frames.dcm"
         ),
@@ -135,6 +146,10 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     files["rgb-frames-split"] = rewrapped(
         files["rgb-frames"], d / "rgb-frames-split.dcm", fragments_per_frame=2
     )
+    files["rgb-frames-split-no-bot"] = rewrapped(
+        files["rgb-frames"], d / "rgb-frames-split-no-bot.dcm", fragments_per_frame=2, has_bot=False
+    )
+    files["rgb-frames-eot"] = rewrapped(files["rgb-frames"], d / "rgb-frames-eot.dcm", True)
     files["rgb-label"] = relabelled_rgb(files["rgb420"], d / "rgb-label.dcm")
     files["rgb-label-jfif"] = relabelled_rgb(files["rgb420"], d / "rgb-label-jfif.dcm", rgb420)
     return files
@@ -157,6 +172,7 @@ def check_wrapping(before: pydicom.Dataset, after: pydicom.Dataset) -> None:
     assert len(fragments) == frames and all(f[:2] == b"\xff\xd8" for f in fragments)
     assert len(offsets) == frames and offsets[0] == 0
     assert after.LossyImageCompression == "01" and after.BurnedInAnnotation == "NO"
+    assert "ExtendedOffsetTable" not in after and "ExtendedOffsetTableLengths" not in after
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,10 +314,13 @@ DECODED = [
     "gray",
     "rgb420",
     "rgb444",
+    "rgb422",
     "gray-frames",
     "rgb-frames",
     "rgb-frames-no-bot",
     "rgb-frames-split",
+    "rgb-frames-split-no-bot",
+    "rgb-frames-eot",
     "rgb-restart-odd-size",
 ]
 
