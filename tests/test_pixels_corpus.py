@@ -32,13 +32,20 @@ from conftest import ANONYMIZED_CORPUS, PYDICOM_DATA, corpus_id
 from dicomveil import Anonymizer, DicomFile, PixelDataError
 from pydicom.pixels import apply_color_lut
 from util import (
+    BANNER,
+    FONT,
+    SITE_SCRIPT,
     TEST_KEY,
     clean_pixels,
     dciodvfy_errors,
     dcm2pnm_frames,
+    ocr,
     pixel_profile,
+    read_any,
     region_mask,
+    rule_text,
     transfer_syntax_of,
+    ultrasound_image,
 )
 
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -107,14 +114,6 @@ def rect_for(ds: pydicom.Dataset) -> tuple[int, int, int, int]:
     if str(ds.get("PhotometricInterpretation", "")).endswith("_422"):
         x, w = x & ~1, max(2, w & ~1)
     return x, y, w, h
-
-
-def rule_text(rect: tuple[int, int, int, int]) -> str:
-    return "({},{},{},{})".format(*rect)
-
-
-def read_any(src: bytes | Path) -> pydicom.Dataset:
-    return pydicom.dcmread(io.BytesIO(src) if isinstance(src, bytes) else src, force=True)
 
 
 def pydicom_frames(ds: pydicom.Dataset) -> np.ndarray:
@@ -400,52 +399,6 @@ def test_dcmtk_reads_blank_inside_and_the_same_pixels_outside(cid: str, tmp_path
 # ---------------------------------------------------------------------------------------------
 # 3. Text drawn into the pixels, read by OCR
 # ---------------------------------------------------------------------------------------------
-
-FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-BANNER_TEXT = "DOE^JANE 1966-07-13"
-BANNER = (0, 0, 640, 48)
-SITE_SCRIPT = (
-    "ACME ultrasound: name banner\n"
-    '{ Modality.equals("US") * Manufacturer.containsIgnoreCase("acme") }\n'
-    f"{rule_text(BANNER)}\n"
-)
-
-
-def ultrasound_image(color: bool):
-    """A 640x480 ultrasound-like picture: a speckled fan on black, the name banner at the top
-    (and a color Doppler blob in the RGB one)."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    rng = np.random.default_rng(18)
-    yy, xx = np.mgrid[0:480, 0:640]
-    angle = np.degrees(np.arctan2(xx - 320, yy - 40))
-    radius = np.hypot(xx - 320, yy - 40)
-    fan = (np.abs(angle) < 35) & (radius > 60) & (radius < 430)
-    gray = np.where(fan, rng.integers(40, 200, size=fan.shape), 0).astype(np.uint8)
-    img = Image.fromarray(gray).convert("RGB" if color else "L")
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.truetype(str(FONT), 28)
-    draw.text((12, 8), BANNER_TEXT, fill=(255, 255, 0) if color else 255, font=font)
-    draw.text((520, 450), "MI 0.8", fill=(255, 255, 255) if color else 200, font=font)
-    if color:
-        draw.ellipse((280, 200, 360, 260), fill=(200, 30, 30))
-    return img
-
-
-def ocr(arr: np.ndarray, tmp_path: Path, name: str) -> str:
-    """What tesseract reads in the image (gray levels, sparse text: a banner and labels)."""
-    from PIL import Image
-
-    png = tmp_path / f"{name}.png"
-    Image.fromarray(arr).convert("L").save(png)
-    proc = subprocess.run(
-        ["tesseract", str(png), "-", "--psm", "11"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return proc.stdout
 
 
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")

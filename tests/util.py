@@ -833,3 +833,66 @@ def run_cli(*args: object, cwd: str | os.PathLike | None = None) -> subprocess.C
         cwd=cwd,
         timeout=120,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Ultrasound-like images with a name drawn into their pixels, and OCR
+# ---------------------------------------------------------------------------------------------
+
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+BANNER_TEXT = "DOE^JANE 1966-07-13"
+BANNER = (0, 0, 640, 48)
+
+
+def rule_text(rect: tuple[int, int, int, int]) -> str:
+    return "({},{},{},{})".format(*rect)
+
+
+#: A CTP DicomPixelAnonymizer script of a site: the banner of one device's ultrasound images.
+SITE_SCRIPT = (
+    "ACME ultrasound: name banner\n"
+    '{ Modality.equals("US") * Manufacturer.containsIgnoreCase("acme") }\n'
+    f"{rule_text(BANNER)}\n"
+)
+
+
+def read_any(src: bytes | str | os.PathLike) -> Dataset:
+    return pydicom.dcmread(io.BytesIO(src) if isinstance(src, bytes) else src, force=True)
+
+
+def ultrasound_image(color: bool, seed: int = 18):
+    """A 640x480 ultrasound-like picture: a speckled fan on black (its speckle drawn from
+    `seed`), the name banner at the top (and a color Doppler blob in the RGB one)."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:480, 0:640]
+    angle = np.degrees(np.arctan2(xx - 320, yy - 40))
+    radius = np.hypot(xx - 320, yy - 40)
+    fan = (np.abs(angle) < 35) & (radius > 60) & (radius < 430)
+    gray = np.where(fan, rng.integers(40, 200, size=fan.shape), 0).astype(np.uint8)
+    img = Image.fromarray(gray).convert("RGB" if color else "L")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(str(FONT), 28)
+    draw.text((12, 8), BANNER_TEXT, fill=(255, 255, 0) if color else 255, font=font)
+    draw.text((520, 450), "MI 0.8", fill=(255, 255, 255) if color else 200, font=font)
+    if color:
+        draw.ellipse((280, 200, 360, 260), fill=(200, 30, 30))
+    return img
+
+
+def ocr(arr, tmp_path: Path, name: str) -> str:
+    """What tesseract reads in the image (gray levels, sparse text: a banner and labels)."""
+    from PIL import Image
+
+    png = tmp_path / f"{name}.png"
+    Image.fromarray(arr).convert("L").save(png)
+    proc = subprocess.run(
+        ["tesseract", str(png), "-", "--psm", "11"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return proc.stdout
