@@ -236,10 +236,11 @@ pub fn redact(file: &mut DicomFile, layout: &Layout, plan: &Plan) -> Result<Done
         }
         let (stream, dropped) = drop_text_segments(&stream)?;
         done.segments_dropped += dropped;
-        let info = jpegredact::frame_info(&stream).map_err(|e| format!("frame {i}: {e}"))?;
+        let info = jpegredact::frame_info(&stream)
+            .map_err(|e| format!("has a frame ({i}) that cannot be redacted: {e}"))?;
         if info.width != layout.cols || info.height != layout.rows {
             return Err(format!(
-                "frame {i} is {}x{} where the header says {}x{}",
+                "has a frame ({i}) of {}x{} where the header says {}x{}",
                 info.width, info.height, layout.cols, layout.rows
             ));
         }
@@ -249,7 +250,7 @@ pub fn redact(file: &mut DicomFile, layout: &Layout, plan: &Plan) -> Result<Done
         }
         let black = black_level(layout, &info);
         let out = jpegredact::redact_frame(&stream, &regions, black)
-            .map_err(|e| format!("frame {i}: {e}"))?;
+            .map_err(|e| format!("has a frame ({i}) that cannot be redacted: {e}"))?;
         done.mcus_replaced += out.mcus_replaced;
         done.mcus_total += out.mcus_total;
         frames_out.push(out.data);
