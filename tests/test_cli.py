@@ -665,3 +665,18 @@ def test_verify_usage_errors(tmp_path: Path) -> None:
     assert cli("verify", tmp_path / "missing").returncode == 2
     assert cli("verify", tmp_path, "--option", "nope").returncode == 2
     assert cli("verify", tmp_path, "--workers", "0").returncode == 2
+
+
+def test_option_all_as_the_docs_say() -> None:
+    """--option ALL (an alias of the ten table options) is accepted, alone and with
+    CLEAN_PIXEL_DATA, which it does not include."""
+    from dicomveil.cli import main
+
+    runner = CliRunner()
+    r = runner.invoke(main, ["profile", "show", "--option", "ALL"])
+    assert r.exit_code == 0, r.output
+    first = r.output.splitlines()[0]
+    assert "CLEAN_GRAPH" in first and "CLEAN_PIXEL_DATA" not in first
+    r = runner.invoke(main, ["profile", "show", "--option", "all,clean-pixel-data"])
+    assert r.exit_code == 0, r.output
+    assert "# settings: clean_pixel_data yes" in r.output.splitlines()[1]

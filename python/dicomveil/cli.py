@@ -41,8 +41,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 Options = ConfidentialityProfileOptions
 
-#: Option names accepted by --option (ALL included).
-_OPTION_NAMES = [o.name for o in Options if o.name]
+_OPTION_NAMES = list(Options.__members__)  # ALL too (Flag iteration skips an alias)
 
 _ACTIONS_LEGEND = (
     "X remove, Z empty value, D dummy value, K keep, C clean, U new UID; "
