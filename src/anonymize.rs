@@ -485,6 +485,31 @@ impl Anonymizer {
                 }
             }
         }
+        if pixels.jpeg.is_none()
+            && self.profile.identity_removed
+            && file.transfer_syntax.encapsulated
+            && crate::encapsulated::jpeg_family(&file.transfer_syntax.uid)
+        {
+            // Exif, XMP and comments in the streams' headers can name the patient: gone with
+            // any profile at least as strong as the Basic one, pixel rules or not
+            let frames = crate::pixels::Layout::header(file).map_or(1, |l| l.frames);
+            let dropped =
+                crate::encapsulated::drop_header_text(file, frames).map_err(|problem| {
+                    Error::PixelData {
+                        name: file.name.clone(),
+                        problem: format!("it {problem}"),
+                    }
+                })?;
+            if dropped > 0 {
+                let what = format!(
+                    "{dropped} JPEG header segment(s) that may hold text dropped (APPn, COM)"
+                );
+                pixels.note = Some(match pixels.note.take() {
+                    Some(n) => format!("{n}; {what}"),
+                    None => what,
+                });
+            }
+        }
         self.add_markers(&mut file.dataset, pixels.cleaned);
         if let Some(edit) = pixels.edit {
             crate::pixels::attach(file, edit);

@@ -4,8 +4,8 @@
 //! block by block in the compressed stream ([`crate::jpegredact`]): only the MCUs that touch a
 //! region are replaced by black blocks, every other block keeps its coefficients, so nothing
 //! else changes once decoded and nothing is recompressed. Header segments that can carry text
-//! or a thumbnail the redaction does not reach (APP1 to APP13 and APP15: Exif, XMP, ICC...;
-//! a JFXX thumbnail; COM) are dropped. The frames are read one at a time; the redacted
+//! or a thumbnail the redaction does not reach (every APPn but JFIF, SPIFF and Adobe's: Exif,
+//! XMP, ICC, a JFXX thumbnail...; COM) are dropped. The frames are read one at a time; the redacted
 //! frames are held until the file is written (their compressed size, not the decoded).
 //! Every other encapsulated syntax is refused when a rule matches.
 
@@ -155,9 +155,21 @@ fn frame_fragments(
     Ok(out)
 }
 
+/// Whether a header segment (its marker, and its body or the start of it) may hold text or a
+/// thumbnail: every APPn but a JFIF APP0, the APP8 of a SPIFF header (JPEG-LS) and its
+/// directory (`spiff`: the stream has one), and Adobe's APP14; and COM.
+fn droppable(marker: u8, body: &[u8], spiff: bool) -> bool {
+    match marker {
+        0xE0 => !body.starts_with(b"JFIF\0"),
+        0xE8 => !(spiff || body.starts_with(b"SPIFF\0")),
+        0xEE => !body.starts_with(b"Adobe"),
+        0xE1..=0xEF | 0xFE => true,
+        _ => false,
+    }
+}
+
 /// Drop the header segments before the first scan that can hold text or a thumbnail the
-/// block redaction does not reach: APP1 to APP13 and APP15, an APP0 that is not JFIF (JFXX
-/// thumbnails), COM. Returns the stream and how many segments were dropped.
+/// block redaction does not reach ([`droppable`]). Returns the stream and how many segments were dropped.
 fn drop_text_segments(jpeg: &[u8]) -> Result<(Vec<u8>, usize), String> {
     if jpeg.len() < 4 || jpeg[0] != 0xFF || jpeg[1] != 0xD8 {
         return Err("holds a frame that is not a JPEG stream (no SOI marker)".into());
@@ -166,6 +178,7 @@ fn drop_text_segments(jpeg: &[u8]) -> Result<(Vec<u8>, usize), String> {
     out.extend_from_slice(&jpeg[..2]);
     let mut at = 2;
     let mut dropped = 0;
+    let mut spiff = false;
     loop {
         // fill bytes before a marker
         while at + 1 < jpeg.len() && jpeg[at] == 0xFF && jpeg[at + 1] == 0xFF {
@@ -186,12 +199,8 @@ fn drop_text_segments(jpeg: &[u8]) -> Result<(Vec<u8>, usize), String> {
             return Err("holds a truncated or malformed JPEG header".into());
         }
         let body = &jpeg[at + 4..end];
-        let drop = match marker {
-            0xE0 => !body.starts_with(b"JFIF\0"),
-            0xE1..=0xED | 0xEF | 0xFE => true,
-            _ => false,
-        };
-        if drop {
+        spiff |= marker == 0xE8 && body.starts_with(b"SPIFF\0");
+        if droppable(marker, body, spiff) {
             dropped += 1;
         } else {
             out.extend_from_slice(&jpeg[at..end]);
@@ -275,6 +284,153 @@ pub fn redact(file: &mut DicomFile, layout: &Layout, plan: &Plan) -> Result<Done
         el.vr = VR::OB;
     }
     Ok(done)
+}
+
+/// The encapsulated syntaxes whose frames are JPEG or JPEG-LS streams (the marker syntax of
+/// ISO 10918 and 14495, whose APPn and COM segments can carry text).
+pub fn jpeg_family(uid: &str) -> bool {
+    matches!(
+        uid,
+        "1.2.840.10008.1.2.4.50"
+            | "1.2.840.10008.1.2.4.51"
+            | "1.2.840.10008.1.2.4.57"
+            | "1.2.840.10008.1.2.4.70"
+            | "1.2.840.10008.1.2.4.80"
+            | "1.2.840.10008.1.2.4.81"
+    )
+}
+
+/// How many bytes of a frame's first fragment are read to look for header segments before
+/// reading it whole.
+const HEADER_PEEK: u64 = 64 * 1024;
+
+/// Whether a stream's header (before the first scan or frame marker) holds a segment
+/// [`drop_text_segments`] drops; `None` when `head` ends before the header does.
+fn has_text_segments(head: &[u8]) -> Option<bool> {
+    if head.len() < 2 || head[0] != 0xFF || head[1] != 0xD8 {
+        return Some(false);
+    }
+    let mut at = 2;
+    let mut spiff = false;
+    loop {
+        while at + 1 < head.len() && head[at] == 0xFF && head[at + 1] == 0xFF {
+            at += 1;
+        }
+        if at + 4 > head.len() {
+            return None;
+        }
+        if head[at] != 0xFF {
+            return Some(false);
+        }
+        let marker = head[at + 1];
+        if marker == 0xDA || !(0xC0..=0xFE).contains(&marker) || marker == 0xD8 {
+            return Some(false);
+        }
+        let len = u16::from_be_bytes([head[at + 2], head[at + 3]]) as usize;
+        if (0xE0..=0xEF).contains(&marker) && at + 10 > head.len() {
+            return None; // its identifier is not all there
+        }
+        let body = &head[(at + 4).min(head.len())..];
+        spiff |= marker == 0xE8 && body.starts_with(b"SPIFF\0");
+        if droppable(marker, body, spiff) {
+            return Some(true);
+        }
+        at += 2 + len.max(2);
+    }
+}
+
+/// Drop the header segments that may hold text ([`droppable`])
+/// from every frame of a JPEG or JPEG-LS file, whatever the pixel rules: Exif, XMP and comments
+/// can name the patient. Only the first fragment of a frame that has such segments is read
+/// whole and rewritten; the offset table follows. Returns how many segments were dropped.
+pub fn drop_header_text(file: &mut DicomFile, frames: u32) -> Result<usize, String> {
+    let Some(Value::Fragments(fragments)) = file.dataset.get(tags::PIXEL_DATA).map(|e| &e.value)
+    else {
+        return Ok(0);
+    };
+    // the frames as the offset table or the fragments say; else every fragment that starts a
+    // JPEG stream (SOI) is looked at
+    let groups = match frame_fragments(file, fragments, frames.max(1)) {
+        Ok(groups) => groups,
+        Err(_) => {
+            let mut starts = Vec::new();
+            for (i, f) in fragments.iter().enumerate().skip(1) {
+                let head = match f {
+                    Data::Inline(v) => v.get(..2).map(<[u8]>::to_vec),
+                    Data::Source { offset, len } if *len >= 2 => file.source.read(*offset, 2).ok(),
+                    _ => None,
+                };
+                if head.as_deref() == Some(&[0xFF, 0xD8]) {
+                    starts.push(i..i + 1);
+                }
+            }
+            starts
+        }
+    };
+    let mut changed: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut dropped = 0;
+    for range in &groups {
+        let first = &fragments[range.start];
+        let peek = |n: u64| -> Result<Vec<u8>, String> {
+            match first {
+                Data::Inline(v) => Ok(v[..(n as usize).min(v.len())].to_vec()),
+                Data::Source { offset, len } => file
+                    .source
+                    .read(*offset, n.min(*len))
+                    .map_err(|e| format!("cannot be read: {e}")),
+                Data::Edited { .. } => Ok(Vec::new()),
+            }
+        };
+        let head = peek(HEADER_PEEK)?;
+        let whole = match has_text_segments(&head) {
+            Some(false) => continue,
+            Some(true) => peek(first.len())?,
+            None if (head.len() as u64) < first.len() => {
+                let whole = peek(first.len())?;
+                if has_text_segments(&whole) != Some(true) {
+                    continue;
+                }
+                whole
+            }
+            None => continue,
+        };
+        let (out, n) = drop_text_segments(&whole)?;
+        if n > 0 {
+            dropped += n;
+            changed.push((range.start, out));
+        }
+    }
+    if changed.is_empty() {
+        return Ok(0);
+    }
+    let had_table =
+        !fragments[0].is_empty() || file.dataset.get(tags::EXTENDED_OFFSET_TABLE).is_some();
+    let mut new: Vec<Data> = fragments.clone();
+    for (i, bytes) in changed {
+        new[i] = Data::Inline(bytes);
+    }
+    if had_table {
+        let mut starts = Vec::with_capacity(new.len());
+        let mut at = 0u64;
+        for f in &new[1..] {
+            starts.push(at);
+            at += 8 + f.len() + f.len() % 2;
+        }
+        let mut table = Vec::new();
+        if at <= u32::MAX as u64 {
+            for range in &groups {
+                table.extend_from_slice(&(starts[range.start - 1] as u32).to_le_bytes());
+            }
+        }
+        new[0] = Data::Inline(table);
+    }
+    let ds = &mut file.dataset;
+    ds.remove(tags::EXTENDED_OFFSET_TABLE);
+    ds.remove(tags::EXTENDED_OFFSET_TABLE_LENGTHS);
+    if let Some(el) = ds.get_mut(tags::PIXEL_DATA) {
+        el.value = Value::Fragments(new);
+    }
+    Ok(dropped)
 }
 
 #[cfg(test)]

@@ -473,6 +473,36 @@ def test_header_segments_holding_the_name_are_gone(tmp_path: Path) -> None:
     check_block_by_block(pillow_frames(ds_in), pillow_frames(ds_out), units, [BANNER], 3)
 
 
+@pytest.mark.parametrize("frames", [1, 3])
+def test_header_segments_are_dropped_under_the_basic_profile_without_rules(
+    frames: int, tmp_path: Path
+) -> None:
+    """No pixel rule, no CLEAN_PIXEL_DATA: the Basic profile still drops the segments that
+    name the patient (and only them: the scans are byte-identical), and the offset table
+    follows the shorter frames."""
+    jpeg = jpeg_with_the_name_in_its_header()
+    src = img2dcm([jpeg] * frames, tmp_path / "exif.dcm", "-ka")
+    out = Anonymizer(key=TEST_KEY, burned_in="allow").anonymize(dicomveil.DicomFile.open(src))
+    data = out.to_bytes()
+    for form in NAME_FORMS:
+        assert form not in data, form
+    assert out.pixel_handling is not None
+    assert "JPEG header segment(s) that may hold text dropped" in out.pixel_handling
+    ds_in, ds_out = read_any(src), read_any(data)
+    before = list(generate_frames(ds_in.PixelData, number_of_frames=frames))
+    after = list(generate_frames(ds_out.PixelData, number_of_frames=frames))
+    assert len(after) == frames
+    for a, b in zip(before, after, strict=True):
+        sos_a, sos_b = a.index(b"\xff\xda"), b.index(b"\xff\xda")
+        assert len(b) < len(a) and a[sos_a:] == b[sos_b:]
+    assert np.array_equal(ds_in.pixel_array, ds_out.pixel_array)
+    # a profile weaker than the Basic one (custom, empty) keeps the stream as it is
+    kept = Anonymizer(
+        dicomveil.ConfidentialityProfile.empty(), key=TEST_KEY, burned_in="allow"
+    ).anonymize(dicomveil.DicomFile.open(src))
+    assert read_any(kept.to_bytes()).PixelData == ds_in.PixelData
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. dciodvfy: cleaning adds no error
 # ---------------------------------------------------------------------------------------------
