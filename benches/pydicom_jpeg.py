@@ -16,20 +16,18 @@ SRC is a file or a folder (its files, at the same relative paths under DST).
 
 from __future__ import annotations
 
-import argparse
 import io
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pydicom_baseline  # noqa: E402
+import pydicom_pixels  # noqa: E402
+from pydicom_pixels import parse_rect  # noqa: E402, F401
 
 Rect = tuple[int, int, int, int]
 
@@ -57,42 +55,12 @@ def mask(ds: Dataset, rects: list[Rect]) -> None:
     ds["PixelData"].is_undefined_length = True
 
 
-def anonymize(src: Path, dst: Path, rects: list[Rect]) -> None:
-    ds = pydicom.dcmread(src)
-    pydicom_baseline.clean(ds)
-    mask(ds, rects)
-    ds.PatientIdentityRemoved = "YES"
-    ds.BurnedInAnnotation = "NO"
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(dst)
-
-
 def anonymize_tree(src: Path, dst: Path, rects: list[Rect]) -> int:
-    if src.is_file():
-        anonymize(src, dst, rects)
-        return 1
-    n = 0
-    for root, _, files in os.walk(src):
-        for name in files:
-            p = Path(root) / name
-            anonymize(p, dst / p.relative_to(src), rects)
-            n += 1
-    return n
-
-
-def parse_rect(text: str) -> Rect:
-    x, y, w, h = (int(v) for v in text.split(","))
-    return x, y, w, h
+    return pydicom_pixels.anonymize_tree(src, dst, rects, mask)
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("src", type=Path)
-    p.add_argument("dst", type=Path)
-    p.add_argument("--rect", type=parse_rect, action="append", required=True, help="x,y,w,h")
-    a = p.parse_args()
-    print(anonymize_tree(a.src, a.dst, a.rect), "files")
+    pydicom_pixels.main(mask, __doc__)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pydicom
@@ -57,10 +58,14 @@ def mask(ds: Dataset, rects: list[Rect]) -> None:
     ds.PixelData = arr.tobytes()
 
 
-def anonymize(src: Path, dst: Path, rects: list[Rect]) -> None:
+Mask = Callable[[Dataset, list[Rect]], None]
+
+
+def anonymize(src: Path, dst: Path, rects: list[Rect], masker: Mask | None = None) -> None:
+    """Clean the header, mask the rectangles (with `masker`, default :func:`mask`), save."""
     ds = pydicom.dcmread(src)
     pydicom_baseline.clean(ds)
-    mask(ds, rects)
+    (masker or mask)(ds, rects)
     ds.PatientIdentityRemoved = "YES"
     ds.BurnedInAnnotation = "NO"
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
@@ -68,15 +73,15 @@ def anonymize(src: Path, dst: Path, rects: list[Rect]) -> None:
     ds.save_as(dst)
 
 
-def anonymize_tree(src: Path, dst: Path, rects: list[Rect]) -> int:
+def anonymize_tree(src: Path, dst: Path, rects: list[Rect], masker: Mask | None = None) -> int:
     if src.is_file():
-        anonymize(src, dst, rects)
+        anonymize(src, dst, rects, masker)
         return 1
     n = 0
     for root, _, files in os.walk(src):
         for name in files:
             p = Path(root) / name
-            anonymize(p, dst / p.relative_to(src), rects)
+            anonymize(p, dst / p.relative_to(src), rects, masker)
             n += 1
     return n
 
@@ -86,13 +91,13 @@ def parse_rect(text: str) -> Rect:
     return x, y, w, h
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(masker: Mask | None = None, doc: str | None = None) -> None:
+    p = argparse.ArgumentParser(description=(doc or __doc__ or "").split("\n\n")[0])
     p.add_argument("src", type=Path)
     p.add_argument("dst", type=Path)
     p.add_argument("--rect", type=parse_rect, action="append", required=True, help="x,y,w,h")
     a = p.parse_args()
-    print(anonymize_tree(a.src, a.dst, a.rect), "files")
+    print(anonymize_tree(a.src, a.dst, a.rect, masker), "files")
 
 
 if __name__ == "__main__":
