@@ -149,8 +149,10 @@ struct J2kInfo {
     width: u32,
     height: u32,
     components: u16,
-    /// Every component at full resolution, of at most 16 bits.
+    /// Every component at full resolution.
     plain: bool,
+    /// The most bits of a component.
+    precision: u8,
     /// The multiple component transform is used (COD).
     mct: bool,
     /// The 9-7 irreversible wavelet (COD): lossy.
@@ -186,15 +188,17 @@ fn j2k_info(data: &[u8]) -> Option<J2kInfo> {
                     be32(body + 14)?,
                 );
                 let components = be16(body + 34)?;
-                let plain = (0..components as usize).all(|c| {
-                    let s = body + 36 + 3 * c;
-                    matches!(data.get(s..s + 3), Some(&[p, 1, 1]) if (p & 0x7F) < 16)
-                });
+                let comps = (0..components as usize)
+                    .map(|c| data.get(body + 36 + 3 * c..body + 39 + 3 * c))
+                    .collect::<Option<Vec<_>>>()?;
+                let plain = comps.iter().all(|c| c[1] == 1 && c[2] == 1);
+                let precision = comps.iter().map(|c| (c[0] & 0x7F) + 1).max().unwrap_or(0);
                 info = Some(J2kInfo {
                     width: x.checked_sub(x0)?,
                     height: y.checked_sub(y0)?,
                     components,
                     plain,
+                    precision,
                     mct: false,
                     irreversible: false,
                 });
@@ -300,7 +304,11 @@ fn decode_frame(file: &DicomFile, d: &Decoded, data: &[u8]) -> Result<Vec<u8>, S
     // the decoders write where the header says, unchecked: the stream must fit it
     let fits = match d.family {
         Family::Jpeg2000 => j2k_info(data).is_some_and(|i| {
-            i.width == l.cols && i.height == l.rows && i.components as u32 == l.samples && i.plain
+            i.width == l.cols
+                && i.height == l.rows
+                && i.components as u32 == l.samples
+                && i.plain
+                && u32::from(i.precision) <= l.bits_allocated
         }),
         _ => jpeg_size(data) == Some((l.cols, l.rows, l.samples as u8)),
     };
@@ -494,6 +502,7 @@ mod tests {
         let i = j2k_info(&s).unwrap();
         assert_eq!((i.width, i.height, i.components), (64, 32, 3));
         assert!(i.plain && i.mct && !i.irreversible);
+        assert_eq!(i.precision, 8);
         let n = s.len();
         s[n - 5] = 0;
         assert!(j2k_info(&s).unwrap().irreversible);
