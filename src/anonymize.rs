@@ -520,7 +520,7 @@ impl Anonymizer {
                 }
             })?;
             if decoded.lossy {
-                crate::codecs::mark_lossy(file, lossy, &source);
+                crate::codecs::mark_lossy(file, lossy, decoded.lossy_method);
             }
             if let Some(note) = &mut pixels.note {
                 note.push_str(&format!(

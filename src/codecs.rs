@@ -68,6 +68,8 @@ pub struct Decoded {
     pub output: Output,
     /// The source is lossy (its header says so, or its JPEG 2000 stream is irreversible).
     pub lossy: bool,
+    /// The method of a lossy compression the stream itself shows (irreversible JPEG 2000).
+    pub lossy_method: Option<&'static str>,
 }
 
 /// Decide how `file` (encapsulated, its syntax of a [`family`]) is decoded: the layout of
@@ -84,10 +86,14 @@ pub fn plan(file: &DicomFile) -> Result<Decoded, String> {
         .text(tags::LOSSY_IMAGE_COMPRESSION)
         .is_some_and(|v| trim_padding(v) == b"01");
     let mut photometric = None;
+    let mut lossy_method = None;
     if family == Family::Jpeg2000 {
         let first = first_fragment(file)?;
         let info = j2k_info(&first).ok_or("holds a frame that is not a JPEG 2000 stream")?;
         lossy |= info.irreversible;
+        if info.irreversible {
+            lossy_method = Some("ISO_15444_1");
+        }
         if matches!(header_photometric.as_str(), "YBR_RCT" | "YBR_ICT") {
             if !info.mct {
                 return Err(format!(
@@ -129,6 +135,7 @@ pub fn plan(file: &DicomFile) -> Result<Decoded, String> {
             Output::Native
         },
         lossy,
+        lossy_method,
     })
 }
 
@@ -456,8 +463,9 @@ pub fn lossy_attributes(file: &DicomFile) -> Vec<Element> {
 }
 
 /// Mark `file` as lossy: Lossy Image Compression "01", its ratio and method as the source had
-/// them (`kept`), or the method of the source's syntax when the source did not say.
-pub fn mark_lossy(file: &mut DicomFile, kept: &[Element], source_uid: &str) {
+/// them (`kept`, restored if the profile removed them), and the method the stream shows
+/// (`method`) when the source named none.
+pub fn mark_lossy(file: &mut DicomFile, kept: &[Element], method: Option<&str>) {
     let ds = &mut file.dataset;
     for el in kept {
         if ds.get(el.tag).is_none() {
@@ -469,11 +477,7 @@ pub fn mark_lossy(file: &mut DicomFile, kept: &[Element], source_uid: &str) {
         VR::CS,
         &["01"],
     ));
-    if ds.get(tags::LOSSY_IMAGE_COMPRESSION_METHOD).is_none() {
-        let method = match family(source_uid) {
-            Some(Family::Jpeg2000) => "ISO_15444_1",
-            _ => "ISO_10918_1",
-        };
+    if let (Some(method), None) = (method, ds.get(tags::LOSSY_IMAGE_COMPRESSION_METHOD)) {
         ds.put(Element::text(
             tags::LOSSY_IMAGE_COMPRESSION_METHOD,
             VR::CS,
