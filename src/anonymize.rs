@@ -74,6 +74,13 @@ struct PixelPlan {
     flags: Vec<&'static str>,
     /// Compressed frames to redact block by block: the layout and the rectangles.
     jpeg: Option<(crate::pixels::Layout, crate::encapsulated::Plan)>,
+    /// Compressed frames to decode, edit and write again losslessly: how, the edit (of the
+    /// decoded layout), and the source's lossy compression attributes.
+    decoded: Option<(
+        crate::codecs::Decoded,
+        crate::pixels::PixelEdit,
+        Vec<Element>,
+    )>,
 }
 
 /// What to do with a file that may carry burned-in annotation (text in its pixels, which no
@@ -180,6 +187,7 @@ impl Anonymizer {
             note: None,
             flags: Vec::new(),
             jpeg: None,
+            decoded: None,
         };
         let refuse = |problem: String| Error::PixelData {
             name: file.name.clone(),
@@ -235,18 +243,27 @@ impl Anonymizer {
             plan.note = Some(format!("{what}, but the file has no pixel data"));
             return Ok(plan);
         }
+        let uid = file.transfer_syntax.uid.as_str();
         let compressed = file.transfer_syntax.encapsulated;
-        if compressed && !crate::encapsulated::supported(&file.transfer_syntax.uid) {
-            return Err(refuse(format!(
-                "it has compressed pixel data (transfer syntax {}), which Clean Pixel Data \
-                 cannot rewrite yet (JPEG Baseline and 8-bit JPEG Extended can be)",
-                file.transfer_syntax.uid
-            )));
-        }
-        let layout = if compressed {
-            Layout::header(file)
-        } else {
-            Layout::of(file)
+        // compressed frames redacted block by block in the stream (else decoded)
+        let blockwise = compressed && crate::encapsulated::supported(uid);
+        let decoded = match crate::codecs::family(uid) {
+            Some(_) if compressed && !blockwise => {
+                Some(crate::codecs::plan(file).map_err(|p| refuse(format!("it {p}")))?)
+            }
+            _ if compressed && !blockwise => {
+                return Err(refuse(format!(
+                    "it has compressed pixel data (transfer syntax {uid}), which Clean Pixel \
+                     Data cannot rewrite (JPEG Baseline, 8-bit JPEG Extended, JPEG Lossless, \
+                     JPEG 2000 and RLE Lossless can be)"
+                )));
+            }
+            _ => None,
+        };
+        let layout = match &decoded {
+            Some(d) => Ok(d.layout.clone()),
+            None if compressed => Layout::header(file),
+            None => Layout::of(file),
         }
         .map_err(|p| refuse(format!("it {p}")))?;
         let size = format!("{}x{}", layout.cols, layout.rows);
@@ -292,13 +309,13 @@ impl Anonymizer {
                 None => missed.push(format!("box {} misses the {size} image", b.rect)),
             }
         }
-        let overlays = if compressed {
+        let overlays = if blockwise {
             Vec::new()
         } else {
             embedded_overlays(file, &layout)
         };
         let mut edit = PixelEdit::new(file, layout.clone());
-        if compressed {
+        if blockwise {
             let merge = |mut s: Vec<crate::pixels::Span>| {
                 s.sort_unstable();
                 crate::encapsulated::rects_of(&s)
@@ -355,7 +372,16 @@ impl Anonymizer {
             plan.jpeg = None;
         }
         plan.note = Some(note);
-        plan.edit = (!edit.is_empty()).then_some(edit);
+        if edit.is_empty() {
+            return Ok(plan);
+        }
+        match decoded {
+            Some(d) => {
+                let lossy = crate::codecs::lossy_attributes(file);
+                plan.decoded = Some((d, edit, lossy));
+            }
+            None => plan.edit = Some(edit),
+        }
         Ok(plan)
     }
 
@@ -485,7 +511,34 @@ impl Anonymizer {
                 }
             }
         }
+        if let Some((decoded, edit, lossy)) = &pixels.decoded {
+            let source = file.transfer_syntax.uid.clone();
+            let done = crate::codecs::rewrite(file, decoded, edit).map_err(|problem| {
+                Error::PixelData {
+                    name: file.name.clone(),
+                    problem: format!("it {problem}"),
+                }
+            })?;
+            if decoded.lossy {
+                crate::codecs::mark_lossy(file, lossy, decoded.lossy_method);
+            }
+            if let Some(note) = &mut pixels.note {
+                note.push_str(&format!(
+                    "; {} frame(s) of transfer syntax {source} decoded and written {}",
+                    done.frames,
+                    match done.output {
+                        crate::codecs::Output::Rle => "as RLE Lossless again".to_string(),
+                        crate::codecs::Output::Native => format!(
+                            "as Explicit VR Little Endian ({}{})",
+                            decoded.layout.photometric_name,
+                            if decoded.lossy { ", lossy source" } else { "" }
+                        ),
+                    }
+                ));
+            }
+        }
         if pixels.jpeg.is_none()
+            && pixels.decoded.is_none()
             && self.profile.identity_removed
             && file.transfer_syntax.encapsulated
             && crate::encapsulated::jpeg_family(&file.transfer_syntax.uid)

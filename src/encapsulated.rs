@@ -7,7 +7,8 @@
 //! or a thumbnail the redaction does not reach (every APPn but JFIF, SPIFF and Adobe's: Exif,
 //! XMP, ICC, a JFXX thumbnail...; COM) are dropped. The frames are read one at a time; the redacted
 //! frames are held until the file is written (their compressed size, not the decoded).
-//! Every other encapsulated syntax is refused when a rule matches.
+//! RLE, JPEG Lossless and JPEG 2000 are decoded instead ([`crate::codecs`]); every other
+//! encapsulated syntax is refused when a rule matches.
 
 use std::collections::BTreeMap;
 
@@ -80,7 +81,7 @@ fn black_level(layout: &Layout, info: &jpegredact::FrameInfo) -> BlackLevel {
 /// The fragments (indices into the fragment list, the offset table at 0 excluded) of each
 /// frame: by the Basic Offset Table, else one fragment per frame, else by the end of image
 /// marker closing a frame's last fragment.
-fn frame_fragments(
+pub(crate) fn frame_fragments(
     file: &DicomFile,
     fragments: &[Data],
     frames: u32,
@@ -209,6 +210,20 @@ fn drop_text_segments(jpeg: &[u8]) -> Result<(Vec<u8>, usize), String> {
     }
 }
 
+/// The Basic Offset Table of one fragment per frame (empty past 4 GB).
+pub(crate) fn offset_table(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut table = Vec::with_capacity(4 * frames.len());
+    let mut at = 0u64;
+    for f in frames {
+        table.extend_from_slice(&(at as u32).to_le_bytes());
+        at += 8 + f.len() as u64 + f.len() as u64 % 2;
+    }
+    if at > u32::MAX as u64 {
+        table.clear();
+    }
+    table
+}
+
 /// What was done to a compressed file.
 pub struct Done {
     pub frames: usize,
@@ -264,17 +279,7 @@ pub fn redact(file: &mut DicomFile, layout: &Layout, plan: &Plan) -> Result<Done
         done.mcus_total += out.mcus_total;
         frames_out.push(out.data);
     }
-    // the Basic Offset Table of one fragment per frame (empty past 4 GB)
-    let mut table = Vec::with_capacity(4 * frames_out.len());
-    let mut at = 0u64;
-    for f in &frames_out {
-        table.extend_from_slice(&(at as u32).to_le_bytes());
-        at += 8 + f.len() as u64 + f.len() as u64 % 2;
-    }
-    if at > u32::MAX as u64 {
-        table.clear();
-    }
-    let mut new = vec![Data::Inline(table)];
+    let mut new = vec![Data::Inline(offset_table(&frames_out))];
     new.extend(frames_out.into_iter().map(Data::Inline));
     let ds = &mut file.dataset;
     ds.remove(tags::EXTENDED_OFFSET_TABLE);

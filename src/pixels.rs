@@ -147,6 +147,12 @@ impl Layout {
     /// The layout the header describes, whatever the encoding of the pixel data (for
     /// compressed data, what the decoded frames are).
     pub fn header(file: &DicomFile) -> Result<Layout, String> {
+        Layout::header_as(file, None)
+    }
+
+    /// [`Layout::header`], with this photometric interpretation in place of the header's
+    /// (what a decoder outputs).
+    pub fn header_as(file: &DicomFile, photometric: Option<&str>) -> Result<Layout, String> {
         let ds = &file.dataset;
         let (tag, el) = [
             tags::PIXEL_DATA,
@@ -189,9 +195,12 @@ impl Layout {
                 .ok_or("has an invalid Number of Frames (not a positive number)")?
                 as u32,
         };
-        let photometric_name = ds
-            .text(tags::PHOTOMETRIC_INTERPRETATION)
-            .map(|t| String::from_utf8_lossy(t).trim().to_string())
+        let photometric_name = photometric
+            .map(str::to_string)
+            .or_else(|| {
+                ds.text(tags::PHOTOMETRIC_INTERPRETATION)
+                    .map(|t| String::from_utf8_lossy(t).trim().to_string())
+            })
             .unwrap_or_else(|| if samples == 3 { "RGB" } else { "MONOCHROME2" }.to_string());
         let photometric = match photometric_name.as_str() {
             "MONOCHROME1" => Photometric::Monochrome1,

@@ -343,7 +343,9 @@ def test_outside_ultrasound_regions() -> None:
 
 
 def test_compressed_pixel_data_is_refused() -> None:
-    path = Path(pydicom.data.get_testdata_file("MR_small_RLE.dcm"))
+    """JPEG-LS: no pure-Rust codec (RLE, JPEG Lossless and JPEG 2000 are decoded,
+    tests/test_pixels_codecs.py)."""
+    path = Path(pydicom.data.get_testdata_file("MR_small_jpeg_ls_lossless.dcm"))
     f = DicomFile.open(path)
     with pytest.raises(PixelDataError, match="compressed"):
         Anonymizer(profile(), key=KEY).anonymize(f)
@@ -352,13 +354,19 @@ def test_compressed_pixel_data_is_refused() -> None:
 def test_compressed_refused_in_a_tree_and_the_report_says_why(tmp_path: Path) -> None:
     src = tmp_path / "in"
     src.mkdir()
+    shutil.copy(pydicom.data.get_testdata_file("MR_small_jpeg_ls_lossless.dcm"), src / "jls.dcm")
     shutil.copy(pydicom.data.get_testdata_file("MR_small_RLE.dcm"), src / "rle.dcm")
     (src / "native.dcm").write_bytes(make())
     report = Anonymizer(profile(), key=KEY).anonymize_tree(src, tmp_path / "out")
     by_name = {Path(f.source).name: f for f in report.files}
-    assert by_name["rle.dcm"].status == "refused"
-    assert by_name["rle.dcm"].error == "PixelDataError"
-    assert not (tmp_path / "out" / "rle.dcm").exists()
+    assert by_name["jls.dcm"].status == "refused"
+    assert by_name["jls.dcm"].error == "PixelDataError"
+    assert not (tmp_path / "out" / "jls.dcm").exists()
+    assert by_name["rle.dcm"].status == "done"
+    assert by_name["rle.dcm"].pixels == (
+        "cleaned by rule 1 (banner); 1 frame(s) of transfer syntax 1.2.840.10008.1.2.5 "
+        "decoded and written as RLE Lossless again"
+    )
     assert by_name["native.dcm"].status == "done"
     assert by_name["native.dcm"].pixels == "cleaned by rule 1 (banner)"
 
