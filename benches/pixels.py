@@ -22,7 +22,8 @@ pixel reads as the blank (the lowest stored value, -32768 for these signed CT sl
 them each pixel equals the input's; without rules every pixel equals the input's.
 
 With --multiframe-gb (default 1; 0 to skip), one multi-frame file of that size is made and
-masked once by each program in a child process, whose peak RSS is its ru_maxrss from wait4.
+masked once by each program in a child process (the first, middle and last frames of each
+output checked the same way), whose peak RSS is its ru_maxrss from wait4.
 The child is started by a small launcher (python -S): Linux carries the largest resident set
 across fork and exec, so a child of this process would report this process's size; the
 launcher's own (printed as "floor") is the least any child can report.
