@@ -972,6 +972,7 @@ impl Scan<'_> {
 // The redaction
 
 /// Tables and settings as the marker segments define them so far.
+#[derive(Default)]
 struct Tables {
     specs: [Option<HuffSpec>; 8],
     decoders: [Option<HuffDecode>; 8],
@@ -1030,13 +1031,7 @@ fn redact(
     check_soi(jpeg)?;
     let mut out = Vec::with_capacity(jpeg.len() + 1024);
     out.extend_from_slice(&jpeg[..2]);
-    let mut t = Tables {
-        specs: Default::default(),
-        decoders: Default::default(),
-        encoders: Default::default(),
-        q0: [None; 4],
-        restart_interval: 0,
-    };
+    let mut t = Tables::default();
     let mut frame: Option<FrameInfo> = None;
     let mut cells: Vec<bool> = vec![];
     let (mut grid_x, mut grid_y, mut unit_w, mut unit_h) = (0, 0, 8, 8);
@@ -1572,13 +1567,7 @@ mod tests {
             }
         }
         let info = frame_info(jpeg).unwrap();
-        let mut t = Tables {
-            specs: Default::default(),
-            decoders: Default::default(),
-            encoders: Default::default(),
-            q0: [None; 4],
-            restart_interval: 0,
-        };
+        let mut t = Tables::default();
         let nf = info.components.len();
         let mut blocks = vec![vec![]; nf];
         let hmax = info.components.iter().map(|c| c.h as u32).max().unwrap();
