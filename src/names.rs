@@ -427,6 +427,37 @@ const COLON_CUES: &[&str] = &[
     "firma",
     "handtekening",
     "practitioner",
+    // a request written short ("Req: Hartmann, PA-C")
+    "req",
+    "requester",
+    "requestor",
+    "ordered",
+    // who did a step of a plan, named by the step or the department ("Physik: Thamm",
+    // "física: Olmedo", "Dosimetry: K. Ferreira", "Check: Osei"): not names themselves
+    // ([`NOT_NAMES`]), a name after their colon
+    "physics",
+    "physik",
+    "physique",
+    "física",
+    "fisica",
+    "fysica",
+    "dosimetry",
+    "dosimetrie",
+    "dosimétrie",
+    "dosimetría",
+    "dosimetria",
+    "planning",
+    "planung",
+    "planification",
+    "planificación",
+    "pianificazione",
+    "check",
+    "checked",
+    "kontrolle",
+    "contrôle",
+    "controle",
+    "control",
+    "controllo",
 ];
 
 /// Words that join two names after a cue (`performed by Dr A and Kevin Obi`).
@@ -436,6 +467,10 @@ const AND: &[&str] = &["and", "und", "et", "y", "e", "en", "&"];
 const AFTER: &[&str] = &[
     "md", "rn", "phd", "mbbs", "frcr", "facr", "dds", "rt(r)", "rt(mr)", "rt(ct)", "rt(n)", "rdms",
     "rvt", "rtt", "cnmt", "arrt", "frcp", "mrcp", "frcs", "dphil", "msc",
+    // credentials of physician assistants, nurses, therapists, dosimetrists and physicists
+    // ("Hartmann, PA-C"); not "PA" nor "NP" alone, which are views and anatomy
+    "pa-c", "np-c", "fnp-c", "aprn", "crna", "dnp", "lpn", "rrt", "rdcs", "cmd", "dabr", "rt(t)",
+    "rt(m)", "rt(s)", "rt(vs)",
 ];
 
 /// Eponyms (diseases, signs, fractures, anatomy named after people), many of them common
@@ -922,6 +957,58 @@ pub const NOT_NAMES: &[&str] = &[
     "icru",
 ];
 
+/// Endings of words that name a department, a discipline, a service or a shift, not a person
+/// (lower case): German capitalises every noun, so a role is often followed by one
+/// ("Oberarzt Neuroradiologie", "MTRA Nachtdienst", "Chefarzt Unfallchirurgie"), and
+/// departments are compounds no list holds whole. No surname ends so.
+const NOT_NAME_ENDINGS: &[&str] = &[
+    "logie",
+    "logy",
+    "logia",
+    "logía",
+    "urgie",
+    "urgia",
+    "urgía",
+    "urgery",
+    "iatrie",
+    "iatry",
+    "iatría",
+    "iatria",
+    "medizin",
+    "therapie",
+    "dienst",
+    "station",
+    "ambulanz",
+    "klinik",
+    "abteilung",
+    "zentrum",
+    "praxis",
+    "aufnahme",
+    "bereitschaft",
+    "schicht",
+    "planung",
+];
+
+/// Endings of German abstract nouns, the capitalised words a German sign-off puts after a
+/// colon or a role (`Kontrolle: Lagerung korrekt`, `Oberarzt Bereitschaft`), when 3 letters or
+/// more come before them: so `Jung`, `Chung` or `Sung` stay names.
+const NOUN_ENDINGS: &[&str] = &[
+    "ierung", "erung", "chung", "lung", "tung", "dung", "gung", "sung", "heit", "keit", "schaft",
+    "ität",
+];
+
+/// Is `lower` (a word in lower case) one that is no name: a word of [`NOT_NAMES`], or one with
+/// an ending of [`NOT_NAME_ENDINGS`] or [`NOUN_ENDINGS`]?
+fn not_a_name(lower: &str) -> bool {
+    NOT_NAMES.contains(&lower)
+        || NOT_NAME_ENDINGS.iter().any(|e| lower.ends_with(e))
+        || NOUN_ENDINGS.iter().any(|e| {
+            lower
+                .strip_suffix(e)
+                .is_some_and(|head| head.chars().count() >= 3)
+        })
+}
+
 /// Can `bytes` (text in an ASCII-compatible character set) name someone by a cue? No when
 /// no cue word is in them (one pass of the automata).
 pub fn may_hold(bytes: &[u8]) -> bool {
@@ -1095,7 +1182,7 @@ fn name_shape(word: &str) -> bool {
     let letters = rest
         .iter()
         .all(|&c| c.is_alphabetic() || c == '-' || c == '\'' || c == '’');
-    letters && !NOT_NAMES.contains(&word.to_lowercase().as_str())
+    letters && !not_a_name(&word.to_lowercase())
 }
 
 /// An eponym (`word`, ending at `end` of `text`) used as a surname after a cue that names a
@@ -1110,12 +1197,18 @@ fn eponym_as_name(text: &str, word: &str, end: usize) -> bool {
     !(text[end..].starts_with(['\'', '’']) || EPONYM_HEADS.contains(&head.as_str()))
 }
 
-/// The word (letters) after `at` of `text`, across spaces; empty when none follows.
+/// The word (letters, and hyphens between letters) after `at` of `text`, across spaces; empty
+/// when none follows. A hyphenated word is one word: "sign-off" is no "sign".
 fn next_word(text: &str, at: usize) -> &str {
     let next = text[at..].trim_start_matches(' ');
-    let end = next
-        .find(|c: char| !c.is_alphabetic())
-        .unwrap_or(next.len());
+    let mut end = 0;
+    for (i, c) in next.char_indices() {
+        let joins = c == '-' && i > 0 && next[i + 1..].starts_with(char::is_alphabetic);
+        if !(c.is_alphabetic() || joins) {
+            break;
+        }
+        end = i + c.len_utf8();
+    }
     &next[..end]
 }
 
@@ -1556,6 +1649,88 @@ mod tests {
             "Read by committee; [REMOVED], MD"
         );
         assert_eq!(clean("A. Weber RN checked"), "[REMOVED] RN checked");
+    }
+
+    #[test]
+    fn departments_and_shifts_after_a_role_are_no_names() {
+        // German capitalises every noun: a role followed by a department or a shift
+        for text in [
+            "Rücksprache mit Oberarzt Neuroradiologie erfolgt.",
+            "Patientin von MTRA Nachtdienst gelagert.",
+            "Anforderung durch Chefarzt Unfallchirurgie.",
+            "Befund an Hausarzt Allgemeinmedizin",
+            "Seen by Dr. Gastroenterology",
+            "Assistenzarzt Notaufnahme informiert",
+            "MTRA Frühschicht",
+            "Facharzt Strahlentherapie",
+            "Kontrolle: Lagerung korrekt",
+            "Oberärztin Bereitschaft informiert",
+            "Physik: Bestrahlungsplanung geprüft",
+        ] {
+            assert_eq!(clean(text), text, "{text}");
+        }
+        // short names with such an ending are names
+        for (text, want) in [
+            ("Dr. Jung informiert", "Dr. [REMOVED] informiert"),
+            ("Dr Chung reviewed", "Dr [REMOVED] reviewed"),
+            ("Dr Sung", "Dr [REMOVED]"),
+        ] {
+            assert_eq!(clean(text), want, "{text}");
+        }
+        // a name still is one
+        assert_eq!(
+            clean("Rücksprache mit Oberarzt Neumann erfolgt."),
+            "Rücksprache mit Oberarzt [REMOVED] erfolgt."
+        );
+    }
+
+    #[test]
+    fn steps_of_a_plan_and_requests_before_a_colon() {
+        for (text, want) in [
+            (
+                "Freigabe OA Dr. Wagenknecht, Physik: Thamm",
+                "Freigabe OA Dr. [REMOVED], Physik: [REMOVED]",
+            ),
+            ("física: Olmedo.", "física: [REMOVED]."),
+            ("Dosimetry: K. Ferreira", "Dosimetry: [REMOVED]"),
+            ("Check: Osei", "Check: [REMOVED]"),
+            ("Req: Hartmann, PA-C", "Req: [REMOVED], PA-C"),
+            ("Kontrolle: Brandt", "Kontrolle: [REMOVED]"),
+        ] {
+            assert_eq!(clean(text), want, "{text}");
+        }
+        for text in [
+            "Physics: OK",
+            "Check: normal",
+            "Planning: CT 2 mm",
+            "Checked by Physics",
+            "Kontrolle: unauffällig",
+        ] {
+            assert_eq!(clean(text), text, "{text}");
+        }
+    }
+
+    #[test]
+    fn credentials_after_a_name_and_words_after_it() {
+        for (text, want) in [
+            ("Ann Hartley PA-C", "[REMOVED] PA-C"),
+            ("Kim Osei, CMD", "[REMOVED], CMD"),
+            ("R. Tanaka, DABR", "[REMOVED], DABR"),
+            // a hyphenated word after the name is not the eponym's head it begins with
+            (
+                "Hold for Dr Yilmaz sign-off",
+                "Hold for Dr [REMOVED] sign-off",
+            ),
+        ] {
+            assert_eq!(clean(text), want, "{text}");
+        }
+        for text in [
+            "CHEST PA",
+            "Thorax PA und seitlich",
+            "Dr. Chiari malformation",
+        ] {
+            assert_eq!(clean(text), text, "{text}");
+        }
     }
 
     #[test]
