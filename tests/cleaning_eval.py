@@ -94,10 +94,14 @@ RT_STRUCTURE_ATTRIBUTES = frozenset(
 def part_of(item_id: str) -> str:
     """The part an item belongs to, from its id alone: the first 8 bytes of SHA-256(id) as a
     number, modulo 100, below HELDOUT_PERCENT is held out. Decided before any tuning, and the
-    same for an item added later. The ids of the second held-out part, ``h2-LANG-NNN``, name
-    their part instead: it was written apart, after the split."""
+    same for an item added later. Two kinds of ids name their part instead: ``h2-LANG-NNN``,
+    the second held-out part (written apart, after the split), and ``t2-LANG-NNN``, tuning
+    items written after the misses of that part were seen (they generalise them, so they may
+    only be tuned on)."""
     if item_id.startswith("h2-"):
         return "heldout2"
+    if item_id.startswith("t2-"):
+        return "tune"
     digest = hashlib.sha256(item_id.encode("utf-8")).digest()
     return "heldout" if int.from_bytes(digest[:8], "big") % 100 < HELDOUT_PERCENT else "tune"
 
