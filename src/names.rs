@@ -80,6 +80,10 @@ const TITLES: &[&str] = &[
     "profssa",
     "dr.ssa",
     "dña",
+    // German sign-offs: im Auftrag, in Vertretung; only written "i.A.", "i.V." ("i.a." is
+    // "generally")
+    "i.a",
+    "i.v",
     "lcdo",
     "lcda",
     "mw",
@@ -341,6 +345,8 @@ const ROLES: &[&str] = &[
     "registrar",
     "consultant",
     "sister",
+    "physician assistant",
+    "nurse practitioner",
     "signed off by",
     "authorised by",
     "authorized by",
@@ -360,6 +366,70 @@ const ROLES: &[&str] = &[
     "befundet durch",
     "freigegeben durch",
 ];
+
+/// Endings of words that name a medical specialist, in six languages (lower case): such a word
+/// is a role, as those of [`ROLES`] are (`cardiologist Mbeki`, `Kardiologe Brandt`,
+/// `Anästhesist Kowalski`, `cardiologue Martin`, `cardiólogo Ruiz`, `psichiatra Bianchi`,
+/// `cardioloog Jansen`): no list holds every specialty, their endings are few.
+const ROLE_ENDINGS: &[&str] = &[
+    "ologist",
+    "ologe",
+    "ologin",
+    "ologue",
+    "ólogo",
+    "óloga",
+    "ologo",
+    "ologa",
+    "oloog",
+    "thesist",
+    "thesistin",
+    "thésiste",
+    "thesiste",
+    "thetist",
+    "tesista",
+    "therapist",
+    "therapeut",
+    "therapeutin",
+    "thérapeute",
+    "terapeuta",
+    "terapista",
+    "internist",
+    "internistin",
+    "interniste",
+    "internista",
+    "iater",
+    "iaterin",
+    "iatre",
+    "iatra",
+    "iatrist",
+    "chirurg",
+    "chirurgin",
+    "chirurgien",
+    "cirujano",
+    "cirujana",
+    "chirurgo",
+];
+
+/// Where the word ends at `end` of `text` starts, when the automaton's match `start..end` is an
+/// ending of [`ROLE_ENDINGS`] (the cue is then the whole word).
+fn role_word_start(text: &str, start: usize, end: usize) -> Option<usize> {
+    let ending = text[start..end].to_lowercase();
+    if !ROLE_ENDINGS.contains(&ending.as_str()) {
+        return None;
+    }
+    let word = text[..start]
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| c.is_alphabetic())
+        .last()
+        .map_or(start, |(i, _)| i);
+    Some(word)
+}
+
+/// Does the word `lower` (lower case) end in a specialist's ending of [`ROLE_ENDINGS`]?
+fn is_role_word(lower: &str) -> bool {
+    ROLE_ENDINGS.iter().any(|e| lower.ends_with(e))
+}
 
 /// Words that are cues only before a colon, in any case (`Transcribed: P. Quinlan`,
 /// `Gegengelesen: Weber`): alone they are words (`reviewed`, `read`).
@@ -427,6 +497,33 @@ const COLON_CUES: &[&str] = &[
     "firma",
     "handtekening",
     "practitioner",
+    // who reported, examined, requested, signed, as a participle before a colon
+    // ("Befundet: Schmidt/Lorenz", "Realizado: Ibáñez")
+    "befundet",
+    "diktiert",
+    "vidiert",
+    "untersucht",
+    "durchgeführt",
+    "angefordert",
+    "überwiesen",
+    "réalisé",
+    "réalisée",
+    "demandé",
+    "demandée",
+    "prescrit",
+    "interprété",
+    "realizado",
+    "informado",
+    "solicitado",
+    "firmado",
+    "eseguito",
+    "refertato",
+    "richiesto",
+    "firmato",
+    "uitgevoerd",
+    "aangevraagd",
+    "verwezen",
+    "getekend",
     // a request written short ("Req: Hartmann, PA-C")
     "req",
     "requester",
@@ -1022,13 +1119,19 @@ pub fn name_spans(text: &str) -> Vec<Range<usize>> {
     let (before, after) = automata();
     let mut spans: Vec<Range<usize>> = Vec::new();
     for m in before.find_iter(text) {
-        if !on_word_boundaries(text, m.start(), m.end()) {
+        // a specialist named by the ending of the word ("Kardiologe"): the cue is the word
+        let start = role_word_start(text, m.start(), m.end()).unwrap_or(m.start());
+        if !on_word_boundaries(text, start, m.end()) {
             continue;
         }
         // a title counts as written with a capital ("Dr", "MS", not the unit "ms"), or before
         // "." or ":" ("dr.", "dhr."); roles and phrases in any case
-        let cue = &text[m.start()..m.end()];
+        let cue = &text[start..m.end()];
         let lower = cue.to_lowercase();
+        // "i.A.", "i.V." as written: "i.a." is a word
+        if matches!(lower.as_str(), "i.a" | "i.v") && !cue.ends_with(['A', 'V']) {
+            continue;
+        }
         let capital = cue.chars().next().is_some_and(char::is_uppercase);
         let rest = &text[m.end()..];
         let gap = rest.len() - rest.trim_start_matches(' ').len();
@@ -1140,6 +1243,13 @@ fn automata() -> &'static (AhoCorasick, AhoCorasick) {
                 before.push(first.to_uppercase().chain(c).collect());
             }
         }
+        // the endings of specialists' words, also in capitals ("KARDIOLOGE", "CARDIÓLOGO")
+        for e in ROLE_ENDINGS {
+            before.push(e.to_string());
+            if !e.is_ascii() {
+                before.push(e.to_uppercase());
+            }
+        }
         let before: Vec<&str> = before.iter().map(String::as_str).collect();
         (build(&before), build(AFTER))
     })
@@ -1216,6 +1326,7 @@ fn next_word(text: &str, at: usize) -> &str {
 /// a title of three letters or more (`Prof`, `Frau`: not `M`, `Fr`, an initial or a name).
 fn is_cue_word(lower: &str) -> bool {
     ROLES.contains(&lower)
+        || is_role_word(lower)
         || COLON_CUES.contains(&lower)
         || (lower.chars().count() >= 3 && TITLES.contains(&lower))
 }
@@ -1285,6 +1396,17 @@ fn glued(text: &str) -> Vec<Range<usize>> {
 /// or `,`, `;` or `/` and a name written with an initial (`Dr. Moss, P. Quinlan`).
 fn joined(text: &str, at: usize) -> Option<usize> {
     let rest = &text[at..];
+    // two surnames joined by a slash, as sign-offs write them ("Schmidt/Weber")
+    if let Some(after) = rest.strip_prefix('/') {
+        let end = after
+            .find(|c: char| !(c.is_alphabetic() || c == '-' || c == '\'' || c == '’'))
+            .unwrap_or(after.len());
+        let word = &after[..end];
+        let named = name_token(word) || eponym_as_name(after, word, end);
+        if word.chars().count() >= 2 && named && !is_caps(word) {
+            return Some(at + 1);
+        }
+    }
     let trimmed = rest.trim_start_matches(' ');
     if let Some(after) = trimmed.strip_prefix([',', ';', '/']) {
         let next = after.trim_start_matches(' ');
@@ -1299,6 +1421,12 @@ fn joined(text: &str, at: usize) -> Option<usize> {
         return None;
     }
     Some(at + (rest.len() - trimmed.len()) + word_end)
+}
+
+/// Is `word` in capitals (two letters or more, no lower case): an abbreviation after a slash
+/// (`Dr. Moss/ED`), not a name.
+fn is_caps(word: &str) -> bool {
+    word.chars().count() > 1 && word.chars().all(|c| !c.is_lowercase())
 }
 
 /// Does `text` start with an initial and a name: `P. Quinlan`, `J Smith`?
@@ -1729,6 +1857,75 @@ mod tests {
             "Thorax PA und seitlich",
             "Dr. Chiari malformation",
         ] {
+            assert_eq!(clean(text), text, "{text}");
+        }
+    }
+
+    #[test]
+    fn specialists_named_by_the_ending_of_their_word() {
+        for (text, want) in [
+            (
+                "Discussed with cardiologist Mbeki today",
+                "Discussed with cardiologist [REMOVED] today",
+            ),
+            (
+                "Rücksprache mit Kardiologe Brandt erfolgt",
+                "Rücksprache mit Kardiologe [REMOVED] erfolgt",
+            ),
+            (
+                "Anästhesist Kowalski anwesend",
+                "Anästhesist [REMOVED] anwesend",
+            ),
+            (
+                "Anaesthetist Porter present",
+                "Anaesthetist [REMOVED] present",
+            ),
+            (
+                "Vu avec le cardiologue Martin",
+                "Vu avec le cardiologue [REMOVED]",
+            ),
+            (
+                "Hablado con el cardiólogo Ruiz",
+                "Hablado con el cardiólogo [REMOVED]",
+            ),
+            ("psichiatra Bianchi", "psichiatra [REMOVED]"),
+            (
+                "Overlegd met cardioloog Jansen",
+                "Overlegd met cardioloog [REMOVED]",
+            ),
+            ("UNFALLCHIRURG KELLER", "UNFALLCHIRURG [REMOVED]"),
+            (
+                "Physician Assistant Rossi present",
+                "Physician Assistant [REMOVED] present",
+            ),
+            ("Nurse practitioner Alvarez", "Nurse practitioner [REMOVED]"),
+        ] {
+            assert_eq!(clean(text), want, "{text}");
+        }
+        for text in [
+            "Neurologist on call informed",
+            "Kardiologen informiert",
+            "seen by the cardiologist",
+            "Urologe: Befund folgt",
+            "Prologue Series",
+        ] {
+            assert_eq!(clean(text), text, "{text}");
+        }
+    }
+
+    #[test]
+    fn sign_offs_with_a_slash_and_on_behalf() {
+        for (text, want) in [
+            (
+                "Reported by: Schmidt/Weber",
+                "Reported by: [REMOVED]/[REMOVED]",
+            ),
+            ("i.A. Schubert", "i.A. [REMOVED]"),
+            ("i.V. Dr. Lorenz", "i.V. Dr. [REMOVED]"),
+        ] {
+            assert_eq!(clean(text), want, "{text}");
+        }
+        for text in ["Dr. on call/ED", "i.a. Schmerzen im Knie", "Seen by Dr/ED"] {
             assert_eq!(clean(text), text, "{text}");
         }
     }
