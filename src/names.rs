@@ -1084,6 +1084,41 @@ const NOT_NAME_ENDINGS: &[&str] = &[
     "bereitschaft",
     "schicht",
     "planung",
+    // imaging techniques, after a title that is also a modality ("Mr Angiography",
+    // "Mrs Mammography recall", "Herr Angiographie", "Pr Echographie")
+    "graphy",
+    "grafie",
+    "graphie",
+    "grafía",
+    "grafia",
+    "scopy",
+    "skopie",
+    "scopie",
+    "scopia",
+    "scopía",
+    "gramm",
+    "gramme",
+    "metry",
+    "metrie",
+    "metría",
+    "metria",
+];
+
+/// Words of imaging that follow a title that is also a modality (`Mr Angio head and neck`,
+/// `Ms Plaques periventricular`, `Dr Angio suite`), besides those [`NOT_NAME_ENDINGS`] find.
+const TECHNIQUES: &[&str] = &[
+    "angio",
+    "perfusion",
+    "diffusion",
+    "spect",
+    "tomo",
+    "arthro",
+    "myelo",
+    "plaque",
+    "plaques",
+    "lesions",
+    "läsionen",
+    "suite",
 ];
 
 /// Endings of German abstract nouns, the capitalised words a German sign-off puts after a
@@ -1094,10 +1129,11 @@ const NOUN_ENDINGS: &[&str] = &[
     "ität",
 ];
 
-/// Is `lower` (a word in lower case) one that is no name: a word of [`NOT_NAMES`], or one with
-/// an ending of [`NOT_NAME_ENDINGS`] or [`NOUN_ENDINGS`]?
+/// Is `lower` (a word in lower case) one that is no name: a word of [`NOT_NAMES`] or
+/// [`TECHNIQUES`], or one with an ending of [`NOT_NAME_ENDINGS`] or [`NOUN_ENDINGS`]?
 fn not_a_name(lower: &str) -> bool {
     NOT_NAMES.contains(&lower)
+        || TECHNIQUES.contains(&lower)
         || NOT_NAME_ENDINGS.iter().any(|e| lower.ends_with(e))
         || NOUN_ENDINGS.iter().any(|e| {
             lower
@@ -1927,6 +1963,31 @@ mod tests {
         }
         for text in ["Dr. on call/ED", "i.a. Schmerzen im Knie", "Seen by Dr/ED"] {
             assert_eq!(clean(text), text, "{text}");
+        }
+    }
+
+    #[test]
+    fn imaging_after_a_title_that_is_also_a_modality() {
+        for text in [
+            "Mr Angio head and neck",
+            "Mr Arthrography shoulder",
+            "Mr Enterography",
+            "Dr Angio suite booked",
+            "Mr Perfusion",
+            "Mr Spectroscopy single voxel",
+            "Ms Plaques periventricular",
+            "Pr Echographie",
+            "Herr Angiographie",
+            "Mrs Mammography recall",
+            "Dr. Fluoroscopy time 3 min",
+        ] {
+            assert_eq!(clean(text), text, "{text}");
+        }
+        for (text, want) in [
+            ("Dr. Ingram reviewed", "Dr. [REMOVED] reviewed"),
+            ("Mr Graham", "Mr [REMOVED]"),
+        ] {
+            assert_eq!(clean(text), want, "{text}");
         }
     }
 
