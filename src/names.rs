@@ -85,6 +85,7 @@ const TITLES: &[&str] = &[
     "i.a",
     "i.v",
     "lcdo",
+    "tec",
     "lcda",
     "mw",
 ];
@@ -347,6 +348,28 @@ const ROLES: &[&str] = &[
     "sister",
     "physician assistant",
     "nurse practitioner",
+    "arzt",
+    "ärztin",
+    "arzt vom dienst",
+    "arzt im dienst",
+    "ärztin vom dienst",
+    "leiter",
+    "leiterin",
+    "schüler",
+    "schülerin",
+    "praktikant",
+    "praktikantin",
+    "licenciado",
+    "licenciada",
+    "provider",
+    // who initialled: "Initials: RK"
+    "initials",
+    "initialen",
+    "kürzel",
+    "sigle",
+    "iniciales",
+    "iniziali",
+    "paraaf",
     "signed off by",
     "authorised by",
     "authorized by",
@@ -458,8 +481,6 @@ const COLON_CUES: &[&str] = &[
     "befunder",
     "untersucher",
     "zuweiser",
-    "arzt",
-    "ärztin",
     "validé",
     "validée",
     "relu",
@@ -492,6 +513,10 @@ const COLON_CUES: &[&str] = &[
     "überweiser",
     "anforderer",
     "ansprechpartner",
+    "ansprechpartnerin",
+    "assistenz",
+    "pflege",
+    "pcp",
     "unterschrift",
     "signature",
     "firma",
@@ -1560,12 +1585,14 @@ fn name_after(text: &str, at: usize, cue: Cue) -> Option<Range<usize>> {
     if EPONYM_HEADS.contains(&next_word(text, last).to_lowercase().as_str()) {
         return None;
     }
-    // a lone initial after a cue is no name ("per A" in a list): need a word of two letters
+    // a lone initial after a cue is no name ("per A" in a list): need a word of two letters,
+    // or, after a title or a colon, two initials or more ("Technologist: R.K.")
     let name = &text[first..last];
-    if !name
-        .split(|c: char| !c.is_alphabetic())
-        .any(|w| w.chars().count() >= 2)
-    {
+    let words = || {
+        name.split(|c: char| !c.is_alphabetic())
+            .filter(|w| !w.is_empty())
+    };
+    if !(words().any(|w| w.chars().count() >= 2) || (cue.title && count >= 2)) {
         return None;
     }
     Some(first..last)
@@ -1988,6 +2015,43 @@ mod tests {
             ("Mr Graham", "Mr [REMOVED]"),
         ] {
             assert_eq!(clean(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn more_roles_colons_and_initials() {
+        for (text, want) in [
+            ("Arzt vom Dienst: Hoffmann", "Arzt vom Dienst: [REMOVED]"),
+            (
+                "Diensthabender Arzt Hoffmann",
+                "Diensthabender Arzt [REMOVED]",
+            ),
+            ("Assistenz: Lehmann", "Assistenz: [REMOVED]"),
+            ("Pflege: Schneider", "Pflege: [REMOVED]"),
+            ("MTRA-Schülerin Becker", "MTRA-Schülerin [REMOVED]"),
+            ("med. Leiter Dr. Vogt", "med. Leiter Dr. [REMOVED]"),
+            ("Licenciado Pérez", "Licenciado [REMOVED]"),
+            (
+                "Technologist initials: RK",
+                "Technologist initials: [REMOVED]",
+            ),
+            ("Technologist: R.K.", "Technologist: [REMOVED]"),
+            ("Ordering provider: Singh", "Ordering provider: [REMOVED]"),
+            ("PCP: Hale", "PCP: [REMOVED]"),
+        ] {
+            assert_eq!(clean(text), want, "{text}");
+        }
+        for text in [
+            "PCP Pneumonia bilateral",
+            "Arzt informiert",
+            "Arzt Notaufnahme verständigt",
+            "Pflege informiert",
+            "Initials: OK",
+            "Pflege: Lagerung schwierig",
+            "Student Teaching File",
+            "per A. B.",
+        ] {
+            assert_eq!(clean(text), text, "{text}");
         }
     }
 
