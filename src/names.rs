@@ -14,7 +14,12 @@
 //! `and` or listed with an initial (`Dr. Moss, P. Quinlan`) are found too. Only the name is
 //! replaced; the cue stays (`Dr [REMOVED]`).
 //!
-//! Cue words and phrases are matched in one Aho-Corasick automaton, built once.
+//! A specialist named by the ending of the word (`Kardiologe`, `cardiologist`) is a role
+//! too; words ending like a department, a shift, an imaging technique or a German abstract
+//! noun are no names (`Oberarzt Neuroradiologie`, `Mr Angiography`, `Kontrolle: Lagerung`).
+//!
+//! Cue words and phrases, and the specialists' endings, are matched in one Aho-Corasick
+//! automaton, built once.
 
 use std::ops::Range;
 use std::sync::OnceLock;

@@ -13,7 +13,9 @@
 //! 3. letter-digit identifiers ([`is_identifier`]);
 //! 4. phone numbers ([`Scanner::phones`]);
 //! 5. runs of 8 digits or more that are no date (outside a decimal number);
-//! 6. numbers of 5 digits or more after an identifier cue (`MRN`, `ID`, `Acc`, `No`, `#`...).
+//! 6. numbers of 5 digits or more after an identifier cue (`MRN`, `ID`, `Acc`, `No`, `#`...),
+//!    and shorter codes after one ([`Scanner::cued_codes`]);
+//! 7. telephone extensions, faxes and pagers (`ext. 4471`, [`Scanner::extensions`]).
 //!
 //! Everything found but a date (and a date under [`TextDates::Remove`]) becomes
 //! [`REMOVED`]. Most texts hold fewer than 5 digits and neither `@` nor a URL: one pass over
