@@ -17,6 +17,12 @@ does not depend on what the text says or on who adds it. Nothing is ever moved b
 
     python scripts/cleaning_set.py add NEW.txt [NEW2.txt ...]
     python scripts/cleaning_set.py add --dry-run NEW.txt   # counts only
+    python scripts/cleaning_set.py add --tuning NEW.txt    # tuning items, ids t2-LANG-NNN
+
+``--tuning`` is for texts written after seeing what the engine misses in a held-out part (the
+second one, heldout2.jsonl, was used so): they are generalisations of those misses and must
+not be reported on, so they all go to the tuning part, with ids ``t2-LANG-NNN`` that say so
+(cleaning_eval.part_of).
 """
 
 from __future__ import annotations
@@ -118,9 +124,10 @@ def parse(source: str) -> list[dict]:
     return items
 
 
-def add(files: list[Path], dry_run: bool) -> int:
+def add(files: list[Path], dry_run: bool, tuning: bool = False) -> int:
     existing = {part: ev.load(part) if ev.path_of(part).exists() else [] for part in ev.PARTS}
     highest: Counter = Counter()
+    prefix = "t2-" if tuning else ""
     for items in existing.values():
         for item in items:
             lang, _, n = item["id"].rpartition("-")
@@ -128,8 +135,9 @@ def add(files: list[Path], dry_run: bool) -> int:
     new: dict[str, list[dict]] = {part: [] for part in ev.PARTS}
     for path in files:
         for item in parse(path.read_text(encoding="utf-8")):
-            highest[item["lang"]] += 1
-            item["id"] = f"{item['lang']}-{highest[item['lang']]:03d}"
+            key = prefix + item["lang"]
+            highest[key] += 1
+            item["id"] = f"{key}-{highest[key]:03d}"
             new[ev.part_of(item["id"])].append(item)
     for part in ev.PARTS:
         found = ev.problems(existing[part] + new[part], part)
@@ -153,8 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     p_add = sub.add_parser("add", help="add marked-up texts to the set")
     p_add.add_argument("files", nargs="+", type=Path)
     p_add.add_argument("--dry-run", action="store_true")
+    p_add.add_argument(
+        "--tuning",
+        action="store_true",
+        help="tuning items written after seeing held-out misses: ids t2-LANG-NNN, all to tune",
+    )
     args = parser.parse_args(argv)
-    return add(args.files, args.dry_run)
+    return add(args.files, args.dry_run, args.tuning)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@
 //! 3. letter-digit identifiers ([`is_identifier`]);
 //! 4. phone numbers ([`Scanner::phones`]);
 //! 5. runs of 8 digits or more that are no date (outside a decimal number);
-//! 6. numbers of 5 digits or more after an identifier cue (`MRN`, `ID`, `Acc`, `No`, `#`...).
+//! 6. numbers of 5 digits or more after an identifier cue (`MRN`, `ID`, `Acc`, `No`, `#`...),
+//!    and shorter codes after one ([`Scanner::cued_codes`]);
+//! 7. telephone extensions, faxes and pagers (`ext. 4471`, [`Scanner::extensions`]).
 //!
 //! Everything found but a date (and a date under [`TextDates::Remove`]) becomes
 //! [`REMOVED`]. Most texts hold fewer than 5 digits and neither `@` nor a URL: one pass over
@@ -134,6 +136,7 @@ pub fn scan(text: &str, dates: TextDates) -> Vec<Found> {
     }
     if digits >= MIN_CODE_DIGITS {
         s.cued_codes();
+        s.extensions();
     }
     s.found.sort_by_key(|f| f.start);
     s.found
@@ -447,7 +450,14 @@ enum Field {
     /// The first of a month written with this mark (`1º de marzo`, `1° marzo`): the mark is
     /// written on the first only.
     FirstMark(usize, char),
+    /// A month in Roman numerals, in capitals (`13.VII.1966`).
+    Roman,
 }
+
+/// The months in Roman numerals, as day-month-year dates write them (`13.VII.1966`).
+const ROMAN_MONTHS: [&str; 12] = [
+    "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII",
+];
 
 #[derive(Debug, Clone)]
 struct DateMatch {
@@ -501,8 +511,26 @@ const UNITS: [&str; 52] = [
 ];
 
 /// Is this part of a token a measurement: a b-value (`b10000`), a number and a unit
-/// (`10000ms`), or a size (`512x512`, `256x256x128mm`)?
+/// (`10000ms`), a size (`512x512`, `256x256x128mm`), or a range or list of them joined by `-`
+/// (`b0-b1000`, `b0-500-1000`, `5-10mm`: bare numbers of up to 4 digits among them, one
+/// measurement at least)?
 fn is_measurement(part: &[char]) -> bool {
+    if part.contains(&'-') {
+        let mut pieces = part.split(|&c| c == '-');
+        return pieces
+            .clone()
+            .all(|p| !p.is_empty() && measurement_or_number(p))
+            && pieces.any(measurement_piece);
+    }
+    measurement_piece(part)
+}
+
+fn measurement_or_number(piece: &[char]) -> bool {
+    (piece.len() <= 4 && piece.iter().all(char::is_ascii_digit)) || measurement_piece(piece)
+}
+
+/// A measurement without `-`: a b-value, a number and a unit, a size.
+fn measurement_piece(part: &[char]) -> bool {
     let mut pieces = part.split(|&c| matches!(c, 'x' | 'X' | '×'));
     if pieces.clone().count() > 1 {
         let last = pieces.next_back().unwrap_or_default();
@@ -588,7 +616,7 @@ const CUES: [&str; 12] = [
 /// Words that say the token after them is an identifier whatever its shape: a number of
 /// [`MIN_DIGITS`], or a code of 4 characters or more with 2 digits (`Proband P-0142`,
 /// `Zugangscode BP-7K3Q-99XZ`, `MRN 4471`). Lower case.
-const STRONG_CUES: [&str; 50] = [
+const STRONG_CUES: [&str; 56] = [
     "mrn",
     "pid",
     "ipp",
@@ -639,7 +667,63 @@ const STRONG_CUES: [&str; 50] = [
     "acceso",
     "accès",
     "login",
+    // a key to a portal ("clave K7P-93QD", "chiave R4T-88KQ")
+    "key",
+    "clave",
+    "chiave",
+    "clé",
+    "sleutel",
+    "schlüssel",
 ];
+
+/// Words that say the short number after them is a telephone extension, a fax or a pager
+/// (lower case): `ext. 4471`, `Durchwahl 4471`, `poste 4471`, `Tel. 4471`. A number of 3 to 6
+/// digits after one of them (and `.`, `:`, `#` or spaces) is removed
+/// ([`Scanner::extensions`]); longer ones are phone numbers ([`Scanner::phones`]).
+const EXTENSION_CUES: [&str; 29] = [
+    "ext",
+    "extn",
+    "extension",
+    "durchwahl",
+    "dw",
+    "apparat",
+    "nebenstelle",
+    "poste",
+    "interno",
+    "extensión",
+    "toestel",
+    "tst",
+    "tel",
+    "tél",
+    "telefon",
+    "telephone",
+    "téléphone",
+    "teléfono",
+    "telefono",
+    "telefoon",
+    "phone",
+    "fax",
+    "telefax",
+    "mobile",
+    "bleep",
+    "pager",
+    "pieper",
+    "piepser",
+    "bip",
+];
+
+/// Endings of German and Dutch compounds that name an identifier (`Patientencode`,
+/// `Zugangsschlüssel`, `Opnamenummer`, `Studiennr`): such a word is a strong cue, as the words
+/// of [`STRONG_CUES`] are, when 3 letters or more come before its ending.
+const STRONG_CUE_ENDINGS: [&str; 5] = ["nummer", "code", "schlüssel", "kennung", "nr"];
+
+/// Is `word` (lower case) a compound of [`STRONG_CUE_ENDINGS`]?
+fn strong_compound(word: &str) -> bool {
+    STRONG_CUE_ENDINGS.iter().any(|e| {
+        word.strip_suffix(e)
+            .is_some_and(|head| head.chars().count() >= 3)
+    })
+}
 
 /// How strongly what comes before a token says it is an identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1139,42 +1223,45 @@ impl Scanner {
     fn day_first(&self, i: usize) -> Option<DateMatch> {
         let (a, ae) = self.short_number(i)?;
         let s = self.at(ae);
-        if matches!(s, '-' | '/' | '.') && self.digit(ae + 1) {
-            let (b, be) = self.short_number(ae + 1)?;
-            if self.at(be) != s {
+        // `4. 3. 2021`: a space after each dot, as German is often typed
+        let g = usize::from(s == '.' && self.at(ae + 1) == ' ');
+        if matches!(s, '-' | '/' | '.') && self.digit(ae + 1 + g) {
+            let bs = ae + 1 + g;
+            let (b, be) = self.short_number(bs)?;
+            if self.at(be) != s || (g == 1 && self.at(be + 1) != ' ') {
                 return None;
             }
-            if self.digits_from(be + 1) == 2 {
-                // a year in two digits (`05.03.21`, `7/13/66`): the century, and so the shift
-                // written back, would be a guess: removed, as an ambiguous order is; but a
-                // version is no date (`Software 4.3.21`)
+            let ys = be + 1 + g;
+            if let Some((yy, ye)) = self.two_digit_year(ys) {
+                // a year in two digits (`05.03.21`, `7/13/66`, `04-03-'21`): the century, and
+                // so the shift written back, would be a guess: removed, as an ambiguous order
+                // is; but a version is no date (`Software 4.3.21`)
                 if s == '.' && self.after_version_word(i) {
                     return None;
                 }
-                let yy = self.number(be + 1, 2);
-                let end = self.date_end(be + 3)?;
+                let end = self.date_end(ye)?;
                 let valid = |y| date_of(y, b, a).or_else(|| date_of(y, a, b));
                 let date = valid(2000 + yy).or_else(|| valid(1900 + yy))?;
                 let first = (i, ae, Field::Number(2));
-                let second = (ae + 1, be, Field::Number(2));
+                let second = (bs, be, Field::Number(2));
                 return Some(DateMatch {
                     start: i,
                     end,
                     date,
                     ambiguous: true,
-                    year: (be + 1, be + 3),
+                    year: (ys, ye),
                     month: second,
                     day: first,
                     weekday: None,
                 });
             }
-            let y = self.year_at(be + 1)?;
-            let end = self.date_end(be + 5)?;
+            let y = self.year_at(ys)?;
+            let end = self.date_end(ys + 4)?;
             let day_first = date_of(y, b, a);
             let month_first = date_of(y, a, b);
-            let pad = numeric_pad(ae - i, be - ae - 1);
+            let pad = numeric_pad(ae - i, be - bs);
             let first = (i, ae, Field::Number(pad));
-            let second = (ae + 1, be, Field::Number(pad));
+            let second = (bs, be, Field::Number(pad));
             let (date, month, day) = match (day_first, month_first) {
                 (Some(d), _) => (d, second, first),
                 (None, Some(d)) => (d, first, second),
@@ -1186,11 +1273,14 @@ impl Scanner {
                 date,
                 // 05/05/2021 too: the shifted date could not be written in the right order
                 ambiguous: day_first.is_some() && month_first.is_some(),
-                year: (be + 1, be + 5),
+                year: (ys, ys + 4),
                 month,
                 day,
                 weekday: None,
             });
+        }
+        if let Some(m) = self.roman_month_date(i, a, ae) {
+            return Some(m);
         }
         // glued in capitals: `04MAR2021`, `4MAR21`
         let (d, de, field, glued) = match self.day_at(i) {
@@ -1233,6 +1323,62 @@ impl Scanner {
             ambiguous: false,
             year: (k, k + 4),
             month: (j, me, Field::MonthName(list, case)),
+            day: (i, de, field),
+            weekday: None,
+        })
+    }
+
+    /// A month in Roman numerals between a day (`d` at `i`, ending at `de`) and a year: the
+    /// same `.`, `-`, `/` or space on both sides of the month, a `.` maybe followed by a space
+    /// (`13.VII.1966`, `13-VII-1966`, `13 VII 1966`, `13. VII. 1966`); a year in two digits is
+    /// removed (`4.III.21`), as in the other forms.
+    fn roman_month_date(&self, i: usize, d: u32, de: usize) -> Option<DateMatch> {
+        let sep = self.at(de);
+        if !matches!(sep, '.' | '-' | '/' | ' ') {
+            return None;
+        }
+        let spaced = |k: usize| {
+            if sep == '.' && self.at(k) == ' ' {
+                k + 1
+            } else {
+                k
+            }
+        };
+        let ms = spaced(de + 1);
+        let letters = self.c[ms..]
+            .iter()
+            .take_while(|c| matches!(c, 'I' | 'V' | 'X'))
+            .count();
+        let me = ms + letters;
+        let numeral: String = self.c[ms..me].iter().collect();
+        let m = ROMAN_MONTHS.iter().position(|&r| r == numeral)? as u32 + 1;
+        if self.at(me) != sep {
+            return None;
+        }
+        let k = spaced(me + 1);
+        // written again padded when it was (`05.III.2021`), else not (`13.VII.1966`: `3.VII`)
+        let field = Field::Number(if self.c[i] == '0' { 2 } else { 1 });
+        if let Some((yy, ye)) = self.two_digit_year(k) {
+            let date = date_of(2000 + yy, m, d).or_else(|| date_of(1900 + yy, m, d))?;
+            return Some(DateMatch {
+                start: i,
+                end: self.date_end(ye)?,
+                date,
+                ambiguous: true,
+                year: (k, ye),
+                month: (ms, me, Field::Roman),
+                day: (i, de, field),
+                weekday: None,
+            });
+        }
+        let y = self.year_at(k)?;
+        Some(DateMatch {
+            start: i,
+            end: self.date_end(k + 4)?,
+            date: date_of(y, m, d)?,
+            ambiguous: false,
+            year: (k, k + 4),
+            month: (ms, me, Field::Roman),
             day: (i, de, field),
             weekday: None,
         })
@@ -1369,6 +1515,7 @@ impl Scanner {
                         out.push(mark);
                     }
                 }
+                Field::Roman => out.push_str(ROMAN_MONTHS[value as usize - 1]),
                 // French: "1er", then "2", "3"...
                 Field::Ordinal(w, None) => {
                     _ = write!(out, "{value:0w$}{}", if value == 1 { "er" } else { "" })
@@ -1665,13 +1812,79 @@ impl Scanner {
             .iter()
             .flat_map(|c| c.to_lowercase())
             .collect();
-        if STRONG_CUES.contains(&word.as_str()) {
+        if STRONG_CUES.contains(&word.as_str()) || strong_compound(&word) {
             Some(Cue::Strong)
         } else if hash || CUES.contains(&word.as_str()) {
             Some(Cue::Weak)
         } else {
             None
         }
+    }
+
+    /// Telephone extensions, faxes and pagers: a number of 3 to 6 digits (maybe after a `-`:
+    /// `Durchwahl -4471`; several joined by `/`) after a word of [`EXTENSION_CUES`] and up to
+    /// 3 of `.`, `:`, `#` and spaces, not inside a decimal number.
+    fn extensions(&mut self) {
+        let n = self.c.len();
+        let mut i = 0;
+        while i < n {
+            if !self.digit(i) || is_word(self.before(i)) {
+                i += 1;
+                continue;
+            }
+            let mut e = i + self.digits_from(i);
+            let first = e - i;
+            while self.at(e) == '/' && (3..=6).contains(&self.digits_from(e + 1)) {
+                e += 1 + self.digits_from(e + 1);
+            }
+            let decimal = matches!(self.at(e), '.' | ',') && self.digit(e + 1);
+            let ends = !(is_word(self.at(e)) || decimal);
+            let dash = usize::from(self.before(i) == '-');
+            if (3..=6).contains(&first)
+                && ends
+                && !self.unit_after(e)
+                && self.extension_cued(i - dash)
+            {
+                self.claim(i - dash, e, Some(Cow::Borrowed(REMOVED)));
+            }
+            i = e;
+        }
+    }
+
+    /// Is the word after `e` (across one space) a unit of [`UNITS`] (`100 ml`)?
+    fn unit_after(&self, e: usize) -> bool {
+        let s = if is_space(self.at(e)) { e + 1 } else { e };
+        let w = self
+            .c
+            .get(s..)
+            .map_or(0, |r| r.iter().take_while(|c| c.is_alphabetic()).count());
+        let word: String = self.c[s..s + w]
+            .iter()
+            .flat_map(|c| c.to_lowercase())
+            .collect();
+        w > 0 && UNITS.contains(&word.as_str())
+    }
+
+    /// Is there a word of [`EXTENSION_CUES`] before `i`, then up to 3 of `.`, `:`, `#` and
+    /// spaces?
+    fn extension_cued(&self, i: usize) -> bool {
+        let mut k = i;
+        while k > 0 && i - k < 3 && matches!(self.c[k - 1], ' ' | '\u{a0}' | ':' | '.' | '#') {
+            k -= 1;
+        }
+        let w = self.c[..k]
+            .iter()
+            .rev()
+            .take_while(|&&c| is_word(c))
+            .count();
+        if k == i || w == 0 || w > 10 {
+            return false;
+        }
+        let word: String = self.c[k - w..k]
+            .iter()
+            .flat_map(|c| c.to_lowercase())
+            .collect();
+        EXTENSION_CUES.contains(&word.as_str())
     }
 
     /// Codes after an identifier cue ([`Scanner::cued`]) too short for the other recognizers:
@@ -1955,6 +2168,62 @@ mod tests {
     }
 
     #[test]
+    fn numeric_dates_typed_with_spaces_after_the_dots() {
+        for (text, want) in [
+            ("14. 3. 2021", "4. 3. 2021"),
+            ("24. 03. 2021", "14. 03. 2021"),
+        ] {
+            follows_the_dates(text, want);
+        }
+        // ambiguous, or a year in two digits (also after an apostrophe): removed
+        for text in ["4. 3. 2021", "04. 03. 2021", "04-03-'21", "14. 3. 21"] {
+            assert_eq!(shifted(text), REMOVED, "{text}");
+        }
+        for text in [
+            "1. 2. 3. 4.",
+            "Punkte 1. 2. und 3.",
+            "4. 3.2021",
+            "4.3. 2021",
+        ] {
+            assert!(kept(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn dates_with_roman_months() {
+        // the month in capitals Roman numerals, as written day first across Europe
+        for (text, want) in [
+            ("13.VII.1966", "3.VII.1966"),
+            ("23.VII.1966", "13.VII.1966"),
+            ("13-VII-1966", "3-VII-1966"),
+            ("13/VII/1966", "3/VII/1966"),
+            ("13 VII 1966", "3 VII 1966"),
+            ("13. VII. 1966", "3. VII. 1966"),
+            ("05.III.2021", "23.II.2021"),
+            ("1.I.2021", "22.XII.2020"),
+        ] {
+            follows_the_dates(text, want);
+        }
+        assert_eq!(
+            shifted("Vorbefund vom 14.XI.2020 liegt vor"),
+            "Vorbefund vom 4.XI.2020 liegt vor"
+        );
+        // a year in two digits: the century would be a guess
+        assert_eq!(shifted("esame del 4.III.21"), "esame del [REMOVED]");
+        // no month, or not one separator on both sides: no date
+        for text in [
+            "13.XIII.1966",
+            "13.VII-1966",
+            "Stadium IV 2019",
+            "Grade 2 IIa 2019",
+            "13.vii.1966 3",
+            "T3 IV 2021",
+        ] {
+            assert!(kept(text), "{text}");
+        }
+    }
+
+    #[test]
     fn not_dates() {
         for text in [
             // 8 digits that are no valid date, out of range, or inside a longer word
@@ -2019,6 +2288,39 @@ mod tests {
     }
 
     #[test]
+    fn extensions_faxes_and_pagers_are_removed() {
+        for (text, want) in [
+            (
+                "Contact Moss, RN, ext. 4471",
+                "Contact Moss, RN, ext. [REMOVED]",
+            ),
+            (
+                "Rücksprache, Durchwahl 4471.",
+                "Rücksprache, Durchwahl [REMOVED].",
+            ),
+            ("Durchwahl -4471", "Durchwahl [REMOVED]"),
+            ("poste 2231 ou 2232", "poste [REMOVED] ou 2232"),
+            ("ext 4471/4472", "ext [REMOVED]"),
+            ("Tel.: 4471, Fax: 44719", "Tel.: [REMOVED], Fax: [REMOVED]"),
+            ("bleep #3317 on call", "bleep #[REMOVED] on call"),
+            ("interno 522", "interno [REMOVED]"),
+            ("toestel 8812", "toestel [REMOVED]"),
+        ] {
+            assert_eq!(shifted(text), want, "{text}");
+        }
+        for text in [
+            "ext. 12",
+            "Tel. 2 Befunde",
+            "AW Server 3.2 Ext. 4.1",
+            "phone 1234567 8",
+            "Extension 30 degrees",
+            "ext. rotation 45°, Apparat 100 ml",
+        ] {
+            assert_eq!(shifted(text), text, "{text}");
+        }
+    }
+
+    #[test]
     fn identifiers_are_removed() {
         for (text, want) in [
             ("MRN12345", "[REMOVED]"),
@@ -2056,6 +2358,46 @@ mod tests {
         ] {
             assert_eq!(shifted(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn compounds_that_name_an_identifier_are_strong_cues() {
+        for (text, want) in [
+            ("Zugangsschlüssel A7K-22QD", "Zugangsschlüssel [REMOVED]"),
+            ("Patientencode QX-4471", "Patientencode [REMOVED]"),
+            ("Opnamenummer 2104471", "Opnamenummer [REMOVED]"),
+            ("Studiennr. 0142", "Studiennr. [REMOVED]"),
+        ] {
+            assert_eq!(shifted(text), want, "{text}");
+        }
+        // a word with only 2 letters before the ending is no compound: "Encode 1234"
+        for text in ["Encode 1234", "Nr. 120", "Farbcode 12"] {
+            assert!(kept(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn portal_keys_and_measurement_lists() {
+        for (text, want) in [
+            ("con clave K7P-93QD", "con clave [REMOVED]"),
+            ("chiave R4T-88KQ", "chiave [REMOVED]"),
+            ("clé 7FQ2XK", "clé [REMOVED]"),
+            ("sleutel ZW-7731", "sleutel [REMOVED]"),
+            ("Key: 4QX7-22MM", "Key: [REMOVED]"),
+        ] {
+            assert_eq!(shifted(text), want, "{text}");
+        }
+        // b-values and sizes listed or as ranges are measurements, not identifiers
+        for text in [
+            "DWI b0-b1000 mappa ADC",
+            "DWI b0-500-1000",
+            "b50-b400-b800 trace",
+            "slices 5-10mm",
+            "Key images 12, 14",
+        ] {
+            assert!(kept(text), "{text}");
+        }
+        assert_eq!(shifted("ID b1-23456"), "ID [REMOVED]");
     }
 
     #[test]

@@ -31,6 +31,8 @@ BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 REMOVED = "[REMOVED]"
 STUDY_DATE = "20210314"
 
+ROMAN = "I II III IV V VI VII VIII IX X XI XII".split()
+
 # Dates written in text, with the date each one names and how to write a date that way.
 DATES = [
     ("2021-03-04", dt.date(2021, 3, 4), lambda d: f"{d:%Y-%m-%d}"),
@@ -39,22 +41,25 @@ DATES = [
     ("July 13, 1966", dt.date(1966, 7, 13), lambda d: f"{d:%B} {d.day}, {d.year}"),
     ("14/07/2021", dt.date(2021, 7, 14), lambda d: f"{d:%d/%m/%Y}"),
     ("1966.07.13", dt.date(1966, 7, 13), lambda d: f"{d:%Y.%m.%d}"),
+    # the month in Roman numerals, and a German date typed with spaces after the dots
+    ("13.VII.1966", dt.date(1966, 7, 13), lambda d: f"{d.day}.{ROMAN[d.month - 1]}.{d.year}"),
+    ("14. 3. 2021", dt.date(2021, 3, 14), lambda d: f"{d.day}. {d.month}. {d.year}"),
 ]
-DATED_TEXT = "Prior {} and {}; onset {} ({}); seen {} at 10:22; ref {}."
+DATED_TEXT = "Prior {} and {}; onset {} ({}); seen {} at 10:22; ref {}; Vorbefund {}, {}."
 AMBIGUOUS = "04/03/2021"
 CONTACTS = (
-    "call 555 0199 or (555) 123-4567, +33 1 23 45 67 89; mail john.doe66@example.org; "
+    "call 555 0199 or (555) 123-4567, +33 1 23 45 67 89, ext. 4471; mail john.doe66@example.org; "
     "https://pacs.example.org/viewer?study=1; MRN12345, AB-123456, ACC2021-0042, "
     "12345678901, MRN: 778899"
 )
 CONTACTS_REMOVED = (
-    "call [REMOVED] or [REMOVED], [REMOVED]; mail [REMOVED]; "
+    "call [REMOVED] or [REMOVED], [REMOVED], ext. [REMOVED]; mail [REMOVED]; "
     "[REMOVED]; [REMOVED], [REMOVED], [REMOVED], "
     "[REMOVED], MRN: [REMOVED]"
 )
 MEDICAL = (
     "AX 5mm 120kV 3.0T T1W T2* b1000 DWI ADC 3D_T1_MPRAGE SE2D ep2d_diff_b1000, "
-    "2.5 mg/kg, 512x512, Series 3, 12.5 cm lesion, left lung"
+    "2.5 mg/kg, 512x512, Series 3, 12.5 cm lesion, left lung, DWI b0-b1000, AW Server 3.2 Ext. 4.1"
 )
 
 
