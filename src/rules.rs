@@ -185,10 +185,8 @@ impl RuleSet {
                 ));
             }
             seen.insert(pattern.clone(), (&row.pattern, &row.location));
-            let parse = |cell: &Cell| {
-                Code::parse(&cell.text)
-                    .ok_or_else(|| fail(&cell.location, Code::unknown(&cell.text)))
-            };
+            let parse =
+                |cell: &Cell| Code::parse_checked(&cell.text).map_err(|p| fail(&cell.location, p));
             let code = match form {
                 Form::Rules => {
                     let cell = row.cells.first().cloned().unwrap_or_default();
@@ -221,6 +219,7 @@ impl RuleSet {
                 }
             };
             if let Some(code) = code {
+                check_literal(&pattern, code).map_err(|p| fail(&row.location, p))?;
                 set.push(written.to_string(), pattern, code);
                 locations.push(&row.pattern_location);
             }
@@ -280,7 +279,8 @@ impl RuleSet {
     pub fn set(&mut self, written: &str, code: &str) -> std::result::Result<(), String> {
         let written = written.trim();
         let pattern = Pattern::parse(written)?;
-        let code = Code::parse(code).ok_or_else(|| Code::unknown(code))?;
+        let code = Code::parse_checked(code)?;
+        check_literal(&pattern, code)?;
         if let Some(&i) = self.index.get(&pattern) {
             let rule = &mut self.rules[i];
             let same = rule.code == code;
@@ -555,6 +555,7 @@ pub fn strength(code: Option<Code>) -> u8 {
         Some(Code::C) => 1,
         Some(Code::U | Code::XZU) => 2,
         Some(Code::X | Code::Z | Code::D | Code::XZ | Code::XD | Code::XZD | Code::ZD) => 3,
+        Some(Code::Expr(id)) => crate::script::get(id).strength(),
     }
 }
 
@@ -579,6 +580,29 @@ pub struct Assessment {
     pub options: u32,
     /// The attributes treated more weakly than any option allows.
     pub weaker: Vec<Weaker>,
+}
+
+/// A value action that sets a literal value on one attribute: the value must fit the
+/// attribute's VR (from the dictionary), or the rule is refused where it is written.
+fn check_literal(pattern: &Pattern, code: Code) -> std::result::Result<(), String> {
+    let (Pattern::Exact(tag), Code::Expr(id)) = (pattern, code) else {
+        return Ok(());
+    };
+    let Some(literal) = crate::script::get(id).literal() else {
+        return Ok(());
+    };
+    let Some(vr) = crate::dataset::dictionary_vr(*tag) else {
+        return Ok(());
+    };
+    crate::script::check_vr(vr, literal.trim()).map_err(|p| {
+        let shown: String = literal.chars().take(32).collect();
+        format!(
+            "{} sets {p} for ({:04x},{:04x}), of VR {vr:?}",
+            quote(&shown),
+            tag.0,
+            tag.1
+        )
+    })
 }
 
 fn key(tag: Tag) -> u32 {

@@ -20,6 +20,7 @@ from .errors import (
     NotDicomError,
     PathError,
     PixelDataError,
+    RefusedByProfileError,
     ProfileError,
     UnsupportedDicomError,
     UnsupportedTransferSyntaxError,
@@ -49,6 +50,7 @@ from .report import FileResult, Progress, Report
 __all__ = [
     "BurnedInAnnotationError",
     "PixelDataError",
+    "RefusedByProfileError",
     "BurnedInAnnotationWarning",
     "Pseudonym",
     "PixelBox",
