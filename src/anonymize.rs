@@ -1102,9 +1102,10 @@ impl Walker<'_> {
             name: String::new(),
             problem,
         };
+        let place = format!("the rule for ({:04X},{:04X})", tag.0, tag.1);
         let outcome = {
             let ctx = ScriptContext { walker: self };
-            evaluate(get(id), tag, &ctx).map_err(|r| refuse(r.0))?
+            evaluate(get(id), tag, &ctx).map_err(|r| refuse(format!("{place}: {}", r.0)))?
         };
         let value = match outcome {
             Outcome::Remove => return Ok(false),
@@ -1114,7 +1115,6 @@ impl Walker<'_> {
             }
             Outcome::Set(v) => v,
         };
-        let place = format!("the rule for ({:04X},{:04X})", tag.0, tag.1);
         if let Value::Sequence(items) = &mut el.value {
             if !value.trim().is_empty() {
                 return Err(refuse(format!("{place} gives a text value to a sequence")));

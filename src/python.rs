@@ -586,19 +586,19 @@ impl PyRules {
         pixel_rules: Option<&PyPixelRules>,
         lookup: Option<&str>,
     ) -> PyResult<PyCompiledProfile> {
-        let mut compiled = self.inner.compile();
+        let unlisted = profile::Unlisted::parse(unlisted).ok_or_else(|| {
+            pyo3::exceptions::PyValueError::new_err(format!(
+                "unlisted must be 'clean', 'keep' or 'remove', not {}",
+                profile::quote(unlisted)
+            ))
+        })?;
+        let mut compiled = self.inner.compile_for(unlisted);
         compiled.lookup = lookup.map(|t| Arc::new(crate::script::LookupTable::parse(t)));
         compiled.conform = conform;
         compiled.clean_pixels = clean_pixels;
         if let Some(rules) = pixel_rules {
             compiled.pixel_rules = rules.inner.clone();
         }
-        compiled.unlisted = profile::Unlisted::parse(unlisted).ok_or_else(|| {
-            pyo3::exceptions::PyValueError::new_err(format!(
-                "unlisted must be 'clean', 'keep' or 'remove', not {}",
-                profile::quote(unlisted)
-            ))
-        })?;
         Ok(PyCompiledProfile {
             inner: Arc::new(compiled),
         })

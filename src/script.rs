@@ -1073,11 +1073,8 @@ fn call(c: &Call, this: Tag, ctx: &dyn Context) -> Result<String, Refusal> {
                     Fallback::Default(d) => d.clone(),
                     Fallback::Refuse => {
                         return Err(Refusal(format!(
-                            "@lookup found no {} key in the lookup table for the value of \
-                             ({:04X},{:04X})",
-                            quote(keytype),
-                            this.0,
-                            this.1
+                            "@lookup found no {} key for this file in the lookup table",
+                            quote(keytype)
                         )))
                     }
                 },

@@ -40,6 +40,7 @@ from .pixels import (
 from .profile import (
     EDITION,
     Action,
+    ValueAction,
     ConfidentialityProfile,
     ConfidentialityProfileOptions,
     ResolvedRule,
@@ -60,6 +61,7 @@ __all__ = [
     "parse_pixel_rules",
     "starter_pixel_rules",
     "Action",
+    "ValueAction",
     "Anonymizer",
     "ConfidentialityProfile",
     "ConfidentialityProfileOptions",
