@@ -20,8 +20,8 @@ from .errors import (
     NotDicomError,
     PathError,
     PixelDataError,
-    RefusedByProfileError,
     ProfileError,
+    RefusedByProfileError,
     UnsupportedDicomError,
     UnsupportedTransferSyntaxError,
     WeakKeyWarning,
@@ -40,10 +40,10 @@ from .pixels import (
 from .profile import (
     EDITION,
     Action,
-    ValueAction,
     ConfidentialityProfile,
     ConfidentialityProfileOptions,
     ResolvedRule,
+    ValueAction,
 )
 from .pseudonym import Pseudonym
 from .report import FileResult, Progress, Report

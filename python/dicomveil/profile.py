@@ -142,9 +142,7 @@ class Action(str, Enum):
             if value is None:
                 raise ValueError(f"condition {condition!r} needs a value")
             args.append(_escape(value, ',(){}"[]'))
-        return ValueAction(
-            f"@if({','.join(args)}){{{_clause(then)}}}{{{_clause(otherwise)}}}"
-        )
+        return ValueAction(f"@if({','.join(args)}){{{_clause(then)}}}{{{_clause(otherwise)}}}")
 
 
 class ValueAction(str):
@@ -384,9 +382,7 @@ class ConfidentialityProfile(MutableMapping[str, Action | ValueAction]):
                 f"unlisted must be 'clean', 'keep' or 'remove', not {type(value).__name__}"
             )
         if value not in UNLISTED:
-            raise ValueError(
-                f"unlisted must be 'clean', 'keep' or 'remove', not {value[:40]!r}"
-            )
+            raise ValueError(f"unlisted must be 'clean', 'keep' or 'remove', not {value[:40]!r}")
         if value != self._unlisted:
             self._unlisted = value
             self._compiled = None

@@ -211,8 +211,8 @@ def _setting_value(name: str, value: str, source: str, where: str) -> Any:
         if answer is None:
             raise _fail(source, where, f"{name} is yes or no, not {_clip(value)}")
         return answer
-    if value.lower() not in ("clean", "keep"):
-        raise _fail(source, where, f"unlisted is clean or keep, not {_clip(value)}")
+    if value.lower() not in ("clean", "keep", "remove"):
+        raise _fail(source, where, f"unlisted is clean, keep or remove, not {_clip(value)}")
     return value.lower()
 
 
