@@ -154,7 +154,7 @@ pub enum Call {
 }
 
 /// The functions that are supported, for the error of one that is not.
-pub const FUNCTIONS: &str = "keep, remove, empty, blank, always, process, skip, quarantine, \
+pub const FUNCTIONS: &str = "set, keep, remove, empty, blank, always, process, skip, quarantine, \
     append, if, contents, value, truncate, lowercase, uppercase, initials, param, hashuid, \
     hash, hashname, hashptid, incrementdate, round, lookup, require, date, time";
 
@@ -294,6 +294,15 @@ impl Parser<'_> {
             i += 1 + used;
             if raw.name == "param" {
                 lit.push_str(&self.param(raw.args.first().map_or("", String::as_str))?);
+                continue;
+            }
+            if raw.name == "set" {
+                // dicomveil's: its argument as literal text (a value action that sets a value
+                // starts with @, unlike CTP's bare text)
+                if raw.args.len() > 1 {
+                    return Err("@set takes one argument (escape a comma as \\,)".into());
+                }
+                lit.push_str(unquote(raw.args.first().map_or("", String::as_str)));
                 continue;
             }
             if !lit.is_empty() {
@@ -733,10 +742,13 @@ fn ref_text(r: Ref) -> String {
     }
 }
 
+/// The canonical text: it starts with `@` (a leading literal is written `@set(...)`), so that
+/// it never reads as a PS3.15 code.
 fn print(parts: &[Part]) -> String {
     let mut out = String::new();
-    for part in parts {
+    for (i, part) in parts.iter().enumerate() {
         match part {
+            Part::Lit(s) if i == 0 => out.push_str(&format!("@set({})", arg_text(s))),
             Part::Lit(s) => out.push_str(&esc(s, &['{', '}'])),
             Part::Call(c) => out.push_str(&print_call(c)),
         }

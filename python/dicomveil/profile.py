@@ -87,10 +87,9 @@ class Action(str, Enum):
     def replace(value: str, *, add: bool = True) -> ValueAction:
         """Set the attribute to ``value`` (checked against its VR when the rule is set). With
         ``add`` (the default) an attribute the file lacks is added too (top level)."""
-        text = _escape(value)
         if add:
-            return ValueAction("@always()" + text)
-        return ValueAction("@if(this,exists){" + _escape(value, "{}") + "}{@remove()}")
+            return ValueAction("@always()" + _escape(value, "{}"))
+        return ValueAction("@set(" + _escape(value, ',(){}"[]') + ")")
 
     @staticmethod
     def shift_dates(days: int | None = None) -> ValueAction:

@@ -823,7 +823,7 @@ def read_ctp(data: str | bytes, source: str) -> list[ScriptItem]:
     for node in root.children:
         where = f"line {node.line} (<{node.name}"
         t = node.attrs.get("t", "").strip()
-        where += f' t="{_clip(t, 24)}">)' if t else ">)"
+        where += f' t="{t[:24]}">)' if t else ">)"
         if node.name not in ("p", "e", "k", "r"):
             raise _fail(source, where, f"unknown element <{node.name}> (expected p, e, k or r)")
         if node.children:
