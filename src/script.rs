@@ -135,6 +135,10 @@ pub enum Call {
         el: Ref,
         by: Shift,
     },
+    HashDate {
+        el: Ref,
+        by: Ref,
+    },
     Round {
         el: Ref,
         size: u32,
@@ -156,7 +160,7 @@ pub enum Call {
 /// The functions that are supported, for the error of one that is not.
 pub const FUNCTIONS: &str = "set, keep, remove, empty, blank, always, process, skip, quarantine, \
     append, if, contents, value, truncate, lowercase, uppercase, initials, param, hashuid, \
-    hash, hashname, hashptid, incrementdate, round, lookup, require, date, time";
+    hash, hashname, hashptid, incrementdate, hashdate, round, lookup, require, date, time";
 
 struct Interner {
     by_text: HashMap<&'static str, u32>,
@@ -249,7 +253,7 @@ fn strength_of(parts: &[Part]) -> u8 {
                 | Call::Round { .. }
                 | Call::Append(_) => 0,
                 Call::If { then, els, .. } => strength_of(then).min(strength_of(els)),
-                Call::IncrementDate { .. } => 1,
+                Call::IncrementDate { .. } | Call::HashDate { .. } => 1,
                 Call::HashUid(_) => 2,
                 _ => 3,
             },
@@ -513,6 +517,13 @@ impl Parser<'_> {
                     } else {
                         Shift::Days(self.number(&by, "@incrementdate's days")?)
                     },
+                }
+            }
+            "hashdate" => {
+                need(2)?;
+                Call::HashDate {
+                    el: self.element(arg(0))?,
+                    by: self.element(arg(1))?,
                 }
             }
             "round" => {
@@ -849,6 +860,7 @@ fn print_call(c: &Call) -> String {
             ],
         ),
         Call::Round { el, size } => f("round", &[ref_text(*el), size.to_string()]),
+        Call::HashDate { el, by } => f("hashdate", &[ref_text(*el), ref_text(*by)]),
         Call::Lookup {
             els,
             keytype,
@@ -1065,6 +1077,22 @@ fn call(c: &Call, this: Tag, ctx: &dyn Context) -> Result<String, Refusal> {
             }
         },
         Call::Round { el, size } => round_age(&text(*el).unwrap_or_default(), *size),
+        Call::HashDate { el, by } => match (text(*el), text(*by)) {
+            (None, _) | (_, None) => "@remove()".into(),
+            (Some(v), _) if v.len() < 8 => "@empty()".into(),
+            (Some(v), Some(key)) => {
+                // CTP: the last four digits of the hash, modulo ten years, back (never 0)
+                let h = ctx.digest(b"dicomveil/ctp-hash", &key).to_string();
+                let last: i64 = h[h.len().saturating_sub(4)..].parse().unwrap_or(0);
+                let days = match -(last % 3650) {
+                    0 => -1,
+                    d => d,
+                };
+                let shifted: Option<Vec<String>> =
+                    v.split('\\').map(|d| increment_date(d, days)).collect();
+                shifted.map_or_else(|| "@empty()".into(), |s| s.join("\\"))
+            }
+        },
         Call::Lookup {
             els,
             keytype,
@@ -1294,6 +1322,11 @@ pub fn ctp(items: &[ScriptItem]) -> Result<Script, (String, String)> {
             "p" => {}
             "e" => {
                 let tag = element_tag(t).map_err(|p| fail(format!("t={}: {p}", quote(t))))?;
+                if tag == Tag(0x0012, 0x0064) {
+                    // CTP's codes for De-identification Method Code Sequence: the engine
+                    // writes the codes of what it did instead (docs/ctp.md)
+                    continue;
+                }
                 let pattern = format!("{:04x},{:04x}", tag.0, tag.1);
                 let text = item.text.trim();
                 let action = if text.is_empty() {

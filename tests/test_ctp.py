@@ -359,15 +359,15 @@ def test_api_value_actions_exact() -> None:
     p = ConfidentialityProfile.empty()
     p.conform_to_iod = False
     p.unlisted = "keep"
-    p["PatientName"] = Action.replace("ANONYMOUS^PATIENT")
-    p["ClinicalTrialSiteID"] = Action.replace("SITE-7")  # absent: added
-    p["ClinicalTrialSponsorName"] = Action.replace("X", add=False)  # absent: stays absent
+    p["PatientName"] = Action.set("ANONYMOUS^PATIENT")
+    p["ClinicalTrialSiteID"] = Action.set("SITE-7")  # absent: added
+    p["ClinicalTrialSponsorName"] = Action.set("X", add=False)  # absent: stays absent
     p["StudyDate"] = Action.shift_dates(-10)
     p["SeriesDate"] = Action.shift_dates()  # the keyed per-patient offset
     p["AccessionNumber"] = Action.hash(8)
     p["StudyInstanceUID"] = Action.hash_uid()
     p["StudyDescription"] = Action.when("contains", "K", "X", value="research")
-    p["SeriesDescription"] = Action.when("blank", "X", Action.replace("SERIES"))
+    p["SeriesDescription"] = Action.when("blank", "X", Action.set("SERIES"))
     p["PatientSex"] = "@if(this,equals,f){@set(F)}{@set(O)}"
     assert isinstance(p["StudyDate"], ValueAction)
     assert p["StudyDate"] == "@incrementdate(this,-10)"
@@ -389,10 +389,10 @@ def test_api_value_actions_exact() -> None:
 @pytest.mark.parametrize(
     ("pattern", "action", "problem"),
     [
-        ("StudyDate", Action.replace("yesterday"), "sets a value that is not a date"),
-        ("PatientSex", Action.replace("female"), "not a code string"),
-        ("PatientID", Action.replace("X" * 65), "longer than LO's 64 characters"),
-        ("Rows", Action.replace("2"), "which a value action cannot set"),
+        ("StudyDate", Action.set("yesterday"), "sets a value that is not a date"),
+        ("PatientSex", Action.set("female"), "not a code string"),
+        ("PatientID", Action.set("X" * 65), "longer than LO's 64 characters"),
+        ("Rows", Action.set("2"), "which a value action cannot set"),
         ("PatientID", "@frobnicate(this)", "unsupported function @frobnicate"),
     ],
 )

@@ -23,6 +23,8 @@ __all__ = [
     "PixelRules",
     "canonical_pattern",
     "code_letter",
+    "ctp_script",
+    "lookup_table_size",
     "check_naming",
     "check_paths",
     "default_rules",

@@ -84,7 +84,7 @@ class Action(str, Enum):
 
     # -- value actions (see docs/profiles.md, "Value actions") ------------------------------
     @staticmethod
-    def replace(value: str, *, add: bool = True) -> ValueAction:
+    def set(value: str, *, add: bool = True) -> ValueAction:
         """Set the attribute to ``value`` (checked against its VR when the rule is set). With
         ``add`` (the default) an attribute the file lacks is added too (top level)."""
         if add:
@@ -148,7 +148,7 @@ class ValueAction(str):
     """A value action: a rule that computes the attribute's value, written in RSNA CTP's
     DicomAnonymizer function language (``@always()ANONYMOUS``, ``@incrementdate(this,-30)``,
     ``@hash(this,10)``, ``@if(this,isblank){@remove()}{@keep()}``). Made by
-    :meth:`Action.replace`, :meth:`Action.shift_dates`, :meth:`Action.hash`,
+    :meth:`Action.set`, :meth:`Action.shift_dates`, :meth:`Action.hash`,
     :meth:`Action.hash_uid` and :meth:`Action.when`, or written as text starting with ``@``;
     the engine checks it when it is set in a profile."""
 
@@ -861,7 +861,7 @@ class ConfidentialityProfile(MutableMapping[str, Action | ValueAction]):
         return self.options is None
 
     # -- the mapping -------------------------------------------------------------------------
-    def __getitem__(self, pattern: str) -> Action:
+    def __getitem__(self, pattern: str) -> Action | ValueAction:
         code = self._rules.get(pattern) if isinstance(pattern, str) else None
         if code is None:
             raise KeyError(pattern)
@@ -912,7 +912,7 @@ class ConfidentialityProfile(MutableMapping[str, Action | ValueAction]):
             and self._pixel_rules == other._pixel_rules
         )
 
-    def _describe(self) -> list[tuple[str, str, Action, int | None]]:
+    def _describe(self) -> list[tuple[str, str, Action | ValueAction, int | None]]:
         """For showing the rules: (pattern as written, canonical pattern, action, the tag of an
         exact pattern or None), in order."""
         return [(w, c, _action(a), t) for w, c, a, t in self._rules.describe()]

@@ -62,15 +62,21 @@ def main() -> None:
         code = actions[0]
         if "x" in tag or "g" in tag:
             removals.add(
-                "curves" if tag.startswith("50") else "overlays" if tag.startswith("60") else
-                "privategroups"
+                "curves"
+                if tag.startswith("50")
+                else "overlays"
+                if tag.startswith("60")
+                else "privategroups"
             )
             continue
         t = tag.replace(",", "").upper()
         lines.append(f' <e en="T" t="{t}" n="{keyword}">{escape(script_of(code, vr))}</e>')
     lines.append(' <k en="F" t="safeprivateelements">Keep safe private elements</k>')
-    names = {"curves": "Remove curves", "overlays": "Remove overlays",
-             "privategroups": "Remove private groups"}
+    names = {
+        "curves": "Remove curves",
+        "overlays": "Remove overlays",
+        "privategroups": "Remove private groups",
+    }
     for r in sorted(removals):
         lines.append(f' <r en="T" t="{r}">{names[r]}</r>')
     lines.append(' <r en="F" t="unspecifiedelements">Remove unchecked elements</r>')
