@@ -6,7 +6,7 @@ tests/data/ctp/trial.script by hand, with the same keyed functions. The corpus i
 interleave the programs; the outputs are checked once, value for value on every attribute the
 policy writes, before timing.
 
-    python benches/ctp.py --files 400 --size 256 --rounds 3
+    python benches/ctp.py --files 1000 --size 256 --rounds 3 --dir /dev/shm
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def main() -> None:
     p.add_argument("--files", type=int, default=400)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--dir", type=Path, default=None, help="where the corpus goes (a tmpfs)")
     args = p.parse_args()
 
     import warnings
@@ -68,17 +69,20 @@ def main() -> None:
     from dicomveil import Anonymizer, ConfidentialityProfile, WeakProfileWarning
 
     warnings.simplefilter("ignore", WeakProfileWarning)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         t = Path(tmp)
         src = corpus.make_series(t / "src", args.files, args.size)
         lookup = t / "trial.lookup"
         lookup_for(src, lookup)
         profile = ConfidentialityProfile.load(SCRIPT, lookup_table=lookup)
         anon = Anonymizer(profile, key=pydicom_ctp.KEY)
+        # for scale: our own Basic profile on the same files (no value actions)
+        basic = Anonymizer(key=pydicom_ctp.KEY)
         out = t / "out"
         programs: dict[str, Callable[[], object]] = {
             "dicomveil (2 threads)": lambda: anon.anonymize_tree(src, out),
             "dicomveil (1 thread)": lambda: anon.anonymize_tree(src, out, workers=1),
+            "Basic profile (2 thr.)": lambda: basic.anonymize_tree(src, out),
             "pydicom script": lambda: pydicom_ctp.anonymize_tree(src, out, lookup),
         }
         anon.anonymize_tree(src, t / "a")

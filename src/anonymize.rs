@@ -694,11 +694,16 @@ impl Anonymizer {
 /// What value actions read: the original elements of the level being walked, the keys.
 struct ScriptContext<'w, 'a> {
     walker: &'w Walker<'a>,
+    /// The element the rule is for, its value still the original one (`None`: absent).
+    this: Option<&'w Element>,
 }
 
 impl crate::script::Context for ScriptContext<'_, '_> {
     fn text(&self, tag: Tag) -> Option<String> {
-        let el = self.walker.scope.iter().find(|e| e.tag == tag)?;
+        let el = match self.this {
+            Some(this) if this.tag == tag => this,
+            _ => self.walker.scope.iter().find(|e| e.tag == tag)?,
+        };
         match &el.value {
             Value::Primitive(data) => {
                 let bytes = data.bytes(self.walker.source).ok()?;
@@ -868,9 +873,17 @@ impl Walker<'_> {
         let creators = private_creators(ds);
         let blocks_in = private_blocks(&ds.elements);
         let elements = std::mem::take(&mut ds.elements);
-        // value actions read the original values of this level (their own and others')
+        // value actions read the original values of the elements they name at this level
+        // (their own: from the element itself); @always() needs to know what is absent
         let scope = if profile.has_exprs {
-            elements.clone()
+            elements
+                .iter()
+                .filter(|e| {
+                    profile.referenced.binary_search(&e.tag).is_ok()
+                        || (top && profile.always.iter().any(|&(t, _)| t == e.tag))
+                })
+                .cloned()
+                .collect()
         } else {
             Vec::new()
         };
@@ -985,7 +998,7 @@ impl Walker<'_> {
                 if vr == VR::SQ {
                     continue;
                 }
-                if self.compute(&mut el, vr, id)? {
+                if self.compute(&mut el, vr, id, true)? {
                     kept.push(el);
                     created = true;
                 }
@@ -1067,7 +1080,7 @@ impl Walker<'_> {
                 self.clean(&mut el, vr, inner, terms)?;
             }
             Action::Compute(id) => {
-                if !self.compute(&mut el, vr, id)? {
+                if !self.compute(&mut el, vr, id, false)? {
                     self.counts.removed += 1;
                     return Ok(None);
                 }
@@ -1091,11 +1104,17 @@ impl Walker<'_> {
         Ok(Some(el))
     }
 
-    /// A value action on `el` (present, or created empty for `@always()`): `false` when the
-    /// element goes. The new value is checked against the VR and encoded in the file's
+    /// A value action on `el` (present, or `absent`: created empty for `@always()`): `false`
+    /// when the element goes (or, absent, is not created: removed or kept). The new value is checked against the VR and encoded in the file's
     /// character set; a value that does not fit refuses the file, as do `@skip()`,
     /// `@quarantine()` and a lookup with no key.
-    fn compute(&mut self, el: &mut Element, vr: VR, id: crate::script::ExprId) -> Result<bool> {
+    fn compute(
+        &mut self,
+        el: &mut Element,
+        vr: VR,
+        id: crate::script::ExprId,
+        absent: bool,
+    ) -> Result<bool> {
         use crate::script::{evaluate, get, Outcome};
         let tag = el.tag;
         let refuse = |problem: String| Error::Refused {
@@ -1104,11 +1123,15 @@ impl Walker<'_> {
         };
         let place = format!("the rule for ({:04X},{:04X})", tag.0, tag.1);
         let outcome = {
-            let ctx = ScriptContext { walker: self };
+            let ctx = ScriptContext {
+                walker: self,
+                this: (!absent).then_some(&*el),
+            };
             evaluate(get(id), tag, &ctx).map_err(|r| refuse(format!("{place}: {}", r.0)))?
         };
         let value = match outcome {
             Outcome::Remove => return Ok(false),
+            Outcome::Keep if absent => return Ok(false),
             Outcome::Keep => {
                 self.counts.kept += 1;
                 return Ok(true);

@@ -532,8 +532,11 @@ pub struct CompiledProfile {
     /// The value actions that create their attribute when it is absent (`@always()`), at
     /// the top level: exact tags only.
     pub always: Vec<(Tag, crate::script::ExprId)>,
-    /// Whether any rule is a value action (the walk then keeps the original values around).
+    /// Whether any rule is a value action.
     pub has_exprs: bool,
+    /// The elements value actions read besides their own (sorted): the walk keeps their
+    /// original values around.
+    pub referenced: Vec<Tag>,
     /// The lookup table of `@lookup` (given by the caller).
     pub lookup: Option<Arc<crate::script::LookupTable>>,
     /// Per IOD (by [`Iod::index`]), built the first time an object of it is decided: the
@@ -630,6 +633,7 @@ impl CompiledProfile {
             weaker: Vec::new(),
             always: Vec::new(),
             has_exprs: false,
+            referenced: Vec::new(),
             lookup: None,
             resolved: (0..crate::iod::iod_count())
                 .map(|_| OnceLock::new())
@@ -639,6 +643,9 @@ impl CompiledProfile {
             let code = rule.code;
             if let Code::Expr(id) = code {
                 profile.has_exprs = true;
+                profile
+                    .referenced
+                    .extend(crate::script::get(id).references());
                 if let (Pattern::Exact(tag), true) =
                     (&rule.pattern, crate::script::get(id).always())
                 {
@@ -662,6 +669,8 @@ impl CompiledProfile {
                 Pattern::AllPrivate => profile.all_private = Some(code),
             }
         }
+        profile.referenced.sort_unstable();
+        profile.referenced.dedup();
         // most fixed bits first; stable, so equal specificity keeps the rules' order
         profile
             .masked

@@ -29,9 +29,24 @@ use dicom_dictionary_std::StandardDataDictionary;
 
 use crate::profile::quote;
 
-/// An interned value action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ExprId(pub u32);
+/// An interned value action: the same text is always the same expression, so identity is the
+/// address (no lock to read it).
+#[derive(Debug, Clone, Copy)]
+pub struct ExprId(&'static Expr);
+
+impl PartialEq for ExprId {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for ExprId {}
+
+impl std::hash::Hash for ExprId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(self.0, state)
+    }
+}
 
 /// A parsed value action: its parts, and its canonical text.
 #[derive(Debug)]
@@ -163,8 +178,7 @@ pub const FUNCTIONS: &str = "set, keep, remove, empty, blank, always, process, s
     hash, hashname, hashptid, incrementdate, hashdate, round, lookup, require, date, time";
 
 struct Interner {
-    by_text: HashMap<&'static str, u32>,
-    exprs: Vec<&'static Expr>,
+    by_text: HashMap<&'static str, &'static Expr>,
 }
 
 fn interner() -> &'static Mutex<Interner> {
@@ -172,14 +186,13 @@ fn interner() -> &'static Mutex<Interner> {
     I.get_or_init(|| {
         Mutex::new(Interner {
             by_text: HashMap::new(),
-            exprs: Vec::new(),
         })
     })
 }
 
 /// The value action of an id.
 pub fn get(id: ExprId) -> &'static Expr {
-    interner().lock().expect("not poisoned").exprs[id.0 as usize]
+    id.0
 }
 
 /// Parse a value action (text starting with `@`, parameters given as `@NAME` resolved from
@@ -188,15 +201,13 @@ pub fn intern(text: &str, params: &HashMap<String, String>) -> Result<ExprId, St
     let parts = Parser { params }.parse(text.trim(), false)?;
     let canonical = print(&parts);
     let mut i = interner().lock().expect("not poisoned");
-    if let Some(&id) = i.by_text.get(canonical.as_str()) {
-        return Ok(ExprId(id));
+    if let Some(&expr) = i.by_text.get(canonical.as_str()) {
+        return Ok(ExprId(expr));
     }
     let text: &'static str = Box::leak(canonical.into_boxed_str());
     let expr: &'static Expr = Box::leak(Box::new(Expr { parts, text }));
-    let id = i.exprs.len() as u32;
-    i.exprs.push(expr);
-    i.by_text.insert(text, id);
-    Ok(ExprId(id))
+    i.by_text.insert(text, expr);
+    Ok(ExprId(expr))
 }
 
 impl Expr {
@@ -223,6 +234,13 @@ impl Expr {
         strength_of(&self.parts)
     }
 
+    /// The elements it reads besides its own.
+    pub fn references(&self) -> Vec<Tag> {
+        let mut out = Vec::new();
+        refs(&self.parts, &mut out);
+        out
+    }
+
     /// The literal value it sets, when it is nothing but a literal (after `@always()`).
     pub fn literal(&self) -> Option<String> {
         let mut out = String::new();
@@ -234,6 +252,44 @@ impl Expr {
             }
         }
         Some(out)
+    }
+}
+
+fn refs(parts: &[Part], out: &mut Vec<Tag>) {
+    fn add(r: &Ref, out: &mut Vec<Tag>) {
+        if let Ref::Tag(t) = r {
+            out.push(*t);
+        }
+    }
+    for part in parts {
+        let Part::Call(c) = part else { continue };
+        match c {
+            Call::If { el, then, els, .. } => {
+                add(el, out);
+                refs(then, out);
+                refs(els, out);
+            }
+            Call::Append(inner) => refs(inner, out),
+            Call::Contents { el, .. }
+            | Call::Value { el, .. }
+            | Call::Truncate { el, .. }
+            | Call::Lowercase(el)
+            | Call::Uppercase(el)
+            | Call::Initials(el)
+            | Call::HashUid(el)
+            | Call::Hash { el, .. }
+            | Call::HashName { el, .. }
+            | Call::HashPtId { el, .. }
+            | Call::IncrementDate { el, .. }
+            | Call::Round { el, .. } => add(el, out),
+            Call::HashDate { el, by } => {
+                add(el, out);
+                add(by, out);
+            }
+            Call::Lookup { els, .. } => els.iter().for_each(|r| add(r, out)),
+            Call::Require { el: Some(el), .. } => add(el, out),
+            _ => {}
+        }
     }
 }
 

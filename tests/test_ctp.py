@@ -425,3 +425,55 @@ def test_expected_differences_from_ctp(trial: ConfidentialityProfile) -> None:
     # naming the profile a custom one
     assert out.PatientIdentityRemoved == "YES"
     assert "custom profile" in out.DeidentificationMethod
+
+
+@pytest.mark.filterwarnings("ignore::dicomveil.WeakProfileWarning")
+def test_a_ctp_profile_travels_to_dask_workers(trial: ConfidentialityProfile) -> None:
+    """What a distributed run ships to its workers rebuilds the same policy: value actions,
+    settings and the lookup table (without it every file would be refused)."""
+    import pickle
+
+    from dicomveil.distributed import _Job
+
+    job = _Job.of(
+        trial,
+        run="r",
+        src="s",
+        dst="d",
+        burned_in="warn",
+        naming=None,
+        stop_on_error=False,
+        dry_run=False,
+        threads=1,
+        version="v",
+    )
+    rebuilt = pickle.loads(pickle.dumps(job)).profile()
+    assert rebuilt == trial and rebuilt.lookup_table == trial.lookup_table
+    a = Anonymizer(trial, key=TEST_KEY).anonymize(DicomFile.open(part10(trial_subject())))
+    b = Anonymizer(rebuilt, key=TEST_KEY).anonymize(DicomFile.open(part10(trial_subject())))
+    assert a.to_bytes() == b.to_bytes()
+
+
+@pytest.mark.parametrize(
+    ("script", "present", "absent"),
+    [
+        # CTP's insertElements: @always() creates the element unless the value is @keep() or
+        # @remove(); @require() keeps what is there, else takes the value of another element
+        ("@always()@keep()", "Moreau^Camille", None),
+        ("@always()@remove()", None, None),
+        ("@always()@require(PatientID,NONE)", "Moreau^Camille", "12345"),
+        ("@always()@empty()", "", ""),
+        ("@always()@blank(2)", "", ""),  # two spaces: pydicom strips the padding
+        ("@require()", "Moreau^Camille", None),  # without @always(): nothing to create
+    ],
+)
+def test_always_and_require(script: str, present: str | None, absent: str | None) -> None:
+    p = ConfidentialityProfile.load_from_ctp_string(
+        f'<script><e en="T" t="00100010">{script}</e></script>'
+    )
+    for has_name, want in ((True, present), (False, absent)):
+        ds = trial_subject()
+        if not has_name:
+            del ds.PatientName
+        out = run(p, ds)
+        assert (out.get("PatientName").value if "PatientName" in out else None) == want, script
