@@ -1597,7 +1597,11 @@ mod tests {
             assert_eq!(intern(canonical, &none).unwrap(), id, "{canonical}");
         }
         let params = HashMap::from([("P".to_string(), "A,B".to_string())]);
-        assert_eq!(get(intern("@param(@P)x", &params).unwrap()).text, "A,Bx");
+        // a leading literal is written @set(...): the text never reads as a letter
+        let set = get(intern("@param(@P)x", &params).unwrap());
+        assert_eq!(set.text, "@set(A\\,Bx)");
+        assert_eq!(set.literal().as_deref(), Some("A,Bx"));
+        assert_eq!(get(intern("@set(X)", &none).unwrap()).text, "@set(X)");
     }
 
     #[test]
