@@ -476,4 +476,5 @@ def test_always_and_require(script: str, present: str | None, absent: str | None
         if not has_name:
             del ds.PatientName
         out = run(p, ds)
-        assert (out.get("PatientName").value if "PatientName" in out else None) == want, script
+        got = str(out.PatientName) if "PatientName" in out else None
+        assert got == want, (script, has_name)
