@@ -119,11 +119,6 @@ def _load_profile(path: Path, options: Options | None) -> ConfidentialityProfile
                 "script has none",
                 param_hint="'--option'",
             )
-        if lookup is not None and fmt != "ctp":
-            raise click.BadParameter(
-                f"{path} is a {fmt} profile: a lookup table is for the @lookup of CTP scripts",
-                param_hint="'--lookup-table'",
-            )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             prof = ConfidentialityProfile.load(path, fmt, options, lookup)
@@ -253,8 +248,8 @@ def _profile_options(f: F) -> F:
         metavar="FILE",
         expose_value=False,
         callback=_remember(_LOOKUP_KEY),
-        help="The lookup table of a CTP script's @lookup (keytype/key=value lines); a file "
-        "whose key it lacks is refused.",
+        help="The lookup table of the profile's @lookup (a CTP script's, or a profile "
+        "converted from one; keytype/key=value lines); a file whose key it lacks is refused.",
     )(f)
     return f
 

@@ -644,7 +644,8 @@ class ConfidentialityProfile(MutableMapping[str, Action | ValueAction]):
         """Read a profile file of any supported format: ``format`` is one of ``ctp``,
         ``csv``, ``json``, ``xml`` (``deid`` and ``kitware`` are not supported yet), or None
         to recognise it from the content (:func:`detect_format`). ``options`` are for the
-        option form of our own formats, ``lookup_table`` for CTP's ``@lookup``."""
+        option form of our own formats, ``lookup_table`` for ``@lookup`` value actions (a CTP
+        script's, or a profile converted from one)."""
         source = os.fspath(path)
         if format is None:
             format = detect_format(profile_io.decode(profile_io.read_bytes_file(path), source))
@@ -662,14 +663,15 @@ class ConfidentialityProfile(MutableMapping[str, Action | ValueAction]):
             if options is not None and _options_value(options) != Options.BASIC_PROFILE:
                 raise ProfileError(f"{source}: options do not apply to a CTP script")
             return cls.load_from_ctp_file(path, lookup_table)
-        if lookup_table is not None:
-            raise ProfileError(f"{source}: a lookup table is for the @lookup of CTP scripts")
         loader = {
             "csv": cls.load_from_csv_file,
             "json": cls.load_from_json_file,
             "xml": cls.load_from_xml_file,
         }[format]
-        return loader(path, options)
+        profile = loader(path, options)
+        if lookup_table is not None:
+            profile.lookup_table = lookup_table
+        return profile
 
     @property
     def lookup_table(self) -> str | None:
