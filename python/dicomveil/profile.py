@@ -65,6 +65,10 @@ class Action(str, Enum):
     defines them, and X or Z on an attribute the IOD requires keeps it valid (Type 1: a dummy,
     Type 2: empty); see :attr:`ConfidentialityProfile.conform_to_iod` and
     :meth:`ConfidentialityProfile.resolve_for`.
+
+    Rules that compute a value (set, shift a date, hash, decide on the value) are value
+    actions: :meth:`Action.set`, :meth:`Action.shift_dates`, :meth:`Action.hash`,
+    :meth:`Action.hash_uid` and :meth:`Action.when` make them (:class:`ValueAction`).
     """
 
     X = "X"
