@@ -432,6 +432,7 @@ impl Anonymizer {
             })
         };
         let mut walker = Walker {
+            scope: Vec::new(),
             anonymizer: self,
             source: &file.source,
             counts: Counts::default(),
@@ -690,7 +691,60 @@ impl Anonymizer {
     }
 }
 
+/// What value actions read: the original elements of the level being walked, the keys.
+struct ScriptContext<'w, 'a> {
+    walker: &'w Walker<'a>,
+    /// The element the rule is for, its value still the original one (`None`: absent).
+    this: Option<&'w Element>,
+}
+
+impl crate::script::Context for ScriptContext<'_, '_> {
+    fn text(&self, tag: Tag) -> Option<String> {
+        let el = match self.this {
+            Some(this) if this.tag == tag => this,
+            _ => self.walker.scope.iter().find(|e| e.tag == tag)?,
+        };
+        match &el.value {
+            Value::Primitive(data) => {
+                let bytes = data.bytes(self.walker.source).ok()?;
+                let text = self.walker.charset.decode(trim_padding(&bytes));
+                Some(text.trim_end_matches(['\0', ' ']).to_string())
+            }
+            _ => Some(String::new()),
+        }
+    }
+
+    fn digest(&self, purpose: &[u8], value: &str) -> u128 {
+        let keyed = &self.walker.anonymizer.keyed;
+        let half = |n: u8| {
+            let p = [purpose, &[b'/', n]].concat();
+            u64::from_str_radix(&keyed.pseudonym(&p, value.as_bytes()), 16).unwrap_or(0)
+        };
+        (u128::from(half(b'1')) << 64) | u128::from(half(b'2'))
+    }
+
+    fn map_uid(&self, uid: &str) -> String {
+        String::from_utf8_lossy(&self.walker.anonymizer.uids.map(uid.as_bytes())).into_owned()
+    }
+
+    fn date_offset(&self) -> u64 {
+        self.walker.date_offset
+    }
+
+    fn lookup(&self, keytype: &str, key: &str) -> Option<String> {
+        self.walker
+            .anonymizer
+            .profile
+            .lookup
+            .as_ref()?
+            .get(keytype, key)
+    }
+}
+
 struct Walker<'a> {
+    /// The original elements of the level being walked, for value actions (empty when the
+    /// profile has none).
+    scope: Vec<Element>,
     anonymizer: &'a Anonymizer,
     source: &'a Source,
     counts: Counts,
@@ -819,6 +873,21 @@ impl Walker<'_> {
         let creators = private_creators(ds);
         let blocks_in = private_blocks(&ds.elements);
         let elements = std::mem::take(&mut ds.elements);
+        // value actions read the original values of the elements they name at this level
+        // (their own: from the element itself); @always() needs to know what is absent
+        let scope = if profile.has_exprs {
+            elements
+                .iter()
+                .filter(|e| {
+                    profile.referenced.binary_search(&e.tag).is_ok()
+                        || (top && profile.always.iter().any(|&(t, _)| t == e.tag))
+                })
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let outer_scope = std::mem::replace(&mut self.scope, scope);
         let mut kept = Vec::with_capacity(elements.len());
         let mut overlays_removed: Vec<u16> = Vec::new();
         let mut pending_creators: Vec<(Element, Action)> = Vec::new();
@@ -916,9 +985,29 @@ impl Walker<'_> {
                 self.counts.removed += 1;
             }
         }
-        if creators_kept {
+        // value actions with @always() create their attribute where the input has none (at
+        // the top level, as CTP does)
+        let mut created = false;
+        if top {
+            for &(tag, id) in &profile.always {
+                if self.scope.iter().any(|e| e.tag == tag) {
+                    continue;
+                }
+                let vr = crate::dataset::dictionary_vr(tag).unwrap_or(VR::SH);
+                let mut el = Element::new(tag, vr, Value::Primitive(Data::Inline(Vec::new())));
+                if vr == VR::SQ {
+                    continue;
+                }
+                if self.compute(&mut el, vr, id, true)? {
+                    kept.push(el);
+                    created = true;
+                }
+            }
+        }
+        if creators_kept || created {
             kept.sort_by_key(|e| e.tag);
         }
+        self.scope = outer_scope;
         ds.elements = kept;
         // PatientName and PatientID set on the profile replace whatever the profile did, at
         // the top level and wherever the input had them
@@ -990,6 +1079,17 @@ impl Walker<'_> {
                 self.counts.cleaned += 1;
                 self.clean(&mut el, vr, inner, terms)?;
             }
+            Action::Compute(id) => {
+                if !self.compute(&mut el, vr, id, false)? {
+                    self.counts.removed += 1;
+                    return Ok(None);
+                }
+                if let Value::Sequence(items) = &mut el.value {
+                    for item in items {
+                        self.walk(item, mode, false, inner)?;
+                    }
+                }
+            }
             Action::ReplaceUid | Action::KeepReplaceUids => match &mut el.value {
                 Value::Sequence(items) => {
                     self.counts.kept += 1;
@@ -1002,6 +1102,67 @@ impl Walker<'_> {
             },
         }
         Ok(Some(el))
+    }
+
+    /// A value action on `el` (present, or `absent`: created empty for `@always()`): `false`
+    /// when the element goes (or, absent, is not created: removed or kept). The new value is checked against the VR and encoded in the file's
+    /// character set; a value that does not fit refuses the file, as do `@skip()`,
+    /// `@quarantine()` and a lookup with no key.
+    fn compute(
+        &mut self,
+        el: &mut Element,
+        vr: VR,
+        id: crate::script::ExprId,
+        absent: bool,
+    ) -> Result<bool> {
+        use crate::script::{evaluate, get, Outcome};
+        let tag = el.tag;
+        let refuse = |problem: String| Error::Refused {
+            name: String::new(),
+            problem,
+        };
+        let place = format!("the rule for ({:04X},{:04X})", tag.0, tag.1);
+        let outcome = {
+            let ctx = ScriptContext {
+                walker: self,
+                this: (!absent).then_some(&*el),
+            };
+            evaluate(get(id), tag, &ctx).map_err(|r| refuse(format!("{place}: {}", r.0)))?
+        };
+        let value = match outcome {
+            Outcome::Remove => return Ok(false),
+            Outcome::Keep if absent => return Ok(false),
+            Outcome::Keep => {
+                self.counts.kept += 1;
+                return Ok(true);
+            }
+            Outcome::Set(v) => v,
+        };
+        if let Value::Sequence(items) = &mut el.value {
+            if !value.trim().is_empty() {
+                return Err(refuse(format!("{place} gives a text value to a sequence")));
+            }
+            items.clear();
+            self.counts.zeroed += 1;
+            return Ok(true);
+        }
+        crate::script::check_vr(vr, &value)
+            .map_err(|p| refuse(format!("{place} gives {p} (VR {vr:?})")))?;
+        let mut bytes = self.charset.encode(&value).ok_or_else(|| {
+            refuse(format!(
+                "{place} gives text the file's character set cannot hold"
+            ))
+        })?;
+        if bytes.len() % 2 == 1 {
+            bytes.push(crate::action::padding(vr));
+        }
+        if bytes.is_empty() {
+            self.counts.zeroed += 1;
+        } else {
+            self.counts.dummied += 1;
+        }
+        el.value = Value::Primitive(Data::Inline(bytes));
+        Ok(true)
     }
 
     /// D on a value: the VR's dummy, or for a code string with terms where it stands, a term

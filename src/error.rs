@@ -63,6 +63,10 @@ pub enum Error {
     /// a layout not supported, inconsistent): refused, never written uncleaned.
     #[error("{name}: pixel data cannot be cleaned: {problem}: refused")]
     PixelData { name: String, problem: String },
+    /// A rule of the profile refuses the file: a value action said `@skip()` or
+    /// `@quarantine()`, a lookup found no key, or the value it computed does not fit the VR.
+    #[error("{name}: refused by the profile: {problem}")]
+    Refused { name: String, problem: String },
     /// A profile could not be compiled.
     #[error("{}{location}: {problem}", named(.source_name))]
     Profile {
@@ -108,6 +112,7 @@ pub const KINDS: &[&str] = &[
     "NamingTemplateError",
     "PathError",
     "DestinationBusyError",
+    "RefusedByProfileError",
 ];
 
 /// `name: ` before a message, or nothing when there is no name.
@@ -133,6 +138,7 @@ impl Error {
             Error::Unsupported { .. } => "UnsupportedDicomError",
             Error::BurnedIn { .. } => "BurnedInAnnotationError",
             Error::PixelData { .. } => "PixelDataError",
+            Error::Refused { .. } => "RefusedByProfileError",
             Error::Profile { .. } => "ProfileError",
             Error::Value { .. } => "DicomValueError",
             Error::Template { .. } => "NamingTemplateError",
@@ -163,6 +169,7 @@ impl Error {
             | Error::NotDicom { name }
             | Error::BurnedIn { name }
             | Error::PixelData { name, .. }
+            | Error::Refused { name, .. }
             | Error::UnsupportedTransferSyntax { name, .. }
             | Error::Unsupported { name, .. }
             | Error::Internal { name, .. } => {
@@ -208,6 +215,10 @@ mod tests {
             },
             Error::BurnedIn { name: "f".into() },
             Error::PixelData {
+                name: "f".into(),
+                problem: "p".into(),
+            },
+            Error::Refused {
                 name: "f".into(),
                 problem: "p".into(),
             },

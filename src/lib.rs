@@ -29,6 +29,7 @@ pub mod profile;
 pub mod read;
 pub mod rle;
 pub mod rules;
+pub mod script;
 pub mod sink;
 pub mod textscan;
 pub mod uid;

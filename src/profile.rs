@@ -50,6 +50,8 @@ pub enum Action {
     /// with a value (Type 1, or 1C present): a dummy value valid for the attribute; a
     /// sequence keeps its first item only, with dummy values (see [`Code::resolve`]).
     Placeholder,
+    /// A value action ([`crate::script`]): set, shift, hash, or decide on the value.
+    Compute(crate::script::ExprId),
 }
 
 impl Action {
@@ -64,6 +66,7 @@ impl Action {
             Action::Clean => "C",
             Action::ReplaceUid => "U",
             Action::KeepReplaceUids => "U*",
+            Action::Compute(id) => crate::script::get(id).text,
         }
     }
 
@@ -90,6 +93,8 @@ pub enum Code {
     ZD,
     /// X/Z/U*
     XZU,
+    /// A value action (text starting with `@`, [`crate::script`]).
+    Expr(crate::script::ExprId),
 }
 
 impl Code {
@@ -108,8 +113,27 @@ impl Code {
         Code::XZU,
     ];
 
-    /// Parse a code: case-insensitive, spaces ignored (`x / z` is X/Z); `X/Z/U` is X/Z/U*.
+    /// Parse a code: case-insensitive, spaces ignored (`x / z` is X/Z); `X/Z/U` is X/Z/U*;
+    /// text starting with `@` is a value action (`None` when it is malformed: see
+    /// [`Code::parse_checked`] for why).
     pub fn parse(text: &str) -> Option<Code> {
+        Code::parse_checked(text).ok()
+    }
+
+    /// [`Code::parse`], saying what is wrong. The value actions `@remove()`, `@empty()` and
+    /// `@keep()` are the letters X, Z and K.
+    pub fn parse_checked(text: &str) -> Result<Code, String> {
+        if text.trim_start().starts_with('@') {
+            let id = crate::script::intern(text, &Default::default())?;
+            return Ok(match crate::script::get(id).letter() {
+                Some(letter) => Code::parse_letters(letter).expect("a letter"),
+                None => Code::Expr(id),
+            });
+        }
+        Code::parse_letters(text).ok_or_else(|| Code::unknown(text))
+    }
+
+    fn parse_letters(text: &str) -> Option<Code> {
         let code: String = text
             .chars()
             .filter(|c| !c.is_whitespace())
@@ -135,6 +159,7 @@ impl Code {
             Code::XZD => "X/Z/D",
             Code::ZD => "Z/D",
             Code::XZU => "X/Z/U*",
+            Code::Expr(id) => crate::script::get(id).text,
         }
     }
 
@@ -150,6 +175,7 @@ impl Code {
             Code::C => Action::Clean,
             Code::U => Action::ReplaceUid,
             Code::XZU => Action::KeepReplaceUids,
+            Code::Expr(id) => Action::Compute(id),
         }
     }
 
@@ -185,6 +211,7 @@ impl Code {
         };
         match (self, ty) {
             (Code::K, _) => Action::Keep,
+            (Code::Expr(id), _) => Action::Compute(id),
             (Code::C, _) => Action::Clean,
             (Code::U, _) => Action::ReplaceUid,
             (Code::D, _) => Action::Dummy,
@@ -441,6 +468,10 @@ pub enum Unlisted {
     /// as the table treats their kind (see [`CompiledProfile::unlisted_action`]).
     #[default]
     Clean,
+    /// Removed (CTP's `<r t="unspecifiedelements">`: an allow-list policy), but for what the
+    /// object cannot do without and CTP keeps too: SOP Class and Instance UIDs, Study
+    /// Instance UID, the Image Pixel group (0028) and the pixels (7FE0).
+    Remove,
 }
 
 impl Unlisted {
@@ -449,6 +480,7 @@ impl Unlisted {
         match text {
             "keep" => Some(Unlisted::Keep),
             "clean" => Some(Unlisted::Clean),
+            "remove" => Some(Unlisted::Remove),
             _ => None,
         }
     }
@@ -457,6 +489,7 @@ impl Unlisted {
         match self {
             Unlisted::Keep => "keep",
             Unlisted::Clean => "clean",
+            Unlisted::Remove => "remove",
         }
     }
 }
@@ -496,6 +529,16 @@ pub struct CompiledProfile {
     /// The pixel rules: the first whose selector matches a file names the regions of its
     /// pixels to blank (under [`CompiledProfile::clean_pixels`]).
     pub pixel_rules: Arc<crate::pixrules::PixelRules>,
+    /// The value actions that create their attribute when it is absent (`@always()`), at
+    /// the top level: exact tags only.
+    pub always: Vec<(Tag, crate::script::ExprId)>,
+    /// Whether any rule is a value action.
+    pub has_exprs: bool,
+    /// The elements value actions read besides their own (sorted): the walk keeps their
+    /// original values around.
+    pub referenced: Vec<Tag>,
+    /// The lookup table of `@lookup` (given by the caller).
+    pub lookup: Option<Arc<crate::script::LookupTable>>,
     /// Per IOD (by [`Iod::index`]), built the first time an object of it is decided: the
     /// action of every place of its tree ([`Iod::places`]), resolved by type.
     resolved: Vec<OnceLock<Vec<Vec<Option<Action>>>>>,
@@ -588,12 +631,27 @@ impl CompiledProfile {
             retain_uids: false,
             identity_removed: true,
             weaker: Vec::new(),
+            always: Vec::new(),
+            has_exprs: false,
+            referenced: Vec::new(),
+            lookup: None,
             resolved: (0..crate::iod::iod_count())
                 .map(|_| OnceLock::new())
                 .collect(),
         };
         for rule in rules.rules() {
             let code = rule.code;
+            if let Code::Expr(id) = code {
+                profile.has_exprs = true;
+                profile
+                    .referenced
+                    .extend(crate::script::get(id).references());
+                if let (Pattern::Exact(tag), true) =
+                    (&rule.pattern, crate::script::get(id).always())
+                {
+                    profile.always.push((*tag, id));
+                }
+            }
             match &rule.pattern {
                 Pattern::Exact(tag) => {
                     profile.exact.insert(tag_key(*tag), code);
@@ -611,6 +669,8 @@ impl CompiledProfile {
                 Pattern::AllPrivate => profile.all_private = Some(code),
             }
         }
+        profile.referenced.sort_unstable();
+        profile.referenced.dedup();
         // most fixed bits first; stable, so equal specificity keeps the rules' order
         profile
             .masked
@@ -647,6 +707,14 @@ impl CompiledProfile {
         ty: Option<Type>,
         terms: bool,
     ) -> Option<Action> {
+        if self.unlisted == Unlisted::Remove {
+            let kept = tag == tags::SOP_CLASS_UID
+                || tag == tags::SOP_INSTANCE_UID
+                || tag == tags::STUDY_INSTANCE_UID
+                || tag.0 == 0x0028
+                || tag.0 == 0x7FE0;
+            return (!kept).then_some(Action::Remove);
+        }
         if self.unlisted == Unlisted::Keep || tag.0 % 2 == 1 {
             return None;
         }
@@ -804,6 +872,15 @@ impl CompiledProfile {
         for tag in date_tags() {
             match self.decide(*tag, None) {
                 None | Some(Action::Keep) => {}
+                Some(Action::Compute(id)) => match crate::script::get(id).strength() {
+                    0 => {}
+                    1 | 2 => {
+                        if temporal == Temporal::Unmodified {
+                            temporal = Temporal::Modified
+                        }
+                    }
+                    _ => return Temporal::Removed,
+                },
                 Some(Action::Clean) => {
                     if temporal == Temporal::Unmodified {
                         temporal = Temporal::Modified

@@ -575,26 +575,30 @@ impl PyRules {
     /// Compile for lookup, with the de-identification markers of the options in effect;
     /// `conform=False` carries the rules out literally, with no resolution by IOD;
     /// `unlisted` ("clean" or "keep") says what happens to the attributes no rule names.
-    #[pyo3(signature = (conform = true, unlisted = "clean", clean_pixels = false, pixel_rules = None))]
+    /// `lookup` is the text of a lookup table for `@lookup` (Java properties,
+    /// `keytype/key=value`).
+    #[pyo3(signature = (conform = true, unlisted = "clean", clean_pixels = false, pixel_rules = None, lookup = None))]
     fn compile(
         &self,
         conform: bool,
         unlisted: &str,
         clean_pixels: bool,
         pixel_rules: Option<&PyPixelRules>,
+        lookup: Option<&str>,
     ) -> PyResult<PyCompiledProfile> {
-        let mut compiled = self.inner.compile();
+        let unlisted = profile::Unlisted::parse(unlisted).ok_or_else(|| {
+            pyo3::exceptions::PyValueError::new_err(format!(
+                "unlisted must be 'clean', 'keep' or 'remove', not {}",
+                profile::quote(unlisted)
+            ))
+        })?;
+        let mut compiled = self.inner.compile_for(unlisted);
+        compiled.lookup = lookup.map(|t| Arc::new(crate::script::LookupTable::parse(t)));
         compiled.conform = conform;
         compiled.clean_pixels = clean_pixels;
         if let Some(rules) = pixel_rules {
             compiled.pixel_rules = rules.inner.clone();
         }
-        compiled.unlisted = profile::Unlisted::parse(unlisted).ok_or_else(|| {
-            pyo3::exceptions::PyValueError::new_err(format!(
-                "unlisted must be 'clean' or 'keep', not {}",
-                profile::quote(unlisted)
-            ))
-        })?;
         Ok(PyCompiledProfile {
             inner: Arc::new(compiled),
         })
@@ -1308,6 +1312,47 @@ fn table_rows() -> Vec<(String, String, String, String, Vec<String>)> {
         .collect()
 }
 
+/// The rules of a CTP DicomAnonymizer script, from its parts as the XML gives them:
+/// `(kind: p|e|k|r, t, enabled, text, location)`. Gives `([(pattern, action, location)],
+/// remove_unspecified)`; errors are ProfileErrors naming `source` and the location.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn ctp_script(
+    py: Python<'_>,
+    items: Vec<(String, String, bool, String, String)>,
+    source: String,
+) -> PyResult<(Vec<(String, String, String)>, bool)> {
+    let items: Vec<crate::script::ScriptItem> = items
+        .into_iter()
+        .map(
+            |(kind, t, enabled, text, location)| crate::script::ScriptItem {
+                kind,
+                t,
+                enabled,
+                text,
+                location,
+            },
+        )
+        .collect();
+    match crate::script::ctp(&items) {
+        Ok(script) => Ok((script.rules, script.remove_unspecified)),
+        Err((location, problem)) => Err(to_pyerr(
+            py,
+            Error::Profile {
+                source_name: source,
+                location,
+                problem,
+            },
+        )),
+    }
+}
+
+/// The number of entries of a lookup table's text (for checking it when given).
+#[pyfunction]
+fn lookup_table_size(text: &str) -> usize {
+    crate::script::LookupTable::parse(text).len()
+}
+
 /// The letter of what an action code does without IOD knowledge (`Code::action`, as
 /// `Action::letter` spells it): "X/Z" -> "Z". None for text that is no code.
 #[pyfunction]
@@ -1401,6 +1446,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(table_rows, m)?)?;
     m.add_function(wrap_pyfunction!(canonical_pattern, m)?)?;
     m.add_function(wrap_pyfunction!(code_letter, m)?)?;
+    m.add_function(wrap_pyfunction!(ctp_script, m)?)?;
+    m.add_function(wrap_pyfunction!(lookup_table_size, m)?)?;
     m.add_class::<PyRules>()?;
     m.add_class::<PyRows>()?;
     m.add_function(wrap_pyfunction!(keyword_to_tag, m)?)?;

@@ -17,11 +17,11 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use dicom_core::Tag;
+use dicom_core::{Tag, VR};
 
 use crate::error::{Error, Result};
 use crate::profile::{
-    quote, table_e1_1, Code, CompiledProfile, MethodCode, Pattern, TableRow, EDITION,
+    quote, table_e1_1, Action, Code, CompiledProfile, MethodCode, Pattern, TableRow, EDITION,
 };
 
 /// One rule: a tag pattern (as written and parsed) and its action code.
@@ -185,10 +185,8 @@ impl RuleSet {
                 ));
             }
             seen.insert(pattern.clone(), (&row.pattern, &row.location));
-            let parse = |cell: &Cell| {
-                Code::parse(&cell.text)
-                    .ok_or_else(|| fail(&cell.location, Code::unknown(&cell.text)))
-            };
+            let parse =
+                |cell: &Cell| Code::parse_checked(&cell.text).map_err(|p| fail(&cell.location, p));
             let code = match form {
                 Form::Rules => {
                     let cell = row.cells.first().cloned().unwrap_or_default();
@@ -221,6 +219,7 @@ impl RuleSet {
                 }
             };
             if let Some(code) = code {
+                check_literal(&pattern, code).map_err(|p| fail(&row.location, p))?;
                 set.push(written.to_string(), pattern, code);
                 locations.push(&row.pattern_location);
             }
@@ -280,7 +279,8 @@ impl RuleSet {
     pub fn set(&mut self, written: &str, code: &str) -> std::result::Result<(), String> {
         let written = written.trim();
         let pattern = Pattern::parse(written)?;
-        let code = Code::parse(code).ok_or_else(|| Code::unknown(code))?;
+        let code = Code::parse_checked(code)?;
+        check_literal(&pattern, code)?;
         if let Some(&i) = self.index.get(&pattern) {
             let rule = &mut self.rules[i];
             let same = rule.code == code;
@@ -438,11 +438,21 @@ impl RuleSet {
     /// profile (with the options its weaker rules need) is marked as such, one weaker than
     /// that says `NO` in (0012,0062).
     pub fn compile(&self) -> CompiledProfile {
-        if self.options().is_some() {
+        self.compile_for(crate::profile::Unlisted::default())
+    }
+
+    /// [`RuleSet::compile`] for a treatment of the attributes no rule names: with
+    /// [`crate::profile::Unlisted::Remove`] they count as removed when the profile is
+    /// compared with the Basic profile.
+    pub fn compile_for(&self, unlisted: crate::profile::Unlisted) -> CompiledProfile {
+        if self.options().is_some() && unlisted != crate::profile::Unlisted::Remove {
             let (method, codes) = self.method();
-            return CompiledProfile::from_rules(self, method, codes);
+            let mut profile = CompiledProfile::from_rules(self, method, codes);
+            profile.unlisted = unlisted;
+            return profile;
         }
         let mut profile = CompiledProfile::from_rules(self, Vec::new(), Vec::new());
+        profile.unlisted = unlisted;
         let assessment = self.assess(&profile);
         let version = format!("dicomveil {}", env!("CARGO_PKG_VERSION"));
         if assessment.weaker.is_empty() {
@@ -507,8 +517,15 @@ impl RuleSet {
         let weakest = |codes: &mut dyn Iterator<Item = Option<Code>>| {
             codes.min_by_key(|c| strength(*c)).flatten()
         };
+        // what no rule names: removed when the profile removes the unlisted attributes
+        let removed = |tag: Tag| {
+            (compiled.unlisted == crate::profile::Unlisted::Remove
+                && compiled.unlisted_action(tag, VR::UN, None, false) == Some(Action::Remove))
+            .then_some(Code::X)
+        };
+        let unnamed = |code: Option<Code>, tag: Tag| code.or_else(|| removed(tag));
         match pattern {
-            Pattern::Exact(tag) => compiled.decide_code(*tag, None),
+            Pattern::Exact(tag) => unnamed(compiled.decide_code(*tag, None), *tag),
             Pattern::Masked { mask, value } => {
                 // the tag of the row's own value decides most; a rule more specific inside
                 // the row (an exact tag, a narrower pattern) decides the rest
@@ -522,14 +539,18 @@ impl RuleSet {
                     }
                     _ => None,
                 });
-                weakest(&mut std::iter::once(compiled.decide_code(first, None)).chain(inside))
+                weakest(
+                    &mut std::iter::once(unnamed(compiled.decide_code(first, None), first))
+                        .chain(inside),
+                )
             }
             Pattern::AllPrivate => {
                 let all = self
                     .rules
                     .iter()
                     .find(|r| r.pattern == Pattern::AllPrivate)
-                    .map(|r| r.code);
+                    .map(|r| r.code)
+                    .or_else(|| removed(Tag(0x0009, 0x1010)));
                 let private = self.rules.iter().filter_map(|r| match r.pattern {
                     Pattern::Exact(t) if t.0 % 2 == 1 => Some(Some(r.code)),
                     Pattern::Private { .. } => Some(Some(r.code)),
@@ -555,6 +576,7 @@ pub fn strength(code: Option<Code>) -> u8 {
         Some(Code::C) => 1,
         Some(Code::U | Code::XZU) => 2,
         Some(Code::X | Code::Z | Code::D | Code::XZ | Code::XD | Code::XZD | Code::ZD) => 3,
+        Some(Code::Expr(id)) => crate::script::get(id).strength(),
     }
 }
 
@@ -579,6 +601,29 @@ pub struct Assessment {
     pub options: u32,
     /// The attributes treated more weakly than any option allows.
     pub weaker: Vec<Weaker>,
+}
+
+/// A value action that sets a literal value on one attribute: the value must fit the
+/// attribute's VR (from the dictionary), or the rule is refused where it is written.
+fn check_literal(pattern: &Pattern, code: Code) -> std::result::Result<(), String> {
+    let (Pattern::Exact(tag), Code::Expr(id)) = (pattern, code) else {
+        return Ok(());
+    };
+    let Some(literal) = crate::script::get(id).literal() else {
+        return Ok(());
+    };
+    let Some(vr) = crate::dataset::dictionary_vr(*tag) else {
+        return Ok(());
+    };
+    crate::script::check_vr(vr, literal.trim()).map_err(|p| {
+        let shown: String = literal.chars().take(32).collect();
+        format!(
+            "{} sets {p} for ({:04x},{:04x}), of VR {vr:?}",
+            quote(&shown),
+            tag.0,
+            tag.1
+        )
+    })
 }
 
 fn key(tag: Tag) -> u32 {

@@ -390,7 +390,12 @@ def _usage_errors(tree: Tree, tmp_path: Path) -> list[tuple[list[str], str]]:
         ([src, "--in-place", "--naming", "{SOPInstanceUID}"], "--naming cannot"),
         ([src, out, "--option", "retain-everything"], "unknown option"),
         ([src, out, "--workers", "0"], "--workers"),
-        ([src, out, "--profile", str(txt_profile)], ".csv, .json or .xml"),
+        # recognised by its content (CSV), whatever its extension: a CSV profile's problem
+        ([src, out, "--profile", str(txt_profile)], "profile.txt: line 1: no tag pattern column"),
+        (
+            [src, out, "--profile", str(txt_profile), "--profile-format", "kitware"],
+            "kitware profiles are not yet supported",
+        ),
         ([src, out, "--patient-name", "Müller^Hans"], "ASCII"),
         ([src, out, "--key-file", str(empty_key)], "empty"),
         ([src, out, "--key-file", str(tmp_path / "missing.key")], "does not exist"),

@@ -36,6 +36,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pydicom
 import pytest
 from dicomveil import Anonymizer, ConfidentialityProfile, parse_pixel_rules
 from dicomveil.cli import _OPTION_NAMES, main
@@ -145,6 +146,17 @@ def sandbox(at: Path) -> Path:
     shutil.copy(
         ROOT / "python" / "dicomveil" / "data" / "pixel_rules_starter.script", at / "sites.script"
     )
+    # a CTP DicomAnonymizer script (docs/ctp.md), with a lookup table for the export's IDs
+    ctp = ROOT / "tests" / "data" / "ctp"
+    shutil.copy(ctp / "trial.script", at / "trial.script")
+    ids = sorted(
+        {
+            str(pydicom.dcmread(f, stop_before_pixels=True, force=True).get("PatientID", ""))
+            for f in (at / "export").rglob("*.dcm")
+        }
+    )
+    lines = [f"ptid/{i}=SUBJ-{n:04d}\nptname/{i}=SUBJECT^{n:04d}\n" for n, i in enumerate(ids)]
+    (at / "trial.lookup").write_text((ctp / "trial.lookup").read_text() + "".join(lines))
     return at
 
 

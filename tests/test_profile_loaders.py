@@ -1097,8 +1097,8 @@ SETTING_ERRORS = {
         (HEADER + "@conform_to_iod;false\n", r"line 2 \(Action\): conform_to_iod is yes or no"),
         (HEADER + "@conform_to_iod;\n", r"line 2 \(Action\): conform_to_iod is yes or no, not ''"),
         (
-            HEADER + "@unlisted;remove\n",
-            r"line 2 \(Action\): unlisted is clean or keep, not 'remove'",
+            HEADER + "@unlisted;drop\n",
+            r"line 2 \(Action\): unlisted is clean, keep or remove, not 'drop'",
         ),
         (HEADER + "@patient_name;Müller\n", r"line 2 \(Action\): patient_name must be ASCII"),
         (
@@ -1111,7 +1111,10 @@ SETTING_ERRORS = {
     ],
     "json": [
         ('[{"Setting": "colour", "Value": "X"}]', r"\[0\]\.Setting: unknown setting 'colour'"),
-        ('[{"Setting": "unlisted", "Value": "drop"}]', r"\[0\]\.Value: unlisted is clean or keep"),
+        (
+            '[{"Setting": "unlisted", "Value": "drop"}]',
+            r"\[0\]\.Value: unlisted is clean, keep or remove",
+        ),
         ('[{"Setting": "conform_to_iod", "Value": false}]', r"\[0\]\.Value: expected a string"),
         ('[{"Setting": "patient_id", "Value": null}]', r"\[0\]\.Value: expected a string"),
         ('[{"Setting": 5, "Value": "x"}]', r"\[0\]\.Setting: expected a string, found int"),
@@ -1145,7 +1148,7 @@ SETTING_ERRORS = {
         ),
         (
             '<root>\n<setting name="unlisted">x</setting></root>',
-            r"setting\[1\] \(line 2\): unlisted is clean or keep, not 'x'",
+            r"setting\[1\] \(line 2\): unlisted is clean, keep or remove, not 'x'",
         ),
         ("<root><setting>x</setting></root>", r"setting\[1\] \(line 1\): a setting needs its name"),
         (
@@ -1185,7 +1188,9 @@ def test_setting_errors(fmt: str, text: str, message: str):
 def test_setting_errors_name_the_file(fmt: str, tmp_path: Path):
     path = tmp_path / f"p.{fmt}"
     path.write_text(settings_by_hand(fmt, [("unlisted", "sometimes")]), encoding="utf-8")
-    with pytest.raises(ProfileError, match=r"unlisted is clean or keep, not 'sometimes'") as e:
+    with pytest.raises(
+        ProfileError, match=r"unlisted is clean, keep or remove, not 'sometimes'"
+    ) as e:
         LOAD_FILE[fmt](path)
     assert str(e.value).startswith(f"{path}: ")
 
@@ -1216,9 +1221,10 @@ def test_unlisted_setting():
     profile.unlisted = "keep"
     assert profile._compile() is not compiled and profile._compile().unlisted == "keep"
     assert profile != P() and profile.options == Options.BASIC_PROFILE
-    with pytest.raises(ValueError, match=r"unlisted must be 'clean' or 'keep', not 'KEEP'"):
+    must = r"unlisted must be 'clean', 'keep' or 'remove'"
+    with pytest.raises(ValueError, match=must + r", not 'KEEP'"):
         profile.unlisted = "KEEP"
-    with pytest.raises(TypeError, match=r"unlisted must be 'clean' or 'keep', not bool"):
+    with pytest.raises(TypeError, match=must + r", not bool"):
         profile.unlisted = True  # type: ignore[assignment]
     assert profile.unlisted == "keep"
     assert P.load_from_csv_string(HEADER).unlisted == "clean"

@@ -21,6 +21,7 @@ from .errors import (
     PathError,
     PixelDataError,
     ProfileError,
+    RefusedByProfileError,
     UnsupportedDicomError,
     UnsupportedTransferSyntaxError,
     WeakKeyWarning,
@@ -42,6 +43,7 @@ from .profile import (
     ConfidentialityProfile,
     ConfidentialityProfileOptions,
     ResolvedRule,
+    ValueAction,
 )
 from .pseudonym import Pseudonym
 from .report import FileResult, Progress, Report
@@ -49,6 +51,7 @@ from .report import FileResult, Progress, Report
 __all__ = [
     "BurnedInAnnotationError",
     "PixelDataError",
+    "RefusedByProfileError",
     "BurnedInAnnotationWarning",
     "Pseudonym",
     "PixelBox",
@@ -58,6 +61,7 @@ __all__ = [
     "parse_pixel_rules",
     "starter_pixel_rules",
     "Action",
+    "ValueAction",
     "Anonymizer",
     "ConfidentialityProfile",
     "ConfidentialityProfileOptions",

@@ -20,7 +20,7 @@ from typing import Any, Literal, TypeVar, cast
 
 import click
 
-from . import _core
+from . import _core, profile_io
 from .anonymizer import Anonymizer
 from .errors import (
     BurnedInAnnotationWarning,
@@ -36,6 +36,7 @@ from .profile import (
     EDITION,
     ConfidentialityProfile,
     ConfidentialityProfileOptions,
+    detect_format,
 )
 from .profile_io import PSEUDONYM
 from .pseudonym import Pseudonym
@@ -104,25 +105,41 @@ def _parse_options(values: Iterable[str]) -> Options:
 
 
 def _load_profile(path: Path, options: Options | None) -> ConfidentialityProfile:
-    loaders = {
-        ".csv": ConfidentialityProfile.load_from_csv_file,
-        ".json": ConfidentialityProfile.load_from_json_file,
-        ".xml": ConfidentialityProfile.load_from_xml_file,
-    }
-    loader = loaders.get(path.suffix.lower())
-    if loader is None:
-        raise click.BadParameter(
-            f"{path}: a profile file ends in .csv, .json or .xml", param_hint="'--profile'"
-        )
+    """The profile of a file, its format recognised from its content unless
+    ``--profile-format`` names it; ``--lookup-table`` for the @lookup of CTP scripts."""
+    meta = click.get_current_context().meta
+    fmt = meta.get(_FORMAT_KEY)
+    lookup = meta.get(_LOOKUP_KEY)
     try:
+        if fmt is None:
+            fmt = detect_format(profile_io.decode(profile_io.read_bytes_file(path), str(path)))
+        if fmt == "ctp" and options is not None:
+            raise click.BadParameter(
+                "--option selects columns of a profile in the form of Table E.1-1; a CTP "
+                "script has none",
+                param_hint="'--option'",
+            )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            prof = loader(path, options)
+            prof = ConfidentialityProfile.load(path, fmt, options, lookup)
     except (DicomveilError, OSError, UnicodeDecodeError) as e:
         raise click.BadParameter(str(e), param_hint="'--profile'") from None
     for w in caught:  # e.g. --option with a profile in the rule form: one clean line each
         _err(f"warning: {w.message}")
     return prof
+
+
+_FORMAT_KEY = "dicomveil.profile_format"
+_LOOKUP_KEY = "dicomveil.lookup_table"
+
+
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def store(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            ctx.meta[key] = value
+        return value
+
+    return store
 
 
 def _build_profile(
@@ -166,10 +183,11 @@ def _unlisted_option(f: F) -> F:
     """``--unlisted clean|keep``: what happens to attributes Table E.1-1 does not list."""
     return click.option(
         "--unlisted",
-        type=click.Choice(["clean", "keep"]),
+        type=click.Choice(["clean", "keep", "remove"]),
         help="What happens to attributes Table E.1-1 does not list: clean (the default) "
         "treats those that can identify someone the way the table treats their kind; keep "
-        "keeps them, the table exactly. Replaces the setting of a --profile file.",
+        "keeps them, the table exactly; remove removes every attribute no rule names (an "
+        "allow-list, CTP's unspecifiedelements). Replaces the setting of a --profile file.",
     )(f)
 
 
@@ -212,8 +230,26 @@ def _profile_options(f: F) -> F:
         "profile_file",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         metavar="FILE",
-        help="A profile file (.csv, .json or .xml) instead of the PS3.15 default; "
-        "'dicomveil profile export' writes one to start from.",
+        help="A profile file instead of the PS3.15 default: ours (CSV, JSON, XML) or an RSNA "
+        "CTP DicomAnonymizer script, recognised from its content; 'dicomveil profile "
+        "export' writes one to start from.",
+    )(f)
+    f = click.option(
+        "--profile-format",
+        type=click.Choice(list(profile_io.FORMATS), case_sensitive=False),
+        expose_value=False,
+        callback=_remember(_FORMAT_KEY),
+        help="The format of the --profile file, instead of recognising it from its content "
+        "(deid and kitware: not yet supported).",
+    )(f)
+    f = click.option(
+        "--lookup-table",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        metavar="FILE",
+        expose_value=False,
+        callback=_remember(_LOOKUP_KEY),
+        help="The lookup table of the profile's @lookup (a CTP script's, or a profile "
+        "converted from one; keytype/key=value lines); a file whose key it lacks is refused.",
     )(f)
     return f
 
@@ -882,7 +918,7 @@ def profile_show(
     settings = _settings_line(prof)
     if sop_class is None:
         rows = sorted(
-            (*_show_pattern(canon, tag, names), action.value)
+            (*_show_pattern(canon, tag, names), str(action))
             for _written, canon, action, tag in prof._describe()
         )
         wp = max([len("TAG")] + [len(r[0]) for r in rows])
@@ -894,10 +930,13 @@ def profile_show(
             *([settings] if settings else []),
             f"# actions: {legend}",
             "# an attribute that no rule names: "
-            + (
-                "kept (--unlisted keep)"
-                if prof.unlisted == "keep"
-                else "treated by its kind (names removed, instance UIDs replaced, text cleaned)"
+            + {
+                "keep": "kept (--unlisted keep)",
+                "remove": "removed (--unlisted remove; but SOP Class/Instance and Study "
+                "Instance UIDs, groups 0028 and 7FE0)",
+            }.get(
+                prof.unlisted,
+                "treated by its kind (names removed, instance UIDs replaced, text cleaned)",
             ),
             f"{'TAG':<{wp}}  {'KEYWORD':<{wk}}  {'ACTION':<{wa}}  NAME",
         ]
@@ -917,7 +956,7 @@ def profile_show(
     resolved = sorted(
         (
             *_show_pattern(r.canonical, r.tag, names),
-            r.action.value,
+            str(r.action),
             r.iod_type or "-",
             r.effective or "K",
         )
@@ -993,6 +1032,57 @@ def profile_export(
         return
     try:
         export(output)
+    except (DicomveilError, OSError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+@profile.command("convert")
+@click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json", "xml"], case_sensitive=False),
+    help="Output format [default: the -o file's extension].",
+)
+@click.option(
+    "--from",
+    "src_format",
+    type=click.Choice(list(profile_io.FORMATS), case_sensitive=False),
+    help="The format of SRC, instead of recognising it from its content.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write to FILE instead of standard output.",
+)
+def profile_convert(
+    src: Path, fmt: str | None, src_format: str | None, output: Path | None
+) -> None:
+    """Convert a profile file (a CTP DicomAnonymizer script, or one of ours) into our CSV,
+    JSON or XML form, read back by --profile to the same policy.
+
+    A CTP script's parameters are written into its rules; its settings
+    (conform_to_iod no, and unlisted keep or remove) come first. A lookup
+    table is not part of the profile: give it again with --lookup-table.
+    """
+    if fmt is None:
+        suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+        if suffix not in ("csv", "json", "xml"):
+            raise click.UsageError("give --format csv, json or xml")
+        fmt = suffix
+    try:
+        prof = ConfidentialityProfile.load(src, src_format)
+    except (DicomveilError, OSError, UnicodeDecodeError) as e:
+        raise click.BadParameter(str(e), param_hint="'SRC'") from None
+    export = getattr(prof, f"to_{fmt.lower()}")
+    try:
+        if output is None:
+            text = export()
+            click.echo(text, nl=not text.endswith("\n"))
+        else:
+            export(output)
     except (DicomveilError, OSError) as e:
         raise click.ClickException(str(e)) from None
 

@@ -139,6 +139,8 @@ class _Job:
     clean_pixels: bool
     #: the profile's pixel rules, (name, when, regions)
     pixel_rules: tuple[tuple[str, str, str], ...]
+    #: the text of the profile's lookup table (CTP's @lookup), or None
+    lookup: str | None
     burned_in: str
     naming: str | None
     stop_on_error: bool
@@ -163,6 +165,7 @@ class _Job:
             unlisted=profile.unlisted,
             clean_pixels=profile.clean_pixel_data,
             pixel_rules=tuple((r.name, r.when, r.regions) for r in profile.pixel_rules),
+            lookup=profile.lookup_table,
             **fields,
         )
 
@@ -179,6 +182,7 @@ class _Job:
         profile.unlisted = self.unlisted
         profile.clean_pixel_data = self.clean_pixels
         profile.pixel_rules = [PixelRule(*r) for r in self.pixel_rules]
+        profile._lookup = self.lookup
         return profile
 
 

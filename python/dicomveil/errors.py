@@ -16,6 +16,7 @@ __all__ = [
     "BurnedInAnnotationError",
     "BurnedInAnnotationWarning",
     "PixelDataError",
+    "RefusedByProfileError",
     "ProfileError",
     "DicomValueError",
     "NamingTemplateError",
@@ -58,6 +59,13 @@ class PixelDataError(DicomveilError):
     its pixels cannot be cleaned: compressed pixel data of a syntax no codec here cleans
     (JPEG-LS, 12-bit JPEG) or that does not decode, a layout that is not supported, or one
     that does not fit the pixel data. The file is refused, never written uncleaned."""
+
+
+class RefusedByProfileError(DicomveilError):
+    """A rule of the profile refuses the file: a value action says ``@skip()`` or
+    ``@quarantine()`` (CTP's way to keep a file out), ``@lookup`` finds no key for the file in
+    the lookup table, or a computed value does not fit its attribute's VR. The file is not
+    written; the message names it and the rule, never a value."""
 
 
 class BurnedInAnnotationWarning(UserWarning):

@@ -65,6 +65,10 @@ class Action(str, Enum):
     defines them, and X or Z on an attribute the IOD requires keeps it valid (Type 1: a dummy,
     Type 2: empty); see :attr:`ConfidentialityProfile.conform_to_iod` and
     :meth:`ConfidentialityProfile.resolve_for`.
+
+    Rules that compute a value (set, shift a date, hash, decide on the value) are value
+    actions: :meth:`Action.set`, :meth:`Action.shift_dates`, :meth:`Action.hash`,
+    :meth:`Action.hash_uid` and :meth:`Action.when` make them (:class:`ValueAction`).
     """
 
     X = "X"
@@ -82,6 +86,106 @@ class Action(str, Enum):
     def __str__(self) -> str:
         return self.value
 
+    # -- value actions (see docs/profiles.md, "Value actions") ------------------------------
+    @staticmethod
+    def set(value: str, *, add: bool = True) -> ValueAction:
+        """Set the attribute to ``value`` (checked against its VR when the rule is set). With
+        ``add`` (the default) an attribute the file lacks is added too (top level)."""
+        if add:
+            return ValueAction("@always()" + _escape(value, "{}"))
+        return ValueAction("@set(" + _escape(value, ',(){}"[]') + ")")
+
+    @staticmethod
+    def shift_dates(days: int | None = None) -> ValueAction:
+        """Move a date (DA, or the date of a DT) by ``days`` (negative: earlier), or, with
+        ``days=None``, back by the keyed per-patient offset that C uses (the same for every
+        date of one patient)."""
+        if days is None:
+            return ValueAction("@incrementdate(this,keyed)")
+        if isinstance(days, bool) or not isinstance(days, int):
+            raise TypeError(f"days is an int or None, not {type(days).__name__}")
+        return ValueAction(f"@incrementdate(this,{days})")
+
+    @staticmethod
+    def hash(length: int | None = None) -> ValueAction:
+        """A keyed hash of the value (HMAC-SHA256 with the run's key) as decimal digits, cut
+        to ``length`` (an ID of bounded length; at most 39 digits)."""
+        if length is None:
+            return ValueAction("@hash(this)")
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ValueError(f"length is a positive int, not {length!r}")
+        return ValueAction(f"@hash(this,{length})")
+
+    @staticmethod
+    def hash_uid() -> ValueAction:
+        """The UID replaced by the keyed ``2.25.`` UID that ``U`` gives."""
+        return ValueAction("@hashuid(,this)")
+
+    @staticmethod
+    def when(
+        condition: str,
+        then: Action | str,
+        otherwise: Action | str,
+        value: str | None = None,
+        element: str = "this",
+    ) -> ValueAction:
+        """Decide on the element's own value (or ``element``'s, a keyword or tag):
+        ``condition`` is ``blank``, ``exists``, ``equals``, ``contains`` (both ignoring
+        case) or ``matches`` (a regular expression the whole value matches), ``value`` the
+        text the last three compare with. ``then`` and ``otherwise`` are X, Z, K or value
+        actions."""
+        names = {"blank": "isblank", "isblank": "isblank", "exists": "exists"}
+        names.update({c: c for c in ("equals", "contains", "matches")})
+        if condition not in names:
+            raise ValueError(
+                f"condition is blank, exists, equals, contains or matches, not {condition!r}"
+            )
+        args = [_escape(element, ",(){}"), names[condition]]
+        if names[condition] not in ("isblank", "exists"):
+            if value is None:
+                raise ValueError(f"condition {condition!r} needs a value")
+            args.append(_escape(value, ',(){}"[]'))
+        return ValueAction(f"@if({','.join(args)}){{{_clause(then)}}}{{{_clause(otherwise)}}}")
+
+
+class ValueAction(str):
+    """A value action: a rule that computes the attribute's value, written in RSNA CTP's
+    DicomAnonymizer function language (``@always()ANONYMOUS``, ``@incrementdate(this,-30)``,
+    ``@hash(this,10)``, ``@if(this,isblank){@remove()}{@keep()}``). Made by
+    :meth:`Action.set`, :meth:`Action.shift_dates`, :meth:`Action.hash`,
+    :meth:`Action.hash_uid` and :meth:`Action.when`, or written as text starting with ``@``;
+    the engine checks it when it is set in a profile."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"ValueAction({str.__repr__(self)})"
+
+
+def _escape(text: str, also: str = "") -> str:
+    """Text as a literal of the function language: ``\\``, ``@`` and ``also`` escaped."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected str, not {type(text).__name__}")
+    return "".join("\\" + c if c in "\\@" + also else c for c in text)
+
+
+_LETTER_CALLS = {"X": "@remove()", "Z": "@empty()", "K": "@keep()"}
+
+
+def _clause(action: Action | str) -> str:
+    """A branch of :meth:`Action.when`: X, Z or K as their functions, a value action as is."""
+    text = str(action)
+    if text.startswith("@"):
+        return text
+    if text.upper() in _LETTER_CALLS:
+        return _LETTER_CALLS[text.upper()]
+    raise ValueError(f"a branch of a condition is X, Z, K or a value action, not {text!r}")
+
+
+def _action(code: str) -> Action | ValueAction:
+    """The Python form of an engine code: a letter's Action, else a ValueAction."""
+    return ValueAction(code) if code.startswith("@") else Action(code)
+
 
 class ResolvedRule(NamedTuple):
     """A rule as it acts on the objects of one SOP class
@@ -96,7 +200,7 @@ class ResolvedRule(NamedTuple):
     #: the keyword of an exact tag, else None
     keyword: str | None
     #: the rule's code
-    action: Action
+    action: Action | ValueAction
     #: the attribute's type in the IOD at the top level ("1", "1C", "2", "2C", "3"), or None
     #: (an attribute the IOD does not list, a pattern of many attributes, an unknown class)
     iod_type: str | None
@@ -113,7 +217,7 @@ _STRING = "<string>"
 ALL_PRIVATE = "gggg,eeee (gggg odd)"
 
 #: The values of :attr:`ConfidentialityProfile.unlisted`, the default first.
-UNLISTED: tuple[str, ...] = ("clean", "keep")
+UNLISTED: tuple[str, ...] = ("clean", "keep", "remove")
 
 
 @lru_cache(maxsize=8192)
@@ -169,7 +273,7 @@ def _option_names(options: Options) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-class ConfidentialityProfile(MutableMapping[str, Action]):
+class ConfidentialityProfile(MutableMapping[str, Action | ValueAction]):
     """A set of de-identification rules: a mutable mapping from tag pattern to :class:`Action`.
 
     ``ConfidentialityProfile()`` is the Basic profile: PS3.15 Table E.1-1 with no option, the
@@ -234,6 +338,7 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         self._clean_pixels = False
         self._pixel_rules: tuple[PixelRule, ...] = ()
         self._engine_pixel_rules: _core.PixelRules | None = None
+        self._lookup: str | None = None
 
     def _update(
         self,
@@ -277,9 +382,11 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
     @unlisted.setter
     def unlisted(self, value: str) -> None:
         if not isinstance(value, str):
-            raise TypeError(f"unlisted must be 'clean' or 'keep', not {type(value).__name__}")
+            raise TypeError(
+                f"unlisted must be 'clean', 'keep' or 'remove', not {type(value).__name__}"
+            )
         if value not in UNLISTED:
-            raise ValueError(f"unlisted must be 'clean' or 'keep', not {value[:40]!r}")
+            raise ValueError(f"unlisted must be 'clean', 'keep' or 'remove', not {value[:40]!r}")
         if value != self._unlisted:
             self._unlisted = value
             self._compiled = None
@@ -477,6 +584,119 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         return cls._from_rows(parsed, _STRING, options)
 
     @classmethod
+    def load_from_ctp_file(
+        cls,
+        path: str | os.PathLike[str],
+        lookup_table: str | os.PathLike[str] | None = None,
+    ) -> ConfidentialityProfile:
+        """Read an RSNA CTP DicomAnonymizer script (``<script>`` with ``<p>``, ``<e>``,
+        ``<k>`` and ``<r>`` elements) as it is: each enabled ``<e>`` becomes a rule (its
+        function calls a value action, parameters substituted), ``<k t="0018">`` keeps a
+        group, ``<r>`` removes private groups, curves, overlays or the unspecified elements
+        (``unlisted = "remove"``); disabled elements are ignored. The profile runs literally,
+        as CTP does: ``conform_to_iod`` False, and ``unlisted`` "keep" unless the script
+        removes the unspecified elements. ``lookup_table`` is the file of ``@lookup`` (CTP's
+        ``keytype/key=value`` properties). A function dicomveil does not support is a
+        ProfileError naming the file, the line and the function. The differences from CTP
+        are listed in docs/ctp.md."""
+        source = os.fspath(path)
+        data = profile_io.read_bytes_file(path)
+        return cls._from_ctp(data, source, lookup_table)
+
+    @classmethod
+    def load_from_ctp_string(
+        cls,
+        text: str | bytes,
+        lookup_table: str | os.PathLike[str] | None = None,
+    ) -> ConfidentialityProfile:
+        """Read a CTP DicomAnonymizer script from text; see :meth:`load_from_ctp_file`."""
+        if not isinstance(text, (str, bytes)):
+            raise TypeError(f"expected str or bytes, not {type(text).__name__}")
+        return cls._from_ctp(text, _STRING, lookup_table)
+
+    @classmethod
+    def _from_ctp(
+        cls,
+        data: str | bytes,
+        source: str,
+        lookup_table: str | os.PathLike[str] | None,
+    ) -> ConfidentialityProfile:
+        items = profile_io.read_ctp(data, source)
+        rules, remove_unspecified = _core.ctp_script(items, source)
+        profile = cls._of(
+            _core.Rules.from_rows(
+                "rules",
+                [(p, where, where, [(action, where)]) for p, action, where in rules],
+                int(Options.BASIC_PROFILE),
+                source,
+            )
+        )
+        profile._conform = False
+        profile._unlisted = "remove" if remove_unspecified else "keep"
+        if lookup_table is not None:
+            profile.lookup_table = lookup_table
+        return profile
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        format: str | None = None,
+        options: OptionsLike | None = None,
+        lookup_table: str | os.PathLike[str] | None = None,
+    ) -> ConfidentialityProfile:
+        """Read a profile file of any supported format: ``format`` is one of ``ctp``,
+        ``csv``, ``json``, ``xml`` (``deid`` and ``kitware`` are not supported yet), or None
+        to recognise it from the content (:func:`detect_format`). ``options`` are for the
+        option form of our own formats, ``lookup_table`` for ``@lookup`` value actions (a CTP
+        script's, or a profile converted from one)."""
+        source = os.fspath(path)
+        if format is None:
+            format = detect_format(profile_io.decode(profile_io.read_bytes_file(path), source))
+        if format not in profile_io.FORMATS:
+            raise ProfileError(
+                f"{source}: unknown profile format {format!r} "
+                f"(the formats are {', '.join(profile_io.FORMATS)})"
+            )
+        if format in ("deid", "kitware"):
+            raise ProfileError(
+                f"{source}: {format} profiles are not yet supported (issue 22); convert it by "
+                "hand to csv, json or xml, or use a CTP script"
+            )
+        if format == "ctp":
+            if options is not None and _options_value(options) != Options.BASIC_PROFILE:
+                raise ProfileError(f"{source}: options do not apply to a CTP script")
+            return cls.load_from_ctp_file(path, lookup_table)
+        loader = {
+            "csv": cls.load_from_csv_file,
+            "json": cls.load_from_json_file,
+            "xml": cls.load_from_xml_file,
+        }[format]
+        profile = loader(path, options)
+        if lookup_table is not None:
+            profile.lookup_table = lookup_table
+        return profile
+
+    @property
+    def lookup_table(self) -> str | None:
+        """The text of the lookup table of ``@lookup`` value actions (CTP's properties,
+        ``keytype/key=value`` lines), or None. Set it to a path (the file is read) or pass
+        ``lookup_table=`` to a loader. A lookup whose key the table lacks refuses the file
+        (RefusedByProfileError), as CTP quarantines it. It is not part of an export."""
+        return self._lookup
+
+    @lookup_table.setter
+    def lookup_table(self, path: str | os.PathLike[str] | None) -> None:
+        if path is None:
+            self._lookup = None
+        else:
+            text = profile_io.read_text_file(path)
+            if _core.lookup_table_size(text) == 0:
+                raise ProfileError(f"{os.fspath(path)}: an empty lookup table")
+            self._lookup = text
+        self._compiled = None
+
+    @classmethod
     def _from_rows(
         cls,
         parsed: profile_io.Parsed,
@@ -648,13 +868,13 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
         return self.options is None
 
     # -- the mapping -------------------------------------------------------------------------
-    def __getitem__(self, pattern: str) -> Action:
+    def __getitem__(self, pattern: str) -> Action | ValueAction:
         code = self._rules.get(pattern) if isinstance(pattern, str) else None
         if code is None:
             raise KeyError(pattern)
-        return Action(code)
+        return _action(code)
 
-    def __setitem__(self, pattern: str, action: Action | str) -> None:
+    def __setitem__(self, pattern: str, action: Action | ValueAction | str) -> None:
         if not isinstance(pattern, str):
             raise ProfileError(f"a tag pattern must be a str, not {type(pattern).__name__}")
         if not isinstance(action, str):  # an Action is a str
@@ -699,10 +919,10 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
             and self._pixel_rules == other._pixel_rules
         )
 
-    def _describe(self) -> list[tuple[str, str, Action, int | None]]:
+    def _describe(self) -> list[tuple[str, str, Action | ValueAction, int | None]]:
         """For showing the rules: (pattern as written, canonical pattern, action, the tag of an
         exact pattern or None), in order."""
-        return [(w, c, Action(a), t) for w, c, a, t in self._rules.describe()]
+        return [(w, c, _action(a), t) for w, c, a, t in self._rules.describe()]
 
     def resolve_for(self, sop_class: str) -> list[ResolvedRule]:
         """What each rule does to an object of ``sop_class`` (a SOP Class UID), at the top
@@ -723,7 +943,7 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
                 iod_type, effective = None, _core.code_letter(code)
             keyword = _core.tag_to_keyword(tag) if tag is not None else None
             out.append(
-                ResolvedRule(written, canon, tag, keyword, Action(code), iod_type, effective)
+                ResolvedRule(written, canon, tag, keyword, _action(code), iod_type, effective)
             )
         return out
 
@@ -736,8 +956,15 @@ class ConfidentialityProfile(MutableMapping[str, Action]):
                 unlisted=self._unlisted,
                 clean_pixels=self._clean_pixels,
                 pixel_rules=self._engine_pixel_rules,
+                lookup=self._lookup,
             )
         return self._compiled
+
+
+def detect_format(text: str) -> str:
+    """The format of a profile file's text: ``ctp``, ``deid``, ``kitware``, ``csv``,
+    ``json`` or ``xml`` (see :func:`dicomveil.profile_io.detect_format`)."""
+    return profile_io.detect_format(text)
 
 
 def _text(text: str | bytes) -> str:

@@ -211,8 +211,8 @@ def _setting_value(name: str, value: str, source: str, where: str) -> Any:
         if answer is None:
             raise _fail(source, where, f"{name} is yes or no, not {_clip(value)}")
         return answer
-    if value.lower() not in ("clean", "keep"):
-        raise _fail(source, where, f"unlisted is clean or keep, not {_clip(value)}")
+    if value.lower() not in ("clean", "keep", "remove"):
+        raise _fail(source, where, f"unlisted is clean, keep or remove, not {_clip(value)}")
     return value.lower()
 
 
@@ -646,17 +646,9 @@ class _Builder:
         return self.root
 
 
-def read_xml(data: str | bytes, source: str) -> Parsed:
-    """Parse an XML profile: its form, rules and settings.
-
-    The root element (any name) holds one element per rule (any name but ``setting``, e.g.
-    ``item``); a rule's tag pattern and actions are its child elements (``<tag>``,
-    ``<action>`` or the option columns) or its attributes. Locations are ``item[4] (line
-    17)``: the fourth rule element. A ``<setting name="patient_name">ANONYMOUS</setting>``
-    element is a setting; settings come before the rules.
-    The parser is defusedxml's: DOCTYPE declarations (and with them entities, external or
-    not) are refused.
-    """
+def _xml_tree(data: str | bytes, source: str) -> _Node:
+    """The element tree of an XML document, with line numbers, by defusedxml's parser: a
+    DOCTYPE (and with it any entity, external or not) is refused."""
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import ParseError, XMLParser
 
@@ -681,6 +673,21 @@ def read_xml(data: str | bytes, source: str) -> Parsed:
         ) from None
     if root is None:
         raise _fail(source, "", "empty XML document")
+    return root
+
+
+def read_xml(data: str | bytes, source: str) -> Parsed:
+    """Parse an XML profile: its form, rules and settings.
+
+    The root element (any name) holds one element per rule (any name but ``setting``, e.g.
+    ``item``); a rule's tag pattern and actions are its child elements (``<tag>``,
+    ``<action>`` or the option columns) or its attributes. Locations are ``item[4] (line
+    17)``: the fourth rule element. A ``<setting name="patient_name">ANONYMOUS</setting>``
+    element is a setting; settings come before the rules.
+    The parser is defusedxml's: DOCTYPE declarations (and with them entities, external or
+    not) are refused.
+    """
+    root = _xml_tree(data, source)
     if "".join(root.text).strip():
         raise _fail(
             source,
@@ -791,3 +798,68 @@ def write_xml(rules: list[tuple[str, str]], settings: Sequence[tuple[str, str]] 
     ]
     out.append("</root>")
     return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# RSNA CTP DicomAnonymizer scripts
+# ---------------------------------------------------------------------------------------------
+
+#: A part of a CTP script: (kind: p, e, k or r; t; enabled; text; location).
+ScriptItem = tuple[str, str, bool, str, str]
+
+
+def read_ctp(data: str | bytes, source: str) -> list[ScriptItem]:
+    """The parts of an RSNA CTP DicomAnonymizer script (``<script>`` holding ``<p t>``
+    parameters, ``<e en t n>`` elements, ``<k en t>`` keeps and ``<r en t>`` removals), in
+    order, each with its line, by the same XML parser as every profile (defusedxml). The
+    function language of the elements is the engine's to read (``_core.ctp_script``).
+    Elements other than these four are refused, as is an ``en`` other than ``T`` or ``F``."""
+    root = _xml_tree(data, source)
+    if root.name != "script":
+        raise _fail(
+            source, f"{root.name} (line {root.line})", "a CTP script's root element is <script>"
+        )
+    items: list[ScriptItem] = []
+    for node in root.children:
+        where = f"line {node.line} (<{node.name}"
+        t = node.attrs.get("t", "").strip()
+        where += f' t="{t[:24]}">)' if t else ">)"
+        if node.name not in ("p", "e", "k", "r"):
+            raise _fail(source, where, f"unknown element <{node.name}> (expected p, e, k or r)")
+        if node.children:
+            raise _fail(source, where, "expected text, found child elements")
+        if not t:
+            raise _fail(source, where, f"<{node.name}> without its t attribute")
+        # as CTP reads it: a parameter is always on, anything else only with en="T"
+        en = node.attrs.get("en", "T" if node.name == "p" else "F").strip()
+        if en not in ("T", "F"):
+            raise _fail(source, where, f'en must be "T" or "F", not {_clip(en)!r}')
+        items.append((node.name, t, en == "T", "".join(node.text), where))
+    return items
+
+
+#: The formats ``--profile-format`` names.
+FORMATS: tuple[str, ...] = ("ctp", "deid", "kitware", "csv", "json", "xml")
+
+
+def detect_format(text: str) -> str:
+    """The format of a profile file, from its content: ``ctp`` (XML whose root is
+    ``<script>``), ``xml`` (other XML), ``json`` (a JSON list), ``kitware`` (a JSON object:
+    Kitware dicom-anonymizer's rules), ``deid`` (a pydicom/deid recipe: a ``FORMAT dicom``
+    line first), else ``csv``."""
+    body = text.lstrip("\ufeff \t\r\n")
+    if body.startswith("<"):
+        import re
+
+        # after the declaration, comments and processing instructions: the root's name
+        rest = re.sub(r"^(\s*(<\?.*?\?>|<!--.*?-->))*\s*", "", body, flags=re.S)
+        return "ctp" if re.match(r"<script[\s>/]", rest) else "xml"
+    if body.startswith("["):
+        return "json"
+    if body.startswith("{"):
+        return "kitware"
+    for line in body.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return "deid" if line.upper().startswith("FORMAT ") else "csv"
+    return "csv"
