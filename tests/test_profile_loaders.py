@@ -1201,7 +1201,6 @@ def test_setting_errors_name_the_file(fmt: str, tmp_path: Path):
         (" P-1", "surrounding spaces"),
         ("P-1 ", "surrounding spaces"),
         ("@pseudonym", "starts with @"),
-        ("P\t1", "control character"),
     ],
 )
 def test_settings_no_file_can_hold_are_refused_on_export(value: str, problem: str):
@@ -1210,6 +1209,14 @@ def test_settings_no_file_can_hold_are_refused_on_export(value: str, problem: st
     for export in EXPORT.values():
         with pytest.raises(ProfileError, match=f"patient_id cannot be written .*{problem}"):
             export(profile)
+
+
+def test_a_control_character_is_refused_when_set():
+    """The loaders' check, made when the value is set (not at export or at the run)."""
+    profile = P.empty()
+    with pytest.raises(ProfileError, match="patient_id has the control character"):
+        profile.patient_id = "P\t1"
+    assert profile.patient_id is None
 
 
 def test_unlisted_setting():
