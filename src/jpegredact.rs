@@ -5,18 +5,35 @@
 //! 2015) and CTP: the entropy-coded data is decoded to the level of Huffman symbols, only the
 //! MCUs that touch a region are replaced by blocks that decode to black (every AC coefficient 0,
 //! the DC coefficient chosen for black), and the scan is coded again. Every other block keeps
-//! its exact coefficients (its symbols are written back as they were read), so nothing outside
-//! the replaced MCUs changes after decoding. No IDCT is ever run.
+//! its exact coefficients (its bits are copied as they were), so nothing outside the replaced
+//! MCUs changes after decoding. No IDCT is ever run.
 //!
-//! Supported: SOF0 (baseline) and SOF1 (extended sequential, Huffman) with 8-bit samples, 1 to
-//! 4 components, any sampling factors, interleaved and non-interleaved scans (a frame coded as
+//! Supported: SOF0 (baseline) and SOF1 (extended sequential, Huffman) with 8-bit samples, and
+//! SOF1 with 12-bit samples (DC difference categories up to 15, AC up to 14), 1 to 4
+//! components, any sampling factors, interleaved and non-interleaved scans (a frame coded as
 //! one scan per component is fine), restart intervals, byte stuffing, fill bytes, images whose
 //! size is not a multiple of the MCU. Refused with a [`JpegError`] naming the reason:
 //! progressive (SOF2), lossless (SOF3), hierarchical (SOF5-7, DHP, EXP), arithmetic coding
-//! (SOF9-15, DAC), 12-bit samples, DNL, a component coded in two scans, and malformed streams
-//! (truncated scan, bad Huffman code, missing tables). Every marker segment that is not a scan
-//! (APPn, COM, DQT, DHT, DRI) is copied unchanged; note that this copies an Exif or JFXX
-//! thumbnail too: see [`FrameInfo::app_markers`].
+//! (SOF9-15, DAC), other precisions, DNL, a component coded in two scans, a scan header that is
+//! not a sequential scan's, and malformed streams (truncated scan, bad Huffman code, missing
+//! tables) where they are decoded (see below). Every marker segment that is not a scan (APPn,
+//! COM, DQT, DHT, DRI) is copied unchanged; note that this copies an Exif or JFXX thumbnail
+//! too: see [`FrameInfo::app_markers`].
+//!
+//! # Only what changes is coded
+//! A restart interval (or a scan without restart markers) with no replaced MCU is copied as
+//! it is. In one that has some, the MCUs before the first replaced one are decoded (for the DC
+//! predictors and the bit position) and their bits copied; from the first replaced MCU to the
+//! first MCU after the last replaced one in which every component has had a kept block (whose
+//! DC difference is coded again: after it the predictors agree with the source's), blocks
+//! are written; the rest is copied. It is copied as bytes when the output is at the source's
+//! bit alignment there: to get it, up to three ZRL symbols (16 zero coefficients each) go
+//! before the EOB of replaced blocks, which decode to the same block (T.81 F.2.2.2: ZRL
+//! advances 16 positions, EOB ends the block). When no combination reaches it, the rest is
+//! decoded to find its last bit and copied shifted. The bits after the last changed block are
+//! not decoded when they are copied as bytes, so a defect there stays as it was in the source
+//! (it cannot move a block into the replaced units). [`Scan::fast`] does this; the whole scan
+//! is decoded and coded again ([`Scan::walk`]) when the stream's tables lack a code.
 //!
 //! # The unit of replacement
 //! The replacement unit is the MCU of the interleaved frame: 8*Hmax x 8*Vmax pixels (8x8 for a
@@ -30,7 +47,8 @@
 //! smallest magnitude whose dequantized value reaches black: `DC = -ceil(1024 / Q[0])`, so that
 //! `DC * Q[0] / 8 + 128 <= 0` and a decoder clamps to exactly 0 (rounding `-1024 / Q[0]` to the
 //! nearest instead can leave 0.5, which a decoder may round up to 1); for white (MONOCHROME1)
-//! `DC = ceil(1016 / Q[0])`. Chroma (Cb, Cr) gets DC 0, i.e. 128. See [`BlackLevel`].
+//! `DC = ceil(1016 / Q[0])`. Chroma (Cb, Cr) gets DC 0, i.e. 128. With 12-bit samples the level
+//! shift is 2048: `-ceil(16384 / Q[0])` and `ceil(16376 / Q[0])`. See [`BlackLevel`].
 //!
 //! # When the stream's Huffman tables lack a code
 //! A replaced block needs the DC difference category of `black - previous` and the EOB symbol,
@@ -223,20 +241,14 @@ fn segment_at(data: &[u8], pos: usize) -> Result<Option<Segment<'_>>> {
 /// Offset of the first marker after entropy-coded data starting at `pos` (RSTn included in
 /// the data), or the end of the data.
 fn skip_entropy_coded(data: &[u8], mut pos: usize) -> usize {
-    while pos + 1 < data.len() {
-        if data[pos] == 0xFF {
-            let next = data[pos + 1];
-            if next == 0 || (0xD0..=0xD7).contains(&next) {
-                pos += 2;
-                continue;
-            }
-            if next == 0xFF {
-                pos += 1;
-                continue;
-            }
-            return pos;
+    while let Some(i) = memchr::memchr(0xFF, data.get(pos..).unwrap_or(&[])) {
+        let at = pos + i;
+        match data.get(at + 1) {
+            None => return data.len(),
+            Some(&next) if next == 0 || (0xD0..=0xD7).contains(&next) => pos = at + 2,
+            Some(&0xFF) => pos = at + 1,
+            Some(_) => return at,
         }
-        pos += 1;
     }
     data.len()
 }
