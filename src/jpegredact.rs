@@ -1283,7 +1283,7 @@ impl Scan<'_> {
             w.out.extend_from_slice(&[0xFF, 0xD0 + rst]);
             a = seg.end;
         }
-        unreachable!("a scan has at least one MCU")
+        fail("a scan without MCUs")
     }
 
     /// One restart interval (or the whole scan) holding replaced MCUs (`first` to `last`) of
