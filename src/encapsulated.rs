@@ -1,6 +1,6 @@
 //! Clean Pixel Data on encapsulated (compressed) pixel data.
 //!
-//! JPEG Baseline (1.2.840.10008.1.2.4.50) and JPEG Extended 8-bit (.51) frames are redacted
+//! JPEG Baseline (1.2.840.10008.1.2.4.50) and Extended (.51, 8 or 12 bits) frames are redacted
 //! block by block in the compressed stream ([`crate::jpegredact`]): only the MCUs that touch a
 //! region are replaced by black blocks, every other block keeps its coefficients, so nothing
 //! else changes once decoded and nothing is recompressed. Header segments that can carry text
@@ -21,7 +21,7 @@ use crate::pixels::{Layout, Photometric, Rect, Span};
 
 /// JPEG Baseline (Process 1).
 pub const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
-/// JPEG Extended (Process 2 and 4): 8-bit streams only.
+/// JPEG Extended (Process 2 and 4): 8- and 12-bit streams.
 pub const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
 
 /// Whether frames of this transfer syntax can be cleaned.

@@ -5,18 +5,35 @@
 //! 2015) and CTP: the entropy-coded data is decoded to the level of Huffman symbols, only the
 //! MCUs that touch a region are replaced by blocks that decode to black (every AC coefficient 0,
 //! the DC coefficient chosen for black), and the scan is coded again. Every other block keeps
-//! its exact coefficients (its symbols are written back as they were read), so nothing outside
-//! the replaced MCUs changes after decoding. No IDCT is ever run.
+//! its exact coefficients (its bits are copied as they were), so nothing outside the replaced
+//! MCUs changes after decoding. No IDCT is ever run.
 //!
-//! Supported: SOF0 (baseline) and SOF1 (extended sequential, Huffman) with 8-bit samples, 1 to
-//! 4 components, any sampling factors, interleaved and non-interleaved scans (a frame coded as
+//! Supported: SOF0 (baseline) and SOF1 (extended sequential, Huffman) with 8-bit samples, and
+//! SOF1 with 12-bit samples (DC difference categories up to 15, AC up to 14), 1 to 4
+//! components, any sampling factors, interleaved and non-interleaved scans (a frame coded as
 //! one scan per component is fine), restart intervals, byte stuffing, fill bytes, images whose
 //! size is not a multiple of the MCU. Refused with a [`JpegError`] naming the reason:
 //! progressive (SOF2), lossless (SOF3), hierarchical (SOF5-7, DHP, EXP), arithmetic coding
-//! (SOF9-15, DAC), 12-bit samples, DNL, a component coded in two scans, and malformed streams
-//! (truncated scan, bad Huffman code, missing tables). Every marker segment that is not a scan
-//! (APPn, COM, DQT, DHT, DRI) is copied unchanged; note that this copies an Exif or JFXX
-//! thumbnail too: see [`FrameInfo::app_markers`].
+//! (SOF9-15, DAC), other precisions, DNL, a component coded in two scans, a scan header that is
+//! not a sequential scan's, and malformed streams (truncated scan, bad Huffman code, missing
+//! tables) where they are decoded (see below). Every marker segment that is not a scan (APPn,
+//! COM, DQT, DHT, DRI) is copied unchanged; note that this copies an Exif or JFXX thumbnail
+//! too: see [`FrameInfo::app_markers`].
+//!
+//! # Only what changes is coded
+//! A restart interval (or a scan without restart markers) with no replaced MCU is copied as
+//! it is. In one that has some, the MCUs before the first replaced one are decoded (for the DC
+//! predictors and the bit position) and their bits copied; from the first replaced MCU to the
+//! first MCU after the last replaced one in which every component has had a kept block (whose
+//! DC difference is coded again: after it the predictors agree with the source's), blocks
+//! are written; the rest is copied. It is copied as bytes when the output is at the source's
+//! bit alignment there: to get it, up to three ZRL symbols (16 zero coefficients each) go
+//! before the EOB of replaced blocks, which decode to the same block (T.81 F.2.2.2: ZRL
+//! advances 16 positions, EOB ends the block). When no combination reaches it, the rest is
+//! decoded to find its last bit and copied shifted. The bits after the last changed block are
+//! not decoded when they are copied as bytes, so a defect there stays as it was in the source
+//! (it cannot move a block into the replaced units). [`Scan::fast`] does this; the whole scan
+//! is decoded and coded again ([`Scan::walk`]) when the stream's tables lack a code.
 //!
 //! # The unit of replacement
 //! The replacement unit is the MCU of the interleaved frame: 8*Hmax x 8*Vmax pixels (8x8 for a
@@ -30,7 +47,8 @@
 //! smallest magnitude whose dequantized value reaches black: `DC = -ceil(1024 / Q[0])`, so that
 //! `DC * Q[0] / 8 + 128 <= 0` and a decoder clamps to exactly 0 (rounding `-1024 / Q[0]` to the
 //! nearest instead can leave 0.5, which a decoder may round up to 1); for white (MONOCHROME1)
-//! `DC = ceil(1016 / Q[0])`. Chroma (Cb, Cr) gets DC 0, i.e. 128. See [`BlackLevel`].
+//! `DC = ceil(1016 / Q[0])`. Chroma (Cb, Cr) gets DC 0, i.e. 128. With 12-bit samples the level
+//! shift is 2048: `-ceil(16384 / Q[0])` and `ceil(16376 / Q[0])`. See [`BlackLevel`].
 //!
 //! # When the stream's Huffman tables lack a code
 //! A replaced block needs the DC difference category of `black - previous` and the EOB symbol,
@@ -223,20 +241,14 @@ fn segment_at(data: &[u8], pos: usize) -> Result<Option<Segment<'_>>> {
 /// Offset of the first marker after entropy-coded data starting at `pos` (RSTn included in
 /// the data), or the end of the data.
 fn skip_entropy_coded(data: &[u8], mut pos: usize) -> usize {
-    while pos + 1 < data.len() {
-        if data[pos] == 0xFF {
-            let next = data[pos + 1];
-            if next == 0 || (0xD0..=0xD7).contains(&next) {
-                pos += 2;
-                continue;
-            }
-            if next == 0xFF {
-                pos += 1;
-                continue;
-            }
-            return pos;
+    while let Some(i) = memchr::memchr(0xFF, data.get(pos..).unwrap_or(&[])) {
+        let at = pos + i;
+        match data.get(at + 1) {
+            None => return data.len(),
+            Some(&next) if next == 0 || (0xD0..=0xD7).contains(&next) => pos = at + 2,
+            Some(&0xFF) => pos = at + 1,
+            Some(_) => return at,
         }
-        pos += 1;
     }
     data.len()
 }
@@ -657,30 +669,6 @@ impl<'a> BitReader<'a> {
         ((self.acc >> self.nbits) & ((1u64 << n) - 1)) as u32
     }
 
-    #[inline]
-    fn decode(&mut self, t: &HuffDecode) -> Result<u8> {
-        let peek = self.peek16();
-        let e = t.lookup[(peek >> (16 - LOOKUP_BITS)) as usize];
-        if e != 0 {
-            self.nbits -= u32::from(e >> 8);
-            return Ok(e as u8);
-        }
-        for len in LOOKUP_BITS as usize + 1..=16 {
-            let code = (peek >> (16 - len)) as i32;
-            if code <= t.maxcode[len] {
-                self.nbits -= len as u32;
-                return Ok(t.vals[(t.valptr[len] + code - t.mincode[len]) as usize]);
-            }
-        }
-        if self.at_marker {
-            return fail(format!("truncated scan at byte {}", self.pos));
-        }
-        fail(format!(
-            "bad Huffman code in the scan near byte {}",
-            self.pos
-        ))
-    }
-
     /// Whether bits past the end of the entropy-coded segment were used.
     fn overran(&self) -> bool {
         self.fake > self.nbits
@@ -714,6 +702,205 @@ impl<'a> BitReader<'a> {
     }
 }
 
+/// A source of entropy-coded bits: the stream as it is ([`BitReader`], stuffed bytes and
+/// markers) or an entropy-coded segment with its stuffed bytes removed ([`PlainBits`]). Past
+/// the end both give zero bits, as decoders do.
+trait Bits {
+    /// The next 16 bits, without consuming them.
+    fn peek16(&mut self) -> u32;
+    fn skip(&mut self, n: u32);
+    fn bits(&mut self, n: u32) -> u32;
+    /// Whether the data ended (the bits now read are made up).
+    fn exhausted(&self) -> bool;
+    /// A byte offset in the stream, for messages.
+    fn near(&self) -> usize;
+}
+
+impl Bits for BitReader<'_> {
+    #[inline]
+    fn peek16(&mut self) -> u32 {
+        BitReader::peek16(self)
+    }
+    #[inline]
+    fn skip(&mut self, n: u32) {
+        self.nbits -= n;
+    }
+    #[inline]
+    fn bits(&mut self, n: u32) -> u32 {
+        BitReader::bits(self, n)
+    }
+    fn exhausted(&self) -> bool {
+        self.at_marker
+    }
+    fn near(&self) -> usize {
+        self.pos
+    }
+}
+
+/// The bits of one entropy-coded segment (a scan, or a restart interval) with its stuffed
+/// zero bytes removed, so that a bit's position is known and ranges of bits can be copied.
+struct PlainBits<'a> {
+    data: &'a [u8],
+    /// The next byte to load.
+    pos: usize,
+    acc: u64,
+    nbits: u32,
+    /// Offset of the segment in the stream, for messages.
+    base: usize,
+}
+
+impl<'a> PlainBits<'a> {
+    fn new(data: &'a [u8], base: usize) -> Self {
+        PlainBits {
+            data,
+            pos: 0,
+            acc: 0,
+            nbits: 0,
+            base,
+        }
+    }
+
+    /// Bits consumed so far.
+    #[inline]
+    fn bit_pos(&self) -> usize {
+        self.pos * 8 - self.nbits as usize
+    }
+
+    #[inline]
+    fn fill(&mut self) {
+        if self.pos + 8 <= self.data.len() {
+            let n = (63 - self.nbits) / 8;
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&self.data[self.pos..self.pos + 8]);
+            let word = u64::from_be_bytes(w);
+            self.acc = (self.acc << (8 * n)) | (word >> (64 - 8 * n));
+            self.nbits += 8 * n;
+            self.pos += n as usize;
+            return;
+        }
+        while self.nbits <= 56 {
+            let byte = self.data.get(self.pos).copied().unwrap_or(0);
+            self.acc = (self.acc << 8) | u64::from(byte);
+            self.nbits += 8;
+            self.pos += 1;
+        }
+    }
+}
+
+impl Bits for PlainBits<'_> {
+    #[inline]
+    fn peek16(&mut self) -> u32 {
+        if self.nbits < 16 {
+            self.fill();
+        }
+        ((self.acc >> (self.nbits - 16)) & 0xFFFF) as u32
+    }
+    #[inline]
+    fn skip(&mut self, n: u32) {
+        self.nbits -= n;
+    }
+    #[inline]
+    fn bits(&mut self, n: u32) -> u32 {
+        if n == 0 {
+            return 0;
+        }
+        if self.nbits < n {
+            self.fill();
+        }
+        self.nbits -= n;
+        ((self.acc >> self.nbits) & ((1u64 << n) - 1)) as u32
+    }
+    fn exhausted(&self) -> bool {
+        self.pos > self.data.len()
+    }
+    fn near(&self) -> usize {
+        self.base + self.pos.min(self.data.len())
+    }
+}
+
+#[inline]
+fn decode_huff<B: Bits>(r: &mut B, t: &HuffDecode) -> Result<u8> {
+    let peek = r.peek16();
+    let e = t.lookup[(peek >> (16 - LOOKUP_BITS)) as usize];
+    if e != 0 {
+        r.skip(u32::from(e >> 8));
+        return Ok(e as u8);
+    }
+    for len in LOOKUP_BITS as usize + 1..=16 {
+        let code = (peek >> (16 - len)) as i32;
+        if code <= t.maxcode[len] {
+            r.skip(len as u32);
+            return Ok(t.vals[(t.valptr[len] + code - t.mincode[len]) as usize]);
+        }
+    }
+    if r.exhausted() {
+        return fail(format!("truncated scan at byte {}", r.near()));
+    }
+    fail(format!(
+        "bad Huffman code in the scan near byte {}",
+        r.near()
+    ))
+}
+
+/// The DC difference of a block; `max_cat`: the largest category of the sample precision.
+#[inline]
+fn decode_dc<B: Bits>(r: &mut B, t: &HuffDecode, max_cat: u32) -> Result<i32> {
+    let s = u32::from(decode_huff(r, t)?);
+    if s > max_cat {
+        return fail(format!(
+            "DC difference category {s} in the scan near byte {}",
+            r.near()
+        ));
+    }
+    let bits = r.bits(s) as i32;
+    Ok(if s > 0 && bits < (1 << (s - 1)) {
+        bits - (1 << s) + 1
+    } else {
+        bits
+    })
+}
+
+/// The AC symbols of a block, each `(rs << 16) | extra bits`, into `symbols`; returns how many.
+#[inline]
+fn decode_ac<B: Bits>(
+    r: &mut B,
+    t: &HuffDecode,
+    symbols: &mut [u32; MAX_SYMBOLS],
+) -> Result<usize> {
+    let mut count = 0;
+    let mut i = 1;
+    while i < 64 {
+        let rs = decode_huff(r, t)?;
+        let (run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
+        if size == 0 {
+            symbols[count] = u32::from(rs) << 16;
+            count += 1;
+            if run != 15 {
+                break;
+            }
+            i += 16;
+            if i > 64 {
+                return fail(format!(
+                    "AC run past the end of a block near byte {}",
+                    r.near()
+                ));
+            }
+            continue;
+        }
+        i += run as usize;
+        if i > 63 {
+            return fail(format!(
+                "AC run past the end of a block near byte {}",
+                r.near()
+            ));
+        }
+        symbols[count] = (u32::from(rs) << 16) | r.bits(size);
+        count += 1;
+        i += 1;
+    }
+    Ok(count)
+}
+
 struct BitWriter {
     out: Vec<u8>,
     acc: u64,
@@ -735,6 +922,48 @@ impl BitWriter {
             if b == 0xFF {
                 self.out.push(0);
             }
+        }
+    }
+
+    /// Appends whole bytes, stuffing each 0xFF; the writer must be at a byte boundary.
+    fn push_bytes(&mut self, mut bytes: &[u8]) {
+        debug_assert_eq!(self.nbits, 0);
+        while let Some(i) = memchr::memchr(0xFF, bytes) {
+            self.out.extend_from_slice(&bytes[..=i]);
+            self.out.push(0);
+            bytes = &bytes[i + 1..];
+        }
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// Appends the bits `from..to` of `src` (bytes without stuffing, most significant bit
+    /// first): whole bytes at a time once both sides are at a byte boundary.
+    fn copy_bits(&mut self, src: &[u8], from: usize, to: usize) {
+        let mut at = from;
+        while at < to {
+            if self.nbits == 0 && at % 8 == 0 {
+                let whole = to / 8;
+                self.push_bytes(&src[at / 8..whole]);
+                at = whole * 8;
+                if at < to {
+                    let n = (to - at) as u32;
+                    self.put(u32::from(src[at / 8] >> (8 - n)), n);
+                }
+                return;
+            }
+            let n = if (at % 8) as u32 == self.nbits {
+                8 - at % 8
+            } else {
+                24
+            }
+            .min(to - at);
+            let mut w = [0u8; 4];
+            for (i, b) in w.iter_mut().enumerate() {
+                *b = src.get(at / 8 + i).copied().unwrap_or(0);
+            }
+            let v = (u32::from_be_bytes(w) << (at % 8)) >> (32 - n);
+            self.put(v, n as u32);
+            at += n;
         }
     }
 
@@ -844,6 +1073,8 @@ struct Scan<'a> {
     /// Replaced units, row by row, `grid_x` across.
     cells: &'a [bool],
     grid_x: usize,
+    /// The largest DC difference category: 11 for 8-bit samples, 15 for 12-bit.
+    max_dc_cat: u32,
 }
 
 /// The AC symbols of one block: at most 63 coefficients and a few ZRL.
@@ -900,58 +1131,16 @@ impl Scan<'_> {
                     let replaced = self.cells[cell];
                     let dct = self.decoders[comp.dc].expect("checked when the scan was set up");
                     let act = self.decoders[4 + comp.ac].expect("checked when the scan was set up");
-                    let s = u32::from(r.decode(dct)?);
-                    if s > 11 {
-                        return fail(format!(
-                            "DC difference category {s} in the scan near byte {}",
-                            r.pos
-                        ));
-                    }
-                    let bits = r.bits(s) as i32;
-                    let d = if s > 0 && bits < (1 << (s - 1)) {
-                        bits - (1 << s) + 1
-                    } else {
-                        bits
-                    };
+                    let d = decode_dc(&mut r, dct, self.max_dc_cat)?;
                     pred_in[k] += d;
-                    let mut count = 0;
-                    let mut i = 1;
-                    while i < 64 {
-                        let rs = r.decode(act)?;
-                        let (run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
-                        if size == 0 {
-                            symbols[count] = u32::from(rs) << 16;
-                            count += 1;
-                            if run != 15 {
-                                break;
-                            }
-                            i += 16;
-                            if i > 64 {
-                                return fail(format!(
-                                    "AC run past the end of a block near byte {}",
-                                    r.pos
-                                ));
-                            }
-                            continue;
-                        }
-                        i += run as usize;
-                        if i > 63 {
-                            return fail(format!(
-                                "AC run past the end of a block near byte {}",
-                                r.pos
-                            ));
-                        }
-                        symbols[count] = (u32::from(rs) << 16) | r.bits(size);
-                        count += 1;
-                        i += 1;
-                    }
+                    let count = decode_ac(&mut r, act, &mut symbols)?;
                     let (dc, ac): (i32, &[u32]) = if replaced {
                         (comp.black_dc, &eob)
                     } else {
                         (pred_in[k], &symbols[..count])
                     };
                     let diff = dc - pred_out[k];
-                    if category(diff) > 11 {
+                    if category(diff) > self.max_dc_cat {
                         return fail(format!("DC coefficient out of range near byte {}", r.pos));
                     }
                     pred_out[k] = dc;
@@ -965,6 +1154,353 @@ impl Scan<'_> {
             }
         }
         Ok(Ok(r.end_segment()?))
+    }
+}
+
+/// A piece of the output of a redacted restart interval (or scan) in the fast path.
+enum Item {
+    /// Bits of the source segment, as they are.
+    Copy { from: usize, to: usize },
+    /// A kept block's DC difference, coded again (its AC bits follow as a `Copy`).
+    Dc { slot: usize, diff: i32 },
+    /// A replaced block: its DC difference, `zrl` ZRL symbols (16 zero coefficients each, to
+    /// bring the output to the source's bit alignment), EOB.
+    Black { slot: usize, diff: i32, zrl: u32 },
+}
+
+/// The length of a DC difference's code and extra bits; `None` when the table lacks it.
+fn dc_bits(e: &HuffEncode, diff: i32) -> Option<usize> {
+    let s = category(diff);
+    match e.len[s as usize] {
+        0 => None,
+        len => Some(usize::from(len) + s as usize),
+    }
+}
+
+fn put_dc(w: &mut BitWriter, e: &HuffEncode, diff: i32) {
+    let s = category(diff);
+    w.put(u32::from(e.code[s as usize]), u32::from(e.len[s as usize]));
+    w.put((if diff < 0 { diff - 1 } else { diff }) as u32, s);
+}
+
+/// The source's entropy-coded bytes `data` without their stuffed zero bytes.
+fn unstuff(mut data: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    while let Some(i) = memchr::memchr(0xFF, data) {
+        out.extend_from_slice(&data[..=i]);
+        data = data.get(i + 2..).unwrap_or(&[]);
+    }
+    out.extend_from_slice(data);
+}
+
+/// Offset of the marker that ends entropy-coded data starting at `pos` (its first 0xFF, fill
+/// bytes included), or the end of the data.
+fn next_marker(data: &[u8], mut pos: usize) -> usize {
+    while let Some(i) = memchr::memchr(0xFF, &data[pos..]) {
+        let at = pos + i;
+        if data.get(at + 1) != Some(&0) {
+            return at;
+        }
+        pos = at + 2;
+    }
+    data.len()
+}
+
+impl Scan<'_> {
+    /// Whether the blocks of component `k` in MCU `m` are replaced.
+    fn replaced(&self, m: usize, k: usize) -> bool {
+        let (mx, my) = (m % self.mcus_x, m / self.mcus_x);
+        let cell = if self.interleaved() {
+            my * self.grid_x + mx
+        } else {
+            (my / self.comps[k].v) * self.grid_x + mx / self.comps[k].h
+        };
+        self.cells[cell]
+    }
+
+    /// The scan coded again touching only what changes: a restart interval with no replaced
+    /// unit is copied as it is; in one that has some, the bits before the first replaced MCU
+    /// are copied, the MCUs from it up to where every component's DC predictor agrees again
+    /// with the source's (the first kept block after a replaced one has its DC difference
+    /// coded again) are written, and the rest is copied: as bytes when the output is at the
+    /// source's bit alignment there (replaced blocks take a few ZRL symbols before their EOB to
+    /// get it), else decoded to find its last bit and copied shifted. Returns the entropy-coded
+    /// data and the offset of the marker that ends the scan; `None` when the stream's tables
+    /// lack a code the replaced blocks need (the caller then rebuilds the tables).
+    ///
+    /// The source's bits past the last changed block are not decoded when they are copied as
+    /// bytes: a defect there stays as it was (it cannot move a block into the replaced units).
+    fn fast(&self, enc: &[Option<&HuffEncode>; 8]) -> Result<Option<(Vec<u8>, usize)>> {
+        let total = self.mcus_x * self.mcus_y;
+        let per_interval = if self.restart_interval > 0 {
+            self.restart_interval
+        } else {
+            total
+        };
+        let intervals = total.div_ceil(per_interval);
+        let mut w = BitWriter {
+            out: Vec::with_capacity(self.data.len() - self.start + 64),
+            acc: 0,
+            nbits: 0,
+        };
+        let mut plain = Vec::new();
+        let mut items = Vec::new();
+        let mut a = self.start;
+        for i in 0..intervals {
+            let b = next_marker(self.data, a);
+            let (m0, m1) = (i * per_interval, ((i + 1) * per_interval).min(total));
+            let hit = |m: usize| (0..self.comps.len()).any(|k| self.replaced(m, k));
+            match (m0..m1).find(|&m| hit(m)) {
+                None => {
+                    w.out.extend_from_slice(&self.data[a..b]);
+                }
+                Some(first) => {
+                    let last = (first..m1).rev().find(|&m| hit(m)).unwrap_or(first);
+                    unstuff(&self.data[a..b], &mut plain);
+                    if !self
+                        .fast_interval(&plain, a, m0, first, last, m1, enc, &mut items, &mut w)?
+                    {
+                        return Ok(None);
+                    }
+                    w.flush();
+                }
+            }
+            if i + 1 == intervals {
+                return Ok(Some((w.out, b)));
+            }
+            let rst = (i % 8) as u8;
+            let Some(seg) = segment_at(self.data, b)? else {
+                return fail(format!(
+                    "truncated scan at byte {b}: restart marker expected"
+                ));
+            };
+            if seg.marker != 0xD0 + rst {
+                return fail(format!(
+                    "expected RST{rst} at byte {b}, found marker 0xFF{:02X}",
+                    seg.marker
+                ));
+            }
+            w.out.extend_from_slice(&[0xFF, 0xD0 + rst]);
+            a = seg.end;
+        }
+        fail("a scan without MCUs")
+    }
+
+    /// One restart interval (or the whole scan) holding replaced MCUs (`first` to `last`) of
+    /// the MCUs `m0..m1`, from its bits without stuffing; `false` when a code is missing.
+    #[allow(clippy::too_many_arguments)]
+    fn fast_interval(
+        &self,
+        plain: &[u8],
+        base: usize,
+        m0: usize,
+        first: usize,
+        last: usize,
+        m1: usize,
+        enc: &[Option<&HuffEncode>; 8],
+        items: &mut Vec<Item>,
+        w: &mut BitWriter,
+    ) -> Result<bool> {
+        let mut r = PlainBits::new(plain, base);
+        let mut symbols = [0u32; MAX_SYMBOLS];
+        let mut pred_in = [0i32; 4];
+        let blocks = |k: usize| {
+            let c = &self.comps[k];
+            if self.interleaved() {
+                c.h * c.v
+            } else {
+                1
+            }
+        };
+        let decoders = |k: usize| {
+            let c = &self.comps[k];
+            (
+                self.decoders[c.dc].expect("checked when the scan was set up"),
+                self.decoders[4 + c.ac].expect("checked when the scan was set up"),
+            )
+        };
+        let overran = |r: &PlainBits| r.bit_pos() > 8 * plain.len();
+        let truncated = |r: &PlainBits| fail(format!("truncated scan at byte {}", r.near()));
+        // The MCUs before the first replaced one: decoded for the predictors and the position.
+        for _ in m0..first {
+            for (k, pred) in pred_in.iter_mut().enumerate().take(self.comps.len()) {
+                let (dct, act) = decoders(k);
+                for _ in 0..blocks(k) {
+                    *pred += decode_dc(&mut r, dct, self.max_dc_cat)?;
+                    decode_ac(&mut r, act, &mut symbols)?;
+                }
+            }
+            if overran(&r) {
+                return truncated(&r);
+            }
+        }
+        let mut pred_out = pred_in;
+        let head = r.bit_pos();
+        // From the first replaced MCU to where the predictors agree again.
+        items.clear();
+        let mut m = first;
+        while m < m1 && (m <= last || pred_in != pred_out) {
+            for k in 0..self.comps.len() {
+                let comp = &self.comps[k];
+                let (dct, act) = decoders(k);
+                let replaced = self.replaced(m, k);
+                for _ in 0..blocks(k) {
+                    let start = r.bit_pos();
+                    let d = decode_dc(&mut r, dct, self.max_dc_cat)?;
+                    let dc_end = r.bit_pos();
+                    pred_in[k] += d;
+                    decode_ac(&mut r, act, &mut symbols)?;
+                    let end = r.bit_pos();
+                    let dc = if replaced { comp.black_dc } else { pred_in[k] };
+                    let diff = dc - pred_out[k];
+                    if category(diff) > self.max_dc_cat {
+                        return fail(format!(
+                            "DC coefficient out of range near byte {}",
+                            r.near()
+                        ));
+                    }
+                    pred_out[k] = dc;
+                    if replaced {
+                        items.push(Item::Black {
+                            slot: k,
+                            diff,
+                            zrl: 0,
+                        });
+                    } else if diff == d {
+                        match items.last_mut() {
+                            Some(Item::Copy { to, .. }) if *to == start => *to = end,
+                            _ => items.push(Item::Copy {
+                                from: start,
+                                to: end,
+                            }),
+                        }
+                    } else {
+                        items.push(Item::Dc { slot: k, diff });
+                        items.push(Item::Copy {
+                            from: dc_end,
+                            to: end,
+                        });
+                    }
+                }
+            }
+            if overran(&r) {
+                return truncated(&r);
+            }
+            m += 1;
+        }
+        let synced = r.bit_pos();
+        // The bits the items take, and what each replaced block can add.
+        let (mut written, mut zrl_len) = (head, Vec::new());
+        for (j, item) in items.iter().enumerate() {
+            written += match *item {
+                Item::Copy { from, to } => to - from,
+                Item::Dc { slot, diff } => {
+                    let Some(e) = enc[self.comps[slot].dc] else {
+                        return Ok(false);
+                    };
+                    let Some(n) = dc_bits(e, diff) else {
+                        return Ok(false);
+                    };
+                    n
+                }
+                Item::Black { slot, diff, .. } => {
+                    let comp = &self.comps[slot];
+                    let (Some(dce), Some(ace)) = (enc[comp.dc], enc[4 + comp.ac]) else {
+                        return Ok(false);
+                    };
+                    let (Some(n), eob) = (dc_bits(dce, diff), ace.len[0]) else {
+                        return Ok(false);
+                    };
+                    if eob == 0 {
+                        return Ok(false);
+                    }
+                    if ace.len[0xF0] > 0 && zrl_len.len() < 64 {
+                        zrl_len.push((j, usize::from(ace.len[0xF0])));
+                    }
+                    n + usize::from(eob)
+                }
+            };
+        }
+        // Up to 3 ZRL in a replaced block (48 zeros, then EOB) bring the output to the source's
+        // alignment, so the rest is copied as bytes.
+        let need = (synced + 8 - written % 8) % 8;
+        let mut ways: [Option<Vec<(usize, u32)>>; 8] = Default::default();
+        ways[0] = Some(Vec::new());
+        for &(j, len) in &zrl_len {
+            if ways[need].is_some() {
+                break;
+            }
+            let mut next = ways.clone();
+            for (rem, way) in ways.iter().enumerate() {
+                let Some(way) = way else { continue };
+                for n in 1..=3 {
+                    let to = (rem + n * len) % 8;
+                    if next[to].is_none() {
+                        let mut v = way.clone();
+                        v.push((j, n as u32));
+                        next[to] = Some(v);
+                    }
+                }
+            }
+            ways = next;
+        }
+        let aligned = m < m1 && ways[need].is_some();
+        if let (true, Some(way)) = (aligned, &ways[need]) {
+            for &(j, n) in way {
+                if let Item::Black { zrl, .. } = &mut items[j] {
+                    *zrl = n;
+                }
+            }
+        }
+        // Write: the bits before, the items, the rest.
+        w.copy_bits(plain, 0, head);
+        for item in items.iter() {
+            match *item {
+                Item::Copy { from, to } => w.copy_bits(plain, from, to),
+                Item::Dc { slot, diff } => {
+                    put_dc(w, enc[self.comps[slot].dc].expect("checked above"), diff)
+                }
+                Item::Black { slot, diff, zrl } => {
+                    let comp = &self.comps[slot];
+                    put_dc(w, enc[comp.dc].expect("checked above"), diff);
+                    let ace = enc[4 + comp.ac].expect("checked above");
+                    for _ in 0..zrl {
+                        w.put(u32::from(ace.code[0xF0]), u32::from(ace.len[0xF0]));
+                    }
+                    w.put(u32::from(ace.code[0]), u32::from(ace.len[0]));
+                }
+            }
+        }
+        if aligned {
+            debug_assert_eq!(w.nbits as usize, synced % 8);
+            w.copy_bits(plain, synced, 8 * plain.len());
+            return Ok(true);
+        }
+        // Not aligned (or nothing follows): decode the rest to find its last bit.
+        while m < m1 {
+            for k in 0..self.comps.len() {
+                let (dct, act) = decoders(k);
+                for _ in 0..blocks(k) {
+                    decode_dc(&mut r, dct, self.max_dc_cat)?;
+                    decode_ac(&mut r, act, &mut symbols)?;
+                }
+            }
+            if overran(&r) {
+                return truncated(&r);
+            }
+            m += 1;
+        }
+        let end = r.bit_pos();
+        let whole = end.div_ceil(8);
+        if whole < plain.len() {
+            return fail(format!(
+                "{} bytes of entropy-coded data past the last MCU before byte {}",
+                plain.len() - whole,
+                base + plain.len()
+            ));
+        }
+        w.copy_bits(plain, synced, end);
+        Ok(true)
     }
 }
 
@@ -999,16 +1535,22 @@ fn parse_dqt(body: &[u8], start: usize, q0: &mut [Option<u16>; 4]) -> Result<()>
     Ok(())
 }
 
-fn black_dc(black: BlackLevel, frame_index: usize, q0: u16) -> Result<i32> {
+/// The DC coefficient of a replaced block of the component at `frame_index` (see the module
+/// documentation), for samples of `precision` bits (8 or 12): a decoded sample is
+/// `DC * Q[0] / 8` plus the level shift `2^(precision - 1)`, clamped.
+fn black_dc(black: BlackLevel, frame_index: usize, q0: u16, precision: u8) -> Result<i32> {
     if q0 == 0 {
         return fail("a quantization table has 0 as its DC entry");
     }
     let q = i32::from(q0);
+    let shift = 1i32 << (precision - 1);
+    // DC * q <= -8 * shift decodes to 0; DC * q >= 8 * (shift - 1) to the maximum.
+    let (zero, max) = (8 * shift, 8 * (shift - 1));
     let first = frame_index == 0;
     Ok(match black {
-        BlackLevel::Rgb0 => -((1024 + q - 1) / q),
-        BlackLevel::Luma0 if first => -((1024 + q - 1) / q),
-        BlackLevel::Max if first => (1016 + q - 1) / q,
+        BlackLevel::Rgb0 => -((zero + q - 1) / q),
+        BlackLevel::Luma0 if first => -((zero + q - 1) / q),
+        BlackLevel::Max if first => (max + q - 1) / q,
         _ => 0,
     })
 }
@@ -1016,18 +1558,23 @@ fn black_dc(black: BlackLevel, frame_index: usize, q0: u16) -> Result<i32> {
 /// Redacts one JPEG frame: every MCU that touches a region decodes to black, every other block
 /// keeps its coefficients. See the module documentation.
 pub fn redact_frame(jpeg: &[u8], regions: &[Rect], black: BlackLevel) -> Result<Redacted> {
-    redact(jpeg, regions, black, true)
+    redact(jpeg, regions, black, Mode::Fast)
 }
 
-/// The redaction; `untouched_as_is`: when no unit is replaced, the input is returned as it
-/// came rather than as coded again (the tests turn it off to check that coding again changes
-/// nothing).
-fn redact(
-    jpeg: &[u8],
-    regions: &[Rect],
-    black: BlackLevel,
-    untouched_as_is: bool,
-) -> Result<Redacted> {
+/// How [`redact`] codes a scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Only what changes ([`Scan::fast`]); the full coding when a code is missing. An
+    /// untouched stream is returned as it came.
+    Fast,
+    /// Every MCU decoded and coded again, also in an untouched stream (the tests check that
+    /// this changes nothing, and that both modes decode alike).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Full,
+}
+
+/// The redaction.
+fn redact(jpeg: &[u8], regions: &[Rect], black: BlackLevel, mode: Mode) -> Result<Redacted> {
     check_soi(jpeg)?;
     let mut out = Vec::with_capacity(jpeg.len() + 1024);
     out.extend_from_slice(&jpeg[..2]);
@@ -1053,9 +1600,10 @@ fn redact(
                     return fail(format!("a second frame header at byte {}", seg.start));
                 }
                 let f = parse_frame(seg.marker, seg.body, seg.start)?;
-                if f.precision != 8 {
+                if !(f.precision == 8 || f.precision == 12 && seg.marker == 0xC1) {
                     return fail(format!(
-                        "{}-bit JPEG (SOF{}) cannot be redacted block by block: only 8-bit samples",
+                        "{}-bit JPEG (SOF{}) cannot be redacted block by block: only 8-bit \
+                         samples, and 12-bit in extended (SOF1) streams",
                         f.precision,
                         seg.marker - 0xC0
                     ));
@@ -1123,6 +1671,16 @@ fn redact(
                 };
                 let scan =
                     setup_scan(jpeg, &seg, f, &t, black, &cells, grid_x, grid_y, &mut coded)?;
+                let encoders: [Option<&HuffEncode>; 8] =
+                    std::array::from_fn(|i| t.encoders[i].as_ref());
+                if mode == Mode::Fast {
+                    if let Some((coded_data, end)) = scan.fast(&encoders)? {
+                        out.extend_from_slice(&jpeg[seg.start..seg.end]);
+                        out.extend_from_slice(&coded_data);
+                        pos = end;
+                        continue;
+                    }
+                }
                 let mut writer = Writer {
                     bits: BitWriter {
                         out: Vec::with_capacity(jpeg.len()),
@@ -1221,7 +1779,7 @@ fn redact(
     }
     let mcus_replaced = cells.iter().filter(|&&c| c).count();
     Ok(Redacted {
-        data: if mcus_replaced == 0 && untouched_as_is {
+        data: if mcus_replaced == 0 && mode == Mode::Fast {
             jpeg.to_vec()
         } else {
             out
@@ -1300,7 +1858,7 @@ fn setup_scan<'a>(
             v,
             dc,
             ac,
-            black_dc: black_dc(black, fi, q0)?,
+            black_dc: black_dc(black, fi, q0, f.precision)?,
             blocks_x: w.div_ceil(8),
             blocks_y: hgt.div_ceil(8),
         });
@@ -1326,6 +1884,7 @@ fn setup_scan<'a>(
         mcus_y,
         cells,
         grid_x,
+        max_dc_cat: if f.precision == 12 { 15 } else { 11 },
     })
 }
 
@@ -1374,6 +1933,7 @@ mod tests {
         /// One scan per component.
         separate_scans: bool,
         dc: HuffSpec,
+        ac: HuffSpec,
         q0: u8,
         sof: u8,
         precision: u8,
@@ -1388,6 +1948,7 @@ mod tests {
                 restart: 0,
                 separate_scans: false,
                 dc: std_dc(),
+                ac: std_ac(),
                 q0: 16,
                 sof: 0xC0,
                 precision: 8,
@@ -1413,8 +1974,8 @@ mod tests {
         for (i, (h, v)) in s.sampling.iter().enumerate() {
             out.extend_from_slice(&[i as u8 + 1, (h << 4) | v, 0]);
         }
-        let ac = std_ac();
-        HuffSpec::write_dht(&mut out, &[(0, 0, &s.dc), (1, 0, &ac)]);
+        let ac = &s.ac;
+        HuffSpec::write_dht(&mut out, &[(0, 0, &s.dc), (1, 0, ac)]);
         if s.restart > 0 {
             out.extend_from_slice(&[0xFF, DRI, 0, 4]);
             out.extend_from_slice(&s.restart.to_be_bytes());
@@ -1635,6 +2196,17 @@ mod tests {
     }
 
     fn random_blocks(seed: u64, dc_range: i32) -> impl Fn(usize, usize) -> [i32; 64] {
+        random_blocks_in(seed, dc_range, 300, 64)
+    }
+
+    /// Random blocks: DC in `-dc_range..=dc_range`, AC in `-ac_range..=ac_range` at zigzag
+    /// positions below `ac_end` (64: anywhere, and now and then the last one).
+    fn random_blocks_in(
+        seed: u64,
+        dc_range: i32,
+        ac_range: i32,
+        ac_end: usize,
+    ) -> impl Fn(usize, usize) -> [i32; 64] {
         move |c, j| {
             let mut rng = fastrand::Rng::with_seed(seed ^ ((c as u64) << 32) ^ j as u64);
             let mut b = [0i32; 64];
@@ -1642,13 +2214,13 @@ mod tests {
             let n = rng.usize(0..20);
             for _ in 0..n {
                 let k = if rng.bool() {
-                    rng.usize(1..10)
+                    rng.usize(1..10.min(ac_end))
                 } else {
-                    rng.usize(1..64)
+                    rng.usize(1..ac_end)
                 };
-                b[k] = rng.i32(-300..=300);
+                b[k] = rng.i32(-ac_range..=ac_range);
             }
-            if rng.u8(..) < 20 {
+            if ac_end == 64 && rng.u8(..) < 20 {
                 b[63] = 1;
             }
             b
@@ -1693,20 +2265,29 @@ mod tests {
     }
 
     fn check(s: &Spec, seed: u64, regions: &[Rect], black: BlackLevel, expect_rebuilt: bool) {
-        let (jpeg, blocks) = encode(s, random_blocks(seed, 40));
+        check_blocks(s, random_blocks(seed, 40), regions, black, expect_rebuilt);
+    }
+
+    /// Redacts a stream of these blocks in both modes; returns the stream and the fast mode's
+    /// output.
+    fn check_blocks(
+        s: &Spec,
+        coef: impl Fn(usize, usize) -> [i32; 64],
+        regions: &[Rect],
+        black: BlackLevel,
+        expect_rebuilt: bool,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let (jpeg, blocks) = encode(s, coef);
         assert_eq!(
             decode(&jpeg),
             blocks,
             "the test encoder and the decoder disagree"
         );
-        let same = redact(&jpeg, &[], black, false).unwrap();
+        let same = redact(&jpeg, &[], black, Mode::Full).unwrap();
         assert_eq!(
             same.data, jpeg,
             "coding again without a region changed the stream"
         );
-        let out = redact_frame(&jpeg, regions, black).unwrap();
-        assert_eq!(out.tables_rebuilt, expect_rebuilt);
-        let got = decode(&out.data);
         let (units, gx, uw) = units_of(s);
         let uh = if s.sampling.len() == 1 {
             8
@@ -1722,21 +2303,128 @@ mod tests {
                     && cy < r.y + r.h
             })
         };
-        let mut replaced = std::collections::BTreeSet::new();
-        for (c, comp_blocks) in blocks.iter().enumerate() {
-            assert_eq!(got[c].len(), comp_blocks.len());
-            for (j, b) in comp_blocks.iter().enumerate() {
-                if hit(units[c][j]) {
-                    replaced.insert(units[c][j]);
-                    let mut black_block = [0i32; 64];
-                    black_block[0] = black_dc(black, c, u16::from(s.q0)).unwrap();
-                    assert_eq!(got[c][j], black_block, "component {c} block {j}");
-                } else {
-                    assert_eq!(&got[c][j], b, "component {c} block {j} changed");
+        let mut fast = vec![];
+        for mode in [Mode::Fast, Mode::Full] {
+            let out = redact(&jpeg, regions, black, mode).unwrap();
+            assert_eq!(out.tables_rebuilt, expect_rebuilt, "{mode:?}");
+            let got = decode(&out.data);
+            let mut replaced = std::collections::BTreeSet::new();
+            for (c, comp_blocks) in blocks.iter().enumerate() {
+                assert_eq!(got[c].len(), comp_blocks.len());
+                for (j, b) in comp_blocks.iter().enumerate() {
+                    if hit(units[c][j]) {
+                        replaced.insert(units[c][j]);
+                        let mut black_block = [0i32; 64];
+                        black_block[0] = black_dc(black, c, u16::from(s.q0), s.precision).unwrap();
+                        assert_eq!(got[c][j], black_block, "{mode:?} component {c} block {j}");
+                    } else {
+                        assert_eq!(&got[c][j], b, "{mode:?} component {c} block {j} changed");
+                    }
                 }
             }
+            assert_eq!(out.mcus_replaced, replaced.len());
+            if mode == Mode::Fast {
+                fast = out.data;
+            }
         }
-        assert_eq!(out.mcus_replaced, replaced.len());
+        (jpeg, fast)
+    }
+
+    /// All the symbols of 12-bit streams: DC categories 0 to 15, AC sizes 1 to 14.
+    fn tables_12bit(zrl: bool) -> (HuffSpec, HuffSpec) {
+        let mut dc = [0u64; 256];
+        dc[..16].fill(1);
+        let mut ac = [0u64; 256];
+        for run in 0..16 {
+            for size in 1..15 {
+                ac[(run << 4) | size] = 1;
+            }
+        }
+        ac[0] = 50;
+        if zrl {
+            ac[0xF0] = 1;
+        }
+        (HuffSpec::optimal(&dc), HuffSpec::optimal(&ac))
+    }
+
+    #[test]
+    fn twelve_bit_extended_streams() {
+        let regions = [rect(9, 3, 20, 11), rect(40, 40, 1, 30)];
+        for sampling in [vec![(1, 1)], vec![(2, 2), (1, 1), (1, 1)]] {
+            for (w, h) in [(67, 75), (8, 8)] {
+                let mut s = Spec::new(w, h, &sampling);
+                (s.sof, s.precision) = (0xC1, 12);
+                (s.dc, s.ac) = tables_12bit(true);
+                for (seed, black) in [(1, BlackLevel::Luma0), (2, BlackLevel::Max)] {
+                    // differences of categories up to 15, coefficients up to 14
+                    check_blocks(
+                        &s,
+                        random_blocks_in(seed, 16000, 16000, 64),
+                        &regions,
+                        black,
+                        false,
+                    );
+                }
+                s.restart = 3;
+                check_blocks(
+                    &s,
+                    random_blocks_in(3, 2000, 9000, 64),
+                    &regions,
+                    BlackLevel::Luma0,
+                    false,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_rest_of_the_scan_is_copied_as_it_was() {
+        // A banner on top of a tall image: after it the source's bytes are copied as they are
+        // (the replaced blocks take ZRL symbols to keep the bit alignment).
+        for (seed, sampling) in [
+            (1, vec![(1, 1)]),
+            (2, vec![(2, 2), (1, 1), (1, 1)]),
+            (3, vec![(2, 1), (1, 1), (1, 1)]),
+        ] {
+            for region in [rect(0, 0, 640, 20), rect(100, 5, 17, 3), rect(0, 40, 1, 1)] {
+                let s = Spec::new(640, 200, &sampling);
+                let (jpeg, out) = check_blocks(
+                    &s,
+                    random_blocks(seed, 40),
+                    &[region],
+                    BlackLevel::Luma0,
+                    false,
+                );
+                let tail = jpeg.len() / 2;
+                assert_eq!(
+                    out[out.len() - tail..],
+                    jpeg[jpeg.len() - tail..],
+                    "{sampling:?} {region:?}"
+                );
+            }
+        }
+        // Without a ZRL code in the table, the rest is decoded to find its end, and copied
+        // shifted; still the same blocks.
+        let mut s = Spec::new(200, 120, &[(2, 2), (1, 1), (1, 1)]);
+        let mut freq = [0u64; 256];
+        for run in 0..15 {
+            for size in 1..11 {
+                freq[(run << 4) | size] = 1;
+            }
+        }
+        freq[0] = 40;
+        s.ac = HuffSpec::optimal(&freq);
+        for seed in 0..8 {
+            for region in [rect(0, 0, 200, 20), rect(30, 60, 50, 17)] {
+                check_blocks(
+                    &s,
+                    random_blocks_in(seed, 40, 300, 16),
+                    &[region],
+                    BlackLevel::Luma0,
+                    false,
+                );
+            }
+        }
     }
 
     fn rect(x: u32, y: u32, w: u32, h: u32) -> Rect {
@@ -1818,22 +2506,25 @@ mod tests {
 
     #[test]
     fn black_dc_reaches_black() {
-        for q in 1..=255u16 {
-            let dc = black_dc(BlackLevel::Luma0, 0, q).unwrap();
-            assert!(
-                dc * i32::from(q) <= -1024 && (dc + 1) * i32::from(q) > -1024,
-                "q {q}"
-            );
-            let dc = black_dc(BlackLevel::Max, 0, q).unwrap();
-            assert!(
-                dc * i32::from(q) >= 1016 && (dc - 1) * i32::from(q) < 1016,
-                "q {q}"
-            );
-            assert_eq!(black_dc(BlackLevel::Luma0, 1, q).unwrap(), 0);
-            assert_eq!(black_dc(BlackLevel::Rgb0, 2, q).unwrap(), dc_black_rgb(q));
-        }
-        fn dc_black_rgb(q: u16) -> i32 {
-            black_dc(BlackLevel::Luma0, 0, q).unwrap()
+        // A flat block decodes to DC * Q / 8 + 2^(P-1): black is the DC of smallest
+        // magnitude that reaches 0 (after clamping), white the one that reaches 2^P - 1.
+        for (precision, shift, qmax) in [(8u8, 128i64, 255u16), (12, 2048, 4095)] {
+            for q in 1..=qmax {
+                let sample = |dc: i32| i64::from(dc) * i64::from(q) / 8 + shift;
+                let dc = black_dc(BlackLevel::Luma0, 0, q, precision).unwrap();
+                assert!(sample(dc) <= 0 && sample(dc + 1) > 0, "q {q}");
+                assert!(i64::from(dc) * i64::from(q) <= -8 * shift, "q {q}");
+                let dc = black_dc(BlackLevel::Max, 0, q, precision).unwrap();
+                assert!(
+                    sample(dc) >= 2 * shift - 1 && sample(dc - 1) < 2 * shift - 1,
+                    "q {q}"
+                );
+                assert_eq!(black_dc(BlackLevel::Luma0, 1, q, precision).unwrap(), 0);
+                assert_eq!(
+                    black_dc(BlackLevel::Rgb0, 2, q, precision).unwrap(),
+                    black_dc(BlackLevel::Luma0, 0, q, precision).unwrap()
+                );
+            }
         }
     }
 
@@ -1859,13 +2550,20 @@ mod tests {
         }
         let mut s = Spec::new(16, 16, &[(1, 1)]);
         s.precision = 12;
+        assert!(msg(&encode(&s, random_blocks(1, 40)).0).contains("12-bit JPEG (SOF0)"));
+        s.precision = 16;
         s.sof = 0xC1;
-        assert!(msg(&encode(&s, random_blocks(1, 40)).0).contains("12-bit JPEG (SOF1)"));
+        assert!(msg(&encode(&s, random_blocks(1, 40)).0).contains("16-bit JPEG (SOF1)"));
         s = Spec::new(16, 16, &[(1, 1)]);
         s.height = 0;
         assert!(msg(&encode(&s, random_blocks(1, 40)).0).contains("DNL"));
         let cut = &jpeg[..jpeg.len() - 40];
-        assert!(msg(cut).contains("truncated scan at byte"), "{}", msg(cut));
+        // Decoded up to the last MCU when it is replaced; bits past the last replaced MCU are
+        // copied without being decoded, so a defect there stays as it was.
+        let last = redact_frame(cut, &[rect(24, 24, 8, 8)], BlackLevel::Luma0).unwrap_err();
+        assert!(last.0.contains("truncated scan at byte"), "{last}");
+        let full = redact(cut, &[rect(0, 0, 8, 8)], BlackLevel::Luma0, Mode::Full).unwrap_err();
+        assert!(full.0.contains("truncated scan at byte"), "{full}");
         assert!(msg(b"GIF89a").contains("no SOI"));
         let info = frame_info(&jpeg).unwrap();
         assert_eq!(

@@ -16,6 +16,8 @@ that is not aligned with the units).
   before (a decoder's chroma upsampling may reach one pixel into a unit next to a replaced one
   where chroma is subsampled), and the replaced units black; each frame is one fragment found
   through a new Basic Offset Table, an Extended Offset Table is removed;
+* 12-bit JPEG Extended (dcmcjpeg's, pydicom's JPGExtended.dcm): the same with dcmdjpeg and
+  pydicom (pylibjpeg's libjpeg), black 0 or, for MONOCHROME1, 4095;
 * a progressive stream in a file that says JPEG Baseline is refused, nothing written;
 * Exif, XMP, Photoshop, COM and JFXX segments holding the name are gone from the output;
 * dciodvfy finds no new error.
@@ -345,6 +347,72 @@ def test_dcmdjpeg_decodes_every_block_outside_the_units_as_before(
     check_block_by_block(
         pillow_frames(ds), pillow_frames(read_any(dst)), units, [BANNER, ODD], black
     )
+
+
+def twelve_bit_jpeg(dst: Path, photometric: str) -> Path:
+    """The gray picture in 12 of 16 bits (each value x16 + 7), native, then compressed by
+    dcmtk's dcmcjpeg as JPEG Extended with 12-bit samples (its own optimized Huffman tables)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    arr = np.asarray(ultrasound_image(False)).astype(np.uint16) * 16 + 7
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality, ds.PatientName = "MR", "DOE^JANE"
+    ds.Rows, ds.Columns = arr.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = arr.tobytes()
+    native = dst.with_suffix(".native.dcm")
+    ds.save_as(native, enforce_file_format=True)
+    subprocess.run(
+        ["dcmcjpeg", "+ee", str(native), str(dst)], check=True, capture_output=True, timeout=60
+    )
+    return dst
+
+
+@pytest.mark.skipif(
+    shutil.which("dcmcjpeg") is None or shutil.which("dcmdjpeg") is None,
+    reason="dcmcjpeg, dcmdjpeg (dcmtk) not installed",
+)
+@pytest.mark.parametrize("source", ["MONOCHROME2", "MONOCHROME1", "JPGExtended.dcm"])
+def test_12bit_jpeg_extended_redacted_block_by_block(source: str, tmp_path: Path) -> None:
+    """12-bit JPEG Extended (dcmcjpeg's, and pydicom's JPGExtended.dcm): dcmdjpeg and pydicom
+    (pylibjpeg's libjpeg) decode every 8x8 unit outside the rectangles as before, and the
+    units that touch them as black (0, or 4095 for MONOCHROME1)."""
+    if source.endswith(".dcm"):
+        src = Path(pydicom.data.get_testdata_file(source))
+        rects = [(0, 0, 256, 48), (30, 203, 150, 37)]
+    else:
+        src = twelve_bit_jpeg(tmp_path / "in.dcm", source)
+        rects = [BANNER, ODD]
+    profile = pixel_profile(" ".join(rule_text(r) for r in rects))
+    out = Anonymizer(profile, key=TEST_KEY, burned_in="allow").anonymize(DicomFile.open(str(src)))
+    assert out.pixel_handling is not None
+    assert "JPEG redacted block by block" in out.pixel_handling, out.pixel_handling
+    dst = tmp_path / "out.dcm"
+    dst.write_bytes(out.to_bytes())
+    ds_in, ds_out = read_any(src), read_any(dst)
+    assert ds_in.file_meta.TransferSyntaxUID == ds_out.file_meta.TransferSyntaxUID
+    assert ds_out.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.51"
+    assert int(ds_out.BitsStored) == 12
+    frame = next(generate_frames(ds_in.PixelData, number_of_frames=1))
+    assert frame[frame.index(b"\xff\xc1") + 4] == 12  # 12-bit samples
+    replaced = units_of(frame).replaced(rects)
+    level = 4095 if ds_in.PhotometricInterpretation == "MONOCHROME1" else 0
+    decoded = [
+        (dcmdjpeg_frames(src, tmp_path)[0, :, :, 0], dcmdjpeg_frames(dst, tmp_path)[0, :, :, 0]),
+        (ds_in.pixel_array, ds_out.pixel_array),
+    ]
+    for a, b in decoded:
+        assert a.shape == b.shape == replaced.shape
+        assert np.array_equal(a[~replaced], b[~replaced])
+        assert (b[replaced] == level).all(), np.unique(b[replaced])[:8]
+        assert not (a[replaced] == level).all()  # there was something to blank
 
 
 def test_a_box_in_one_frame_replaces_units_of_that_frame_only(made: dict[str, Path]) -> None:

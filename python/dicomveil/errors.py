@@ -57,7 +57,7 @@ class BurnedInAnnotationError(DicomveilError):
 class PixelDataError(DicomveilError):
     """Clean Pixel Data applies to the file (a pixel rule matched it, or boxes were given) and
     its pixels cannot be cleaned: compressed pixel data of a syntax no codec here cleans
-    (JPEG-LS, 12-bit JPEG) or that does not decode, a layout that is not supported, or one
+    (JPEG-LS, progressive JPEG) or that does not decode, a layout that is not supported, or one
     that does not fit the pixel data. The file is refused, never written uncleaned."""
 
 
