@@ -188,9 +188,30 @@ pub fn frame_layout(file: &DicomFile) -> Result<Layout, String> {
 }
 
 /// Frame `index` of compressed pixel data, decoded (only its fragments read), for the frame
-/// API. An error says why it cannot be (after "it").
+/// API: signed samples of fewer bits than allocated are sign-extended (a codec gives them
+/// as Bits Stored bits, nothing above). An error says why it cannot be (after "it").
 pub fn decoded_frame(file: &DicomFile, index: u32) -> Result<Vec<u8>, String> {
-    Frames::new(file, plan(file)?, None)?.frame(index as usize)
+    let d = plan(file)?;
+    let l = d.layout.clone();
+    let mut frame = Frames::new(file, d, None)?.frame(index as usize)?;
+    if l.signed && l.bits_stored < l.bits_allocated && l.bits_stored > 0 {
+        let shift = l.bits_allocated - l.bits_stored;
+        match l.bits_allocated {
+            8 => frame
+                .iter_mut()
+                .for_each(|b| *b = (((*b << shift) as i8) >> shift) as u8),
+            16 => frame.chunks_exact_mut(2).for_each(|b| {
+                let v = ((u16::from_le_bytes([b[0], b[1]]) << shift) as i16) >> shift;
+                b.copy_from_slice(&v.to_le_bytes());
+            }),
+            32 => frame.chunks_exact_mut(4).for_each(|b| {
+                let v = ((u32::from_le_bytes([b[0], b[1], b[2], b[3]]) << shift) as i32) >> shift;
+                b.copy_from_slice(&v.to_le_bytes());
+            }),
+            _ => {}
+        }
+    }
+    Ok(frame)
 }
 
 /// The first fragment of pixel data (past the offset table).
@@ -422,9 +443,9 @@ impl PixelDataObject for Frame<'_> {
     }
 }
 
-/// Whether a JPEG stream's header has a JFIF APP0 or an Adobe APP14 segment (which say its
-/// three components are YCbCr, or how they are).
-fn jpeg_color_marked(data: &[u8]) -> bool {
+/// Whether a JPEG stream's header says its three components are YCbCr: a JFIF APP0
+/// segment, or an Adobe APP14 segment whose transform flag is 1.
+fn jpeg_says_ycbcr(data: &[u8]) -> bool {
     let mut at = 2;
     while let (Some(&0xFF), Some(&marker)) = (data.get(at), data.get(at + 1)) {
         if marker == 0xFF {
@@ -437,10 +458,10 @@ fn jpeg_color_marked(data: &[u8]) -> bool {
         else {
             return false;
         };
-        let body = data.get(at + 4..).unwrap_or_default();
+        let body = data.get(at + 4..at + 2 + len.max(2)).unwrap_or_default();
         match marker {
             0xE0 if body.starts_with(b"JFIF\0") => return true,
-            0xEE if body.starts_with(b"Adobe") => return true,
+            0xEE if body.starts_with(b"Adobe") && body.get(11) == Some(&1) => return true,
             0xDA => return false,
             _ => at += 2 + len.max(2),
         }
@@ -666,7 +687,8 @@ fn mismatch(l: &Layout) -> String {
 
 /// Decode a JPEG Baseline or Extended (8-bit) frame with jpeg-decoder: three components
 /// labelled YBR become RGB (the decoder's transform); labelled RGB, they are taken as they
-/// are unless a JFIF or Adobe segment says they are YCbCr.
+/// are unless a JFIF segment or Adobe's transform flag says they are YCbCr (as the block
+/// redaction judges them).
 fn decode_jpeg(data: &[u8], l: &Layout, photometric: &str) -> Result<Vec<u8>, String> {
     use jpeg_decoder::{ColorTransform, Decoder};
     if jpeg_size(data) != Some((l.cols, l.rows, l.samples as u8)) {
@@ -674,11 +696,14 @@ fn decode_jpeg(data: &[u8], l: &Layout, photometric: &str) -> Result<Vec<u8>, St
     }
     let mut decoder = Decoder::new(data);
     if l.samples == 3 {
-        if photometric.starts_with("YBR") {
-            decoder.set_color_transform(ColorTransform::YCbCr);
-        } else if !jpeg_color_marked(data) {
-            decoder.set_color_transform(ColorTransform::None);
-        }
+        // (ColorTransform::RGB takes the components as they are, pixel by pixel)
+        decoder.set_color_transform(
+            if photometric.starts_with("YBR") || jpeg_says_ycbcr(data) {
+                ColorTransform::YCbCr
+            } else {
+                ColorTransform::RGB
+            },
+        );
     }
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decoder.decode()))
         .map_err(|_| "holds a frame the decoder failed on".to_string())?
