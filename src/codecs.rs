@@ -697,13 +697,11 @@ fn decode_jpeg(data: &[u8], l: &Layout, photometric: &str) -> Result<Vec<u8>, St
     let mut decoder = Decoder::new(data);
     if l.samples == 3 {
         // (ColorTransform::RGB takes the components as they are, pixel by pixel)
-        decoder.set_color_transform(
-            if photometric.starts_with("YBR") || jpeg_says_ycbcr(data) {
-                ColorTransform::YCbCr
-            } else {
-                ColorTransform::RGB
-            },
-        );
+        decoder.set_color_transform(if photometric.starts_with("YBR") || jpeg_says_ycbcr(data) {
+            ColorTransform::YCbCr
+        } else {
+            ColorTransform::RGB
+        });
     }
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decoder.decode()))
         .map_err(|_| "holds a frame the decoder failed on".to_string())?
@@ -941,6 +939,24 @@ mod tests {
         s[n - 5] = 0;
         assert!(j2k_info(&s).unwrap().irreversible);
         assert!(j2k_info(&s[..20]).is_none());
+    }
+
+    #[test]
+    fn jpeg_ls_header() {
+        // SOI, SOF55 (8 bits, 4 rows, 6 columns, 1 component), SOS (NEAR 2, ILV 0)
+        let s = [
+            0xFF, 0xD8, 0xFF, 0xF7, 0, 11, 8, 0, 4, 0, 6, 1, 1, 0x11, 0, 0xFF, 0xDA, 0, 8, 1, 1, 0,
+            2, 0, 0,
+        ];
+        let i = jls_info(&s).unwrap();
+        assert_eq!((i.width, i.height, i.components, i.precision), (6, 4, 1, 8));
+        assert_eq!((i.near, i.ilv), (2, 0));
+        assert!(jls_info(&s[..20]).is_err());
+        // a mapping table (LSE, ID 2) is refused
+        let mut with_table = s[..15].to_vec();
+        with_table.extend_from_slice(&[0xFF, 0xF8, 0, 5, 2, 1, 0]);
+        with_table.extend_from_slice(&s[15..]);
+        assert!(jls_info(&with_table).unwrap_err().contains("mapping table"));
     }
 
     #[test]

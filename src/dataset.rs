@@ -526,6 +526,29 @@ mod tests {
     }
 
     #[test]
+    fn a_spool_moves_to_a_file_past_its_memory_and_reads_back() {
+        let mut small = Spool::new();
+        assert_eq!(small.append(b"abc").unwrap(), 0);
+        assert_eq!(small.append(b"de").unwrap(), 3);
+        let from = small.finish().unwrap();
+        assert!(matches!(from, Source::Memory(_)));
+        assert_eq!(from.read(1, 3).unwrap(), b"bcd");
+        let mut big = Spool::new();
+        let chunk: Vec<u8> = (0..SPOOL_MEMORY / 2 + 1).map(|i| i as u8).collect();
+        let at: Vec<u64> = (0..3).map(|_| big.append(&chunk).unwrap()).collect();
+        assert_eq!(at, [0, chunk.len() as u64, 2 * chunk.len() as u64]);
+        let from = big.finish().unwrap();
+        assert!(matches!(from, Source::File(_)));
+        let data = Data::Spooled {
+            from,
+            offset: at[2],
+            len: chunk.len() as u64,
+        };
+        assert_eq!(data.bytes(&Source::None).unwrap().as_ref(), &chunk[..]);
+        assert_eq!(data.read_part(&Source::None, 5, 4).unwrap(), &chunk[5..9]);
+    }
+
+    #[test]
     fn registry_facts() {
         let ts = TransferSyntax::from_uid("1.2.840.10008.1.2.1.99").unwrap();
         assert!(ts.deflated && ts.explicit_vr && !ts.big_endian);

@@ -240,10 +240,14 @@ impl PyDataset {
             if file.transfer_syntax.encapsulated && index < layout.frames {
                 return crate::codecs::decoded_frame(file, index).map_err(pixel_error);
             }
-            crate::pixels::frame_bytes(file, &layout, index).map_err(|source| Error::Io {
-                name: file.name.clone(),
-                op: "read a frame",
-                source,
+            // a frame decoded as it is read (a cleaned file not yet written) that does not
+            // decode is a pixel data error
+            crate::pixels::frame_bytes(file, &layout, index).map_err(|source| {
+                crate::write::pixel_error(source).unwrap_or_else(|source| Error::Io {
+                    name: file.name.clone(),
+                    op: "read a frame",
+                    source,
+                })
             })
         })?;
         Ok(PyBytes::new(py, &bytes))

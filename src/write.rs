@@ -408,7 +408,7 @@ fn write_error(file: &DicomFile, op: &'static str, source: io::Error) -> Error {
 
 /// A frame decoded while it is written that does not decode ([`crate::codecs::FrameError`],
 /// which names the file) is a pixel data error, not one of the output.
-fn pixel_error(e: io::Error) -> std::result::Result<Error, io::Error> {
+pub(crate) fn pixel_error(e: io::Error) -> std::result::Result<Error, io::Error> {
     let name_and_problem = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<crate::codecs::FrameError>())

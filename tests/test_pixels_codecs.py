@@ -283,3 +283,47 @@ def test_dciodvfy_finds_no_new_error(name: str, tmp_path: Path) -> None:
     assert read_ok, sorted(after)
     new = sorted(after - before)
     assert not new, "\n".join(new)
+
+
+def _bad_second_frame_j2k(tmp_path: Path) -> Path:
+    """A 2-frame JPEG 2000 file whose second frame's stream says another width."""
+    from pydicom.encaps import encapsulate, generate_frames
+
+    try:
+        src = _multiframe(JPEG2000Lossless)
+    except Exception as e:  # no encoder here
+        pytest.skip(f"pydicom cannot encode JPEG 2000: {e}")
+    ds = pydicom.dcmread(io.BytesIO(src))
+    frames = list(generate_frames(ds.PixelData, number_of_frames=2))
+    siz = frames[1].find(b"\xff\x51")
+    bad = bytearray(frames[1])
+    bad[siz + 6 : siz + 10] = (int(ds.Columns) + 8).to_bytes(4, "big")  # Xsiz
+    ds.PixelData = encapsulate([frames[0], bytes(bad)])
+    path = tmp_path / "in" / "bad.dcm"
+    path.parent.mkdir()
+    ds.save_as(path)
+    return path
+
+
+def test_a_frame_written_native_that_does_not_decode_fails_the_write(tmp_path: Path) -> None:
+    """JPEG 2000 frames are decoded as the file is written: a bad second frame makes the write
+    fail with PixelDataError naming the file, in memory, for one file and in a tree, and
+    nothing is written."""
+    from dicomveil import DicomFile
+
+    path = _bad_second_frame_j2k(tmp_path)
+    anon = Anonymizer(pixel_profile("(0,0,4,4)"), key=TEST_KEY)
+    out = anon.anonymize(DicomFile.open(str(path)))  # the frames are not decoded yet
+    with pytest.raises(PixelDataError, match=r"bad\.dcm: .*does not match its 100x100 image.*frame 1"):
+        out.to_bytes()
+    np.testing.assert_array_equal(out.frame(0)[:4, :4], 0)  # the first frame still reads
+    with pytest.raises(PixelDataError, match="frame 1"):
+        out.frame(1)
+    dst = tmp_path / "out.dcm"
+    with pytest.raises(PixelDataError, match="frame 1"):
+        anon.anonymize_file(path, dst)
+    assert not dst.exists()
+    report = anon.anonymize_tree(path.parent, tmp_path / "tree")
+    (row,) = report.files
+    assert (row.status, row.error) == ("refused", "PixelDataError"), row
+    assert not list((tmp_path / "tree").rglob("*.dcm"))
