@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.pixels import pixel_array
-from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, RLELossless
+from pydicom.uid import JPEG2000Lossless, RLELossless
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus  # noqa: E402
@@ -92,7 +92,8 @@ def make(base: Path, n: int) -> dict[str, Path]:
     arr = frames(n)
     ds.NumberOfFrames = n
     ds.PixelData = arr.tobytes()
-    ds.save_as(paths["native"], enforce_file_format=True)
+    ds["PixelData"].VR = "OW"
+    corpus.write(ds, paths["native"])
     for key, uid in (("rle", RLELossless), ("j2k", JPEG2000Lossless)):
         c = pydicom.dcmread(paths["native"])
         c.compress(uid, arr, encoding_plugin="pylibjpeg")
@@ -127,10 +128,12 @@ def main() -> None:
     script = base / "banner.script"
     script.write_text(pixels.script_text([BANNER]))
     out = base / "out.dcm"
-    print(f"{a.frames} frames of {SIZE}x{SIZE}x16 bit; launcher floor {pixels.peak([sys.executable, '-S', '-c', 'pass'])[0]:.1f} MB")
+    floor = pixels.peak([sys.executable, "-S", "-c", "pass"])[0]
+    print(f"{a.frames} frames of {SIZE}x{SIZE}x16 bit; launcher floor {floor:.1f} MB")
     for key in a.syntax:
         src = paths[key]
-        runs = [("dicomveil", [a.python, "-c", pixels.ENGINE, str(src), str(out), str(script), "file"])]
+        engine = [a.python, "-c", pixels.ENGINE, str(src), str(out), str(script), "file"]
+        runs = [("dicomveil", engine)]
         if not a.no_pydicom:
             runs.append(("pydicom", [sys.executable, "-c", PYDICOM_SCRIPT, str(src), str(out)]))
         for name, argv in runs:

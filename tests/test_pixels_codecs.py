@@ -2,9 +2,10 @@
 
 RLE Lossless, JPEG Lossless, JPEG-LS and JPEG 2000 frames are decoded one at a time (pure-Rust
 decoders; CharLS for JPEG-LS), blanked, and written losslessly: RLE again as RLE, JPEG-LS
-again as JPEG-LS Lossless (CharLS), the others as native Explicit VR Little Endian. Each of pydicom's files of these syntaxes (and multi-frame files made here with
-pydicom's encoders) is cleaned with the rule ``{ true } (x,y,w,h)`` and decoded with pydicom
-(pylibjpeg plugins, an independent decoder): inside the rectangle every pixel is black,
+again as JPEG-LS Lossless (CharLS), the others as native Explicit VR Little Endian. Each of
+pydicom's files of these syntaxes (and multi-frame files made here with pydicom's encoders,
+and with dcmtk's dcmcjpls for JPEG-LS) is cleaned with the rule ``{ true } (x,y,w,h)`` and
+decoded with pydicom (pylibjpeg plugins, an independent decoder): inside the rectangle every pixel is black,
 outside it every pixel equals pydicom's decoding of the input, in every frame, lossy sources
 included (decoded once, written losslessly); the transfer syntax, photometric
 interpretation and lossy compression attributes say what the pixels are; dciodvfy finds no
@@ -314,7 +315,8 @@ def test_a_frame_written_native_that_does_not_decode_fails_the_write(tmp_path: P
     path = _bad_second_frame_j2k(tmp_path)
     anon = Anonymizer(pixel_profile("(0,0,4,4)"), key=TEST_KEY)
     out = anon.anonymize(DicomFile.open(str(path)))  # the frames are not decoded yet
-    with pytest.raises(PixelDataError, match=r"bad\.dcm: .*does not match its 100x100 image.*frame 1"):
+    problem = r"bad\.dcm: .*does not match its 100x100 image.*frame 1"
+    with pytest.raises(PixelDataError, match=problem):
         out.to_bytes()
     np.testing.assert_array_equal(out.frame(0)[:4, :4], 0)  # the first frame still reads
     with pytest.raises(PixelDataError, match="frame 1"):
