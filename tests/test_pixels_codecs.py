@@ -5,9 +5,9 @@ decoders; CharLS for JPEG-LS), blanked, and written losslessly: RLE again as RLE
 again as JPEG-LS Lossless (CharLS), the others as native Explicit VR Little Endian. Each of
 pydicom's files of these syntaxes (and multi-frame files made here with pydicom's encoders,
 and with dcmtk's dcmcjpls for JPEG-LS) is cleaned with the rule ``{ true } (x,y,w,h)`` and
-decoded with pydicom (pylibjpeg plugins, an independent decoder): inside the rectangle every pixel is black,
-outside it every pixel equals pydicom's decoding of the input, in every frame, lossy sources
-included (decoded once, written losslessly); the transfer syntax, photometric
+decoded with pydicom (pylibjpeg plugins, an independent decoder): inside the rectangle every
+pixel is black, outside it every pixel equals pydicom's decoding of the input, in every frame,
+lossy sources included (decoded once, written losslessly); the transfer syntax, photometric
 interpretation and lossy compression attributes say what the pixels are; dciodvfy finds no
 new error.
 """
