@@ -358,7 +358,8 @@ fn has_text_segments(head: &[u8]) -> Option<bool> {
 /// Drop the header segments that may hold text ([`droppable`])
 /// from every frame of a JPEG or JPEG-LS file, whatever the pixel rules: Exif, XMP and comments
 /// can name the patient. Only the first fragment of a frame that has such segments is read
-/// whole and rewritten; the offset table follows. Returns how many segments were dropped.
+/// whole and rewritten (spooled, [`crate::dataset::Spool`]); the offset table follows.
+/// Returns how many segments were dropped.
 pub fn drop_header_text(file: &mut DicomFile, frames: u32) -> Result<usize, String> {
     let Some(Value::Fragments(fragments)) = file.dataset.get(tags::PIXEL_DATA).map(|e| &e.value)
     else {
@@ -379,7 +380,10 @@ pub fn drop_header_text(file: &mut DicomFile, frames: u32) -> Result<usize, Stri
             starts
         }
     };
-    let mut changed: Vec<(usize, Vec<u8>)> = Vec::new();
+    // the rewritten first fragments are spooled as they are made (memory: about one frame)
+    let mut spool = crate::dataset::Spool::new();
+    let spooled = |e: std::io::Error| format!("cannot be spooled: {e}");
+    let mut changed: Vec<(usize, u64, u64)> = Vec::new();
     let mut dropped = 0;
     for range in &groups {
         let first = &fragments[range.start];
@@ -404,7 +408,8 @@ pub fn drop_header_text(file: &mut DicomFile, frames: u32) -> Result<usize, Stri
         let (out, n) = drop_text_segments(&whole)?;
         if n > 0 {
             dropped += n;
-            changed.push((range.start, out));
+            let at = spool.append(&out).map_err(spooled)?;
+            changed.push((range.start, at, out.len() as u64));
         }
     }
     if changed.is_empty() {
@@ -412,9 +417,14 @@ pub fn drop_header_text(file: &mut DicomFile, frames: u32) -> Result<usize, Stri
     }
     let had_table =
         !fragments[0].is_empty() || file.dataset.get(tags::EXTENDED_OFFSET_TABLE).is_some();
+    let from = spool.finish().map_err(spooled)?;
     let mut new: Vec<Data> = fragments.clone();
-    for (i, bytes) in changed {
-        new[i] = Data::Inline(bytes);
+    for (i, offset, len) in changed {
+        new[i] = Data::Spooled {
+            from: from.clone(),
+            offset,
+            len,
+        };
     }
     if had_table {
         let mut starts = Vec::with_capacity(new.len());
