@@ -87,6 +87,7 @@ def make(base: Path, n: int) -> dict[str, Path]:
         return paths
     import random
 
+    base.mkdir(parents=True, exist_ok=True)
     print(f"making {n}-frame files in {base} ...", file=sys.stderr)
     ds = corpus.ct_dataset(random.Random(1), 0, corpus.ROOT + "7", corpus.ROOT + "7.1", SIZE)
     arr = frames(n)

@@ -498,11 +498,15 @@ impl Eq for Frames {}
 /// A frame that cannot be decoded, met while writing: the writer's `io::Error` carries it,
 /// and it becomes a `PixelDataError` naming the file.
 #[derive(Debug)]
-pub struct FrameError(pub String);
+pub struct FrameError {
+    pub name: String,
+    /// Why (after "it").
+    pub problem: String,
+}
 
 impl std::fmt::Display for FrameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        write!(f, "{}: it {}", self.name, self.problem)
     }
 }
 
@@ -595,12 +599,17 @@ impl Frames {
     /// memory at a time. A frame that does not decode is a [`FrameError`].
     pub fn write_native(&self, out: &mut dyn Write) -> io::Result<()> {
         for i in 0..self.count() {
-            let frame = self
-                .frame(i)
-                .map_err(|e| io::Error::other(FrameError(format!("{}: it {e}", self.name))))?;
+            let frame = self.frame(i).map_err(|e| self.error(e))?;
             out.write_all(&frame)?;
         }
         Ok(())
+    }
+
+    fn error(&self, problem: String) -> io::Error {
+        io::Error::other(FrameError {
+            name: self.name.clone(),
+            problem,
+        })
     }
 
     /// Bytes `[start, start + len)` of the native pixel data: only the frames they fall in
@@ -611,9 +620,7 @@ impl Frames {
         let mut at = start;
         while at < start + len {
             let i = (at / fl) as usize;
-            let frame = self
-                .frame(i)
-                .map_err(|e| io::Error::other(FrameError(format!("{}: it {e}", self.name))))?;
+            let frame = self.frame(i).map_err(|e| self.error(e))?;
             let from = (at - i as u64 * fl) as usize;
             let n = ((start + len - at) as usize).min(frame.len() - from);
             out.extend_from_slice(&frame[from..from + n]);

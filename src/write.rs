@@ -409,14 +409,13 @@ fn write_error(file: &DicomFile, op: &'static str, source: io::Error) -> Error {
 /// A frame decoded while it is written that does not decode ([`crate::codecs::FrameError`],
 /// which names the file) is a pixel data error, not one of the output.
 pub(crate) fn pixel_error(e: io::Error) -> std::result::Result<Error, io::Error> {
-    let name_and_problem = e
+    let frame = e
         .get_ref()
-        .and_then(|inner| inner.downcast_ref::<crate::codecs::FrameError>())
-        .map(|f| f.0.clone());
-    match name_and_problem.as_deref().and_then(|t| t.split_once(": ")) {
-        Some((name, problem)) => Ok(Error::PixelData {
-            name: name.to_string(),
-            problem: problem.to_string(),
+        .and_then(|inner| inner.downcast_ref::<crate::codecs::FrameError>());
+    match frame {
+        Some(f) => Ok(Error::PixelData {
+            name: f.name.clone(),
+            problem: format!("it {}", f.problem),
         }),
         None => Err(e),
     }
