@@ -370,7 +370,8 @@ fn jls_info(data: &[u8]) -> Result<JlsInfo, String> {
                     ilv: 0,
                 });
             }
-            0xF8 if matches!(body.first(), Some(2..=4)) => {
+            // LSE: a mapping table (ID 2) or its continuation (3)
+            0xF8 if matches!(body.first(), Some(2 | 3)) => {
                 return Err(
                     "is a JPEG-LS stream with a mapping table, which dicomveil does not decode"
                         .into(),
@@ -725,9 +726,13 @@ fn decode_jpeg_ls(data: &[u8], l: &Layout) -> Result<Vec<u8>, String> {
     {
         return Err(mismatch(l));
     }
-    let out = charls::CharLS::default()
+    let mut out = charls::CharLS::default()
         .decode(data)
         .map_err(|e| format!("holds a frame that cannot be decoded ({e})"))?;
+    if info.precision <= 8 && l.bits_allocated == 16 {
+        // CharLS gives samples of up to 8 bits one byte each
+        out = out.iter().flat_map(|&b| [b, 0]).collect();
+    }
     if info.ilv != 0 || l.samples == 1 {
         return Ok(out);
     }
@@ -763,7 +768,14 @@ fn encode_jpeg_ls(frame: &[u8], l: &Layout, precision: u8) -> Result<Vec<u8>, St
         component_count: l.samples as i32,
     };
     let masked;
-    let src = if l.bits_allocated == 16 && precision < 16 {
+    let src = if l.bits_allocated == 16 && precision <= 8 {
+        // CharLS takes samples of up to 8 bits one byte each
+        masked = frame
+            .chunks_exact(2)
+            .map(|b| b[0] & ((1u16 << precision) - 1) as u8)
+            .collect::<Vec<u8>>();
+        &masked[..]
+    } else if l.bits_allocated == 16 && precision < 16 {
         let mask = (1u16 << precision) - 1;
         masked = frame
             .chunks_exact(2)

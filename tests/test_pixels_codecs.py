@@ -329,3 +329,22 @@ def test_a_frame_written_native_that_does_not_decode_fails_the_write(tmp_path: P
     (row,) = report.files
     assert (row.status, row.error) == ("refused", "PixelDataError"), row
     assert not list((tmp_path / "tree").rglob("*.dcm"))
+
+
+@pytest.mark.skipif(shutil.which("dcmcjpls") is None, reason="dcmcjpls (dcmtk) not installed")
+def test_jpeg_ls_of_8_bits_in_16_allocated(tmp_path: Path) -> None:
+    """Samples of 8 bits stored in 16 allocated: CharLS codes them a byte each, the frames
+    are 16-bit words again (decoded and written back, the frame API too)."""
+    from dicomveil import DicomFile
+
+    ds = pydicom.dcmread(data_path("MR_small.dcm"))
+    arr = (ds.pixel_array.astype(np.int32) % 256).astype(np.uint16)
+    ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 7, 0
+    ds.PixelData = arr.tobytes()
+    native, src = tmp_path / "native.dcm", tmp_path / "jls.dcm"
+    ds.save_as(native)
+    _dcmtk("dcmcjpls", native, src)
+    assert pydicom.dcmread(src).file_meta.TransferSyntaxUID == JPEGLSLossless
+    np.testing.assert_array_equal(DicomFile.open(str(src)).frame(0), arr)
+    rect = (8, 8, 20, 10)
+    check(src, clean_pixels(src, pixel_profile("({},{},{},{})".format(*rect))), rect)
