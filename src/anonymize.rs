@@ -255,7 +255,7 @@ impl Anonymizer {
                 return Err(refuse(format!(
                     "it has compressed pixel data (transfer syntax {uid}), which Clean Pixel \
                      Data cannot rewrite (JPEG Baseline, 8-bit JPEG Extended, JPEG Lossless, \
-                     JPEG 2000 and RLE Lossless can be)"
+                     JPEG-LS, JPEG 2000 and RLE Lossless can be)"
                 )));
             }
             _ => None,
