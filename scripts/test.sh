@@ -4,6 +4,7 @@
 #   bash scripts/test.sh [extra pytest arguments]
 #
 # In order, each step fatal:
+#  0. the build tools (scripts/build-requirements.txt) into .venv-build, put on the PATH;
 #  1. lints: cargo fmt --check; cargo clippy --all-targets --features python -D warnings;
 #  2. the independent oracles, Debian's dcmtk (dcmdump), dicom3tools (dciodvfy) and
 #     libgdcm-tools (gdcmdump), installed with apt-get when missing and running as root. Without
@@ -57,6 +58,16 @@ no_rust_path() {
     printf '%s' "$out"
 }
 
+# the build tools first (scripts/build-requirements.txt: maturin, zig, and cmake, which
+# builds CharLS, the JPEG-LS codec, for every cargo step below), on the PATH from here on
+step "build tools into $BUILD_VENV (scripts/build-requirements.txt)"
+if [ ! -x "$BUILD_VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$BUILD_VENV"
+fi
+BUILD_BIN="$(cd "$BUILD_VENV/bin" && pwd)"
+"$BUILD_BIN/python" "${PIP[@]}" -r scripts/build-requirements.txt
+export PATH="$BUILD_BIN:$PATH"
+
 step "cargo fmt --check"
 cargo fmt --check
 
@@ -101,15 +112,10 @@ step "cargo test --locked"
 cargo test --locked
 
 step "building the wheel: maturin build --release --zig --compatibility manylinux2014"
-if [ ! -x "$BUILD_VENV/bin/python" ]; then
-    "$PYTHON" -m venv "$BUILD_VENV"
-fi
-BUILD_BIN="$(cd "$BUILD_VENV/bin" && pwd)"
-"$BUILD_BIN/python" "${PIP[@]}" -r scripts/build-requirements.txt
 rm -f "$DIST"/dicomveil-*.whl
-# maturin finds zig as `python -m ziglang` of the build environment
-PATH="$BUILD_BIN:$PATH" maturin build --release --zig --compatibility manylinux2014 \
-    --out "$DIST"
+# maturin finds zig as `python -m ziglang` of the build environment (on the PATH); zig's
+# C++ compiler builds CharLS, with libc++ linked statically (no libstdc++ needed)
+maturin build --release --zig --compatibility manylinux2014 --out "$DIST"
 wheels=("$DIST"/dicomveil-*.whl)
 [ "${#wheels[@]}" = 1 ] && [ -f "${wheels[0]}" ] || fail "expected one wheel in $DIST"
 WHEEL="${wheels[0]}"

@@ -255,7 +255,7 @@ impl Anonymizer {
                 return Err(refuse(format!(
                     "it has compressed pixel data (transfer syntax {uid}), which Clean Pixel \
                      Data cannot rewrite (JPEG Baseline, 8-bit JPEG Extended, JPEG Lossless, \
-                     JPEG 2000 and RLE Lossless can be)"
+                     JPEG-LS, JPEG 2000 and RLE Lossless can be)"
                 )));
             }
             _ => None,
@@ -529,6 +529,10 @@ impl Anonymizer {
                     done.frames,
                     match done.output {
                         crate::codecs::Output::Rle => "as RLE Lossless again".to_string(),
+                        crate::codecs::Output::JpegLs => format!(
+                            "as JPEG-LS Lossless{}",
+                            if decoded.lossy { " (lossy source)" } else { "" }
+                        ),
                         crate::codecs::Output::Native => format!(
                             "as Explicit VR Little Endian ({}{})",
                             decoded.layout.photometric_name,
@@ -566,7 +570,10 @@ impl Anonymizer {
         }
         self.add_markers(&mut file.dataset, pixels.cleaned);
         if let Some(edit) = pixels.edit {
-            crate::pixels::attach(file, edit);
+            crate::pixels::attach(file, edit).map_err(|problem| Error::PixelData {
+                name: file.name.clone(),
+                problem: format!("it {problem}"),
+            })?;
         }
         if !pixels.overlay_groups.is_empty() {
             // the overlay's description goes with its planes

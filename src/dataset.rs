@@ -25,6 +25,20 @@ pub enum Source {
     File(Arc<File>),
 }
 
+/// Two sources are equal when they are the same one (bulk values are not compared).
+impl PartialEq for Source {
+    fn eq(&self, other: &Source) -> bool {
+        match (self, other) {
+            (Source::None, Source::None) => true,
+            (Source::Memory(a), Source::Memory(b)) => Arc::ptr_eq(a, b),
+            (Source::File(a), Source::File(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Source {}
+
 impl fmt::Debug for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -99,6 +113,58 @@ impl Source {
     }
 }
 
+/// Values made while a file is cleaned (the frames encoded again), gathered until the file is
+/// written: in memory up to [`SPOOL_MEMORY`] bytes, then in an unlinked temporary file (in
+/// the system's temporary folder, `TMPDIR`), so that a file of any number of frames holds
+/// about one frame in memory. [`Spool::finish`] makes it a [`Source`] the values are read
+/// from ([`Data::Spooled`]).
+#[derive(Debug, Default)]
+pub struct Spool {
+    memory: Vec<u8>,
+    file: Option<(File, u64)>,
+}
+
+/// The most bytes a [`Spool`] keeps in memory.
+pub const SPOOL_MEMORY: usize = 8 << 20;
+
+impl Spool {
+    pub fn new() -> Spool {
+        Spool::default()
+    }
+
+    /// Append `bytes`; returns their offset.
+    pub fn append(&mut self, bytes: &[u8]) -> io::Result<u64> {
+        if let Some((file, len)) = &mut self.file {
+            let at = *len;
+            file.write_all(bytes)?;
+            *len += bytes.len() as u64;
+            return Ok(at);
+        }
+        let at = self.memory.len() as u64;
+        if self.memory.len() + bytes.len() <= SPOOL_MEMORY {
+            self.memory.extend_from_slice(bytes);
+            return Ok(at);
+        }
+        let mut file = tempfile::tempfile()?;
+        file.write_all(&self.memory)?;
+        file.write_all(bytes)?;
+        self.memory = Vec::new();
+        self.file = Some((file, at + bytes.len() as u64));
+        Ok(at)
+    }
+
+    /// The spooled bytes, to be read from.
+    pub fn finish(self) -> io::Result<Source> {
+        match self.file {
+            Some((mut file, _)) => {
+                file.flush()?;
+                Ok(Source::File(Arc::new(file)))
+            }
+            None => Ok(Source::Memory(Arc::from(self.memory))),
+        }
+    }
+}
+
 fn slice_range(size: usize, offset: u64, len: u64) -> io::Result<std::ops::Range<usize>> {
     let end = offset.checked_add(len).filter(|&e| e <= size as u64);
     match end {
@@ -147,6 +213,11 @@ pub enum Data {
         len: u64,
         edit: Arc<crate::pixels::PixelEdit>,
     },
+    /// Made while the file was cleaned and spooled ([`Spool`]): at this offset of `from`.
+    Spooled { from: Source, offset: u64, len: u64 },
+    /// Native pixel data decoded from the source's compressed frames when it is written (or
+    /// read), one frame at a time: never held whole.
+    Frames(Arc<crate::codecs::Frames>),
 }
 
 impl Data {
@@ -154,12 +225,30 @@ impl Data {
     pub fn len(&self) -> u64 {
         match self {
             Data::Inline(v) => v.len() as u64,
-            Data::Source { len, .. } | Data::Edited { len, .. } => *len,
+            Data::Source { len, .. } | Data::Edited { len, .. } | Data::Spooled { len, .. } => *len,
+            Data::Frames(f) => f.native_len(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes `[start, start + len)` of the value (fewer where it ends before), reading them
+    /// from `source` when they are not held.
+    pub fn read_part(&self, source: &Source, start: u64, len: u64) -> io::Result<Vec<u8>> {
+        let len = len.min(self.len().saturating_sub(start));
+        match self {
+            Data::Inline(v) => Ok(v[start as usize..(start + len) as usize].to_vec()),
+            Data::Source { offset, .. } => source.read(offset + start, len),
+            Data::Edited { offset, edit, .. } => {
+                let mut v = source.read(offset + start, len)?;
+                edit.apply(start, &mut v);
+                Ok(v)
+            }
+            Data::Spooled { from, offset, .. } => from.read(offset + start, len),
+            Data::Frames(f) => f.read_part(start, len),
+        }
     }
 
     /// The bytes, reading them from `source` when they are not held.
@@ -170,6 +259,12 @@ impl Data {
             Data::Edited { offset, len, edit } => {
                 let mut v = source.read(*offset, *len)?;
                 edit.apply(0, &mut v);
+                Ok(v.into())
+            }
+            Data::Spooled { from, offset, len } => from.read(*offset, *len).map(Into::into),
+            Data::Frames(f) => {
+                let mut v = Vec::with_capacity(f.native_len().min(1 << 24) as usize);
+                f.write_native(&mut v)?;
                 Ok(v.into())
             }
         }
@@ -428,6 +523,29 @@ mod tests {
         let tags: Vec<Tag> = ds.elements.iter().map(|e| e.tag).collect();
         assert_eq!(tags, vec![Tag(0x0008, 0x0020), Tag(0x0010, 0x0020)]);
         assert_eq!(ds.text(Tag(0x0010, 0x0020)), Some(&b"C"[..]));
+    }
+
+    #[test]
+    fn a_spool_moves_to_a_file_past_its_memory_and_reads_back() {
+        let mut small = Spool::new();
+        assert_eq!(small.append(b"abc").unwrap(), 0);
+        assert_eq!(small.append(b"de").unwrap(), 3);
+        let from = small.finish().unwrap();
+        assert!(matches!(from, Source::Memory(_)));
+        assert_eq!(from.read(1, 3).unwrap(), b"bcd");
+        let mut big = Spool::new();
+        let chunk: Vec<u8> = (0..SPOOL_MEMORY / 2 + 1).map(|i| i as u8).collect();
+        let at: Vec<u64> = (0..3).map(|_| big.append(&chunk).unwrap()).collect();
+        assert_eq!(at, [0, chunk.len() as u64, 2 * chunk.len() as u64]);
+        let from = big.finish().unwrap();
+        assert!(matches!(from, Source::File(_)));
+        let data = Data::Spooled {
+            from,
+            offset: at[2],
+            len: chunk.len() as u64,
+        };
+        assert_eq!(data.bytes(&Source::None).unwrap().as_ref(), &chunk[..]);
+        assert_eq!(data.read_part(&Source::None, 5, 4).unwrap(), &chunk[5..9]);
     }
 
     #[test]

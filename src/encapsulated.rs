@@ -6,7 +6,8 @@
 //! else changes once decoded and nothing is recompressed. Header segments that can carry text
 //! or a thumbnail the redaction does not reach (every APPn but JFIF, SPIFF and Adobe's: Exif,
 //! XMP, ICC, a JFXX thumbnail...; COM) are dropped. The frames are read one at a time; the redacted
-//! frames are held until the file is written (their compressed size, not the decoded).
+//! frames are spooled as they are made (in memory up to 8 MiB, then in a temporary file) and
+//! copied from there when the file is written: about one frame in memory.
 //! RLE, JPEG Lossless and JPEG 2000 are decoded instead ([`crate::codecs`]); every other
 //! encapsulated syntax is refused when a rule matches.
 
@@ -93,12 +94,9 @@ pub(crate) fn frame_fragments(
     if frames == 1 {
         return Ok(std::iter::once(1..n + 1).collect());
     }
-    let read = |d: &Data| -> Result<Vec<u8>, String> {
-        d.bytes(&file.source)
-            .map(|b| b.into_owned())
-            .map_err(|e| format!("cannot be read: {e}"))
-    };
-    let table = read(&fragments[0])?;
+    let table = fragments[0]
+        .bytes(&file.source)
+        .map_err(|e| format!("cannot be read: {e}"))?;
     if !table.is_empty() {
         // offsets of each frame's first fragment from the first fragment's item tag
         let offsets: Vec<u64> = table
@@ -136,11 +134,14 @@ pub(crate) fn frame_fragments(
     if n == frames as usize {
         return Ok((1..n + 1).map(|i| i..i + 1).collect());
     }
-    // a frame ends with the fragment that ends with EOI (FFD9, maybe one padding byte after)
+    // a frame ends with the fragment that ends with EOI (FFD9, maybe one padding byte after):
+    // only the last bytes of each fragment are read (the caller reads the frames)
     let mut out = Vec::new();
     let mut start = 1;
     for (i, f) in fragments.iter().enumerate().skip(1) {
-        let bytes = read(f)?;
+        let bytes = f
+            .read_part(&file.source, f.len().saturating_sub(3), 3)
+            .map_err(|e| format!("cannot be read: {e}"))?;
         let t = bytes.strip_suffix(&[0]).unwrap_or(&bytes);
         if t.ends_with(&[0xFF, 0xD9]) {
             out.push(start..i + 1);
@@ -210,13 +211,13 @@ fn drop_text_segments(jpeg: &[u8]) -> Result<(Vec<u8>, usize), String> {
     }
 }
 
-/// The Basic Offset Table of one fragment per frame (empty past 4 GB).
-pub(crate) fn offset_table(frames: &[Vec<u8>]) -> Vec<u8> {
-    let mut table = Vec::with_capacity(4 * frames.len());
+/// The Basic Offset Table of one fragment per frame, of these lengths (empty past 4 GB).
+pub(crate) fn offset_table(lengths: &[u64]) -> Vec<u8> {
+    let mut table = Vec::with_capacity(4 * lengths.len());
     let mut at = 0u64;
-    for f in frames {
+    for &len in lengths {
         table.extend_from_slice(&(at as u32).to_le_bytes());
-        at += 8 + f.len() as u64 + f.len() as u64 % 2;
+        at += 8 + len + len % 2;
     }
     if at > u32::MAX as u64 {
         table.clear();
@@ -243,7 +244,10 @@ pub fn redact(file: &mut DicomFile, layout: &Layout, plan: &Plan) -> Result<Done
         return Err("has native pixel data in a compressed transfer syntax".into());
     };
     let groups = frame_fragments(file, fragments, layout.frames)?;
-    let mut frames_out: Vec<Vec<u8>> = Vec::with_capacity(groups.len());
+    // the redacted frames are spooled as they are made (memory: about one frame)
+    let mut spool = crate::dataset::Spool::new();
+    let spooled = |e: std::io::Error| format!("cannot be spooled: {e}");
+    let mut places: Vec<(u64, u64)> = Vec::with_capacity(groups.len());
     let mut done = Done {
         frames: groups.len(),
         mcus_replaced: 0,
@@ -277,10 +281,17 @@ pub fn redact(file: &mut DicomFile, layout: &Layout, plan: &Plan) -> Result<Done
             .map_err(|e| format!("has a frame ({i}) that cannot be redacted: {e}"))?;
         done.mcus_replaced += out.mcus_replaced;
         done.mcus_total += out.mcus_total;
-        frames_out.push(out.data);
+        let at = spool.append(&out.data).map_err(spooled)?;
+        places.push((at, out.data.len() as u64));
     }
-    let mut new = vec![Data::Inline(offset_table(&frames_out))];
-    new.extend(frames_out.into_iter().map(Data::Inline));
+    let from = spool.finish().map_err(spooled)?;
+    let lengths: Vec<u64> = places.iter().map(|p| p.1).collect();
+    let mut new = vec![Data::Inline(offset_table(&lengths))];
+    new.extend(places.into_iter().map(|(offset, len)| Data::Spooled {
+        from: from.clone(),
+        offset,
+        len,
+    }));
     let ds = &mut file.dataset;
     ds.remove(tags::EXTENDED_OFFSET_TABLE);
     ds.remove(tags::EXTENDED_OFFSET_TABLE_LENGTHS);
@@ -347,7 +358,8 @@ fn has_text_segments(head: &[u8]) -> Option<bool> {
 /// Drop the header segments that may hold text ([`droppable`])
 /// from every frame of a JPEG or JPEG-LS file, whatever the pixel rules: Exif, XMP and comments
 /// can name the patient. Only the first fragment of a frame that has such segments is read
-/// whole and rewritten; the offset table follows. Returns how many segments were dropped.
+/// whole and rewritten (spooled, [`crate::dataset::Spool`]); the offset table follows.
+/// Returns how many segments were dropped.
 pub fn drop_header_text(file: &mut DicomFile, frames: u32) -> Result<usize, String> {
     let Some(Value::Fragments(fragments)) = file.dataset.get(tags::PIXEL_DATA).map(|e| &e.value)
     else {
@@ -360,11 +372,7 @@ pub fn drop_header_text(file: &mut DicomFile, frames: u32) -> Result<usize, Stri
         Err(_) => {
             let mut starts = Vec::new();
             for (i, f) in fragments.iter().enumerate().skip(1) {
-                let head = match f {
-                    Data::Inline(v) => v.get(..2).map(<[u8]>::to_vec),
-                    Data::Source { offset, len } if *len >= 2 => file.source.read(*offset, 2).ok(),
-                    _ => None,
-                };
+                let head = f.read_part(&file.source, 0, 2).ok();
                 if head.as_deref() == Some(&[0xFF, 0xD8]) {
                     starts.push(i..i + 1);
                 }
@@ -372,19 +380,17 @@ pub fn drop_header_text(file: &mut DicomFile, frames: u32) -> Result<usize, Stri
             starts
         }
     };
-    let mut changed: Vec<(usize, Vec<u8>)> = Vec::new();
+    // the rewritten first fragments are spooled as they are made (memory: about one frame)
+    let mut spool = crate::dataset::Spool::new();
+    let spooled = |e: std::io::Error| format!("cannot be spooled: {e}");
+    let mut changed: Vec<(usize, u64, u64)> = Vec::new();
     let mut dropped = 0;
     for range in &groups {
         let first = &fragments[range.start];
         let peek = |n: u64| -> Result<Vec<u8>, String> {
-            match first {
-                Data::Inline(v) => Ok(v[..(n as usize).min(v.len())].to_vec()),
-                Data::Source { offset, len } => file
-                    .source
-                    .read(*offset, n.min(*len))
-                    .map_err(|e| format!("cannot be read: {e}")),
-                Data::Edited { .. } => Ok(Vec::new()),
-            }
+            first
+                .read_part(&file.source, 0, n)
+                .map_err(|e| format!("cannot be read: {e}"))
         };
         let head = peek(HEADER_PEEK)?;
         let whole = match has_text_segments(&head) {
@@ -402,7 +408,8 @@ pub fn drop_header_text(file: &mut DicomFile, frames: u32) -> Result<usize, Stri
         let (out, n) = drop_text_segments(&whole)?;
         if n > 0 {
             dropped += n;
-            changed.push((range.start, out));
+            let at = spool.append(&out).map_err(spooled)?;
+            changed.push((range.start, at, out.len() as u64));
         }
     }
     if changed.is_empty() {
@@ -410,9 +417,14 @@ pub fn drop_header_text(file: &mut DicomFile, frames: u32) -> Result<usize, Stri
     }
     let had_table =
         !fragments[0].is_empty() || file.dataset.get(tags::EXTENDED_OFFSET_TABLE).is_some();
+    let from = spool.finish().map_err(spooled)?;
     let mut new: Vec<Data> = fragments.clone();
-    for (i, bytes) in changed {
-        new[i] = Data::Inline(bytes);
+    for (i, offset, len) in changed {
+        new[i] = Data::Spooled {
+            from: from.clone(),
+            offset,
+            len,
+        };
     }
     if had_table {
         let mut starts = Vec::with_capacity(new.len());

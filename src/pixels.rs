@@ -432,7 +432,7 @@ pub struct PixelEdit {
     /// the bits kept; `None`: nothing cleared.
     keep_bits: Option<u64>,
     /// An edit made before this one (a file de-identified twice in memory), applied first.
-    prior: Option<std::sync::Arc<PixelEdit>>,
+    pub(crate) prior: Option<std::sync::Arc<PixelEdit>>,
 }
 
 impl PixelEdit {
@@ -876,17 +876,27 @@ pub fn embedded_overlays(file: &DicomFile, layout: &Layout) -> Vec<(u16, u32)> {
 }
 
 /// Apply `edit` to `file`'s pixel data: a value held in memory is rewritten now, one in the
-/// source becomes [`Data::Edited`] and is rewritten as it is written.
-pub fn attach(file: &mut DicomFile, edit: PixelEdit) {
+/// source becomes [`Data::Edited`] and is rewritten as it is written; frames decoded as they
+/// are written take it after their own. An error says why the value cannot be read.
+pub fn attach(file: &mut DicomFile, edit: PixelEdit) -> Result<(), String> {
     let tag = edit.layout.tag;
     let Some(el) = file.dataset.get_mut(tag) else {
-        return;
+        return Ok(());
     };
     let Value::Primitive(data) = &mut el.value else {
-        return;
+        return Ok(());
     };
     match data {
         Data::Inline(bytes) => edit.apply(0, bytes),
+        Data::Frames(frames) => *data = Data::Frames(std::sync::Arc::new(frames.with_edit(edit))),
+        Data::Spooled { .. } => {
+            let mut bytes = data
+                .bytes(&file.source)
+                .map_err(|e| format!("cannot be read: {e}"))?
+                .into_owned();
+            edit.apply(0, &mut bytes);
+            *data = Data::Inline(bytes);
+        }
         Data::Source { offset, len } => {
             *data = Data::Edited {
                 offset: *offset,
@@ -908,6 +918,7 @@ pub fn attach(file: &mut DicomFile, edit: PixelEdit) {
             }
         }
     }
+    Ok(())
 }
 
 /// The bytes of frame `index` in logical order: word swapping undone, 1-bit pixels unpacked
@@ -963,17 +974,7 @@ fn read_range(
     offset: u64,
     len: u64,
 ) -> std::io::Result<Vec<u8>> {
-    match data {
-        Data::Inline(v) => Ok(v[offset as usize..(offset + len) as usize].to_vec()),
-        Data::Source { offset: o, .. } => source.read(o + offset, len),
-        Data::Edited {
-            offset: o, edit, ..
-        } => {
-            let mut v = source.read(o + offset, len)?;
-            edit.apply(offset, &mut v);
-            Ok(v)
-        }
-    }
+    data.read_part(source, offset, len)
 }
 
 #[cfg(test)]
@@ -1152,7 +1153,7 @@ mod tests {
         assert_eq!(out, expect_phys);
         // the frame API undoes the swap
         let mut g = f.clone();
-        attach(&mut g, edit);
+        attach(&mut g, edit).unwrap();
         let frame = frame_bytes(&g, &layout, 0).unwrap();
         assert_eq!(frame[..4], [1, 2, 3, 4]);
         assert_eq!(frame[5..7], [0, 0]);
@@ -1170,7 +1171,7 @@ mod tests {
         let cleared: Vec<usize> = (0..32).filter(|b| out[b / 8] >> (b % 8) & 1 == 0).collect();
         assert_eq!(cleared, [12, 13]);
         let mut g = f.clone();
-        attach(&mut g, edit);
+        attach(&mut g, edit).unwrap();
         assert_eq!(
             frame_bytes(&g, &layout, 1).unwrap(),
             [1, 1, 1, 0, 0, 1, 1, 1, 1]

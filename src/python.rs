@@ -195,11 +195,12 @@ impl PyDataset {
         Ok(PyDataset { inner })
     }
 
-    /// The layout of the native pixel data, as a dict (rows, columns, frames, samples,
-    /// planar, bits_allocated, bits_stored, high_bit, signed, photometric, big_endian,
-    /// float); raises PixelDataError naming what is missing or not supported.
+    /// The layout of the frames (of the native pixel data, or the decoded frames of
+    /// compressed pixel data), as a dict (rows, columns, frames, samples, planar,
+    /// bits_allocated, bits_stored, high_bit, signed, photometric, big_endian, float);
+    /// raises PixelDataError naming what is missing or not supported.
     fn pixel_layout<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
-        let l = crate::pixels::Layout::of(&self.inner).map_err(|problem| {
+        let l = crate::codecs::frame_layout(&self.inner).map_err(|problem| {
             to_pyerr(
                 py,
                 Error::PixelData {
@@ -224,19 +225,29 @@ impl PyDataset {
         Ok(d)
     }
 
-    /// The bytes of frame `index` of the native pixel data, in the file's byte order (1-bit
-    /// pixels one byte each; YBR 4:2:2 as pixel pairs Y1 Y2 Cb Cr).
+    /// The bytes of frame `index`: of native pixel data in the file's byte order (1-bit
+    /// pixels one byte each; YBR 4:2:2 as pixel pairs Y1 Y2 Cb Cr); of compressed pixel
+    /// data the frame decoded (little endian, samples of a pixel together), as
+    /// `pixel_layout` describes it.
     fn frame<'py>(&self, py: Python<'py>, index: u32) -> PyResult<Bound<'py, PyBytes>> {
         let file = &self.inner;
         let bytes = run(py, || {
-            let layout = crate::pixels::Layout::of(file).map_err(|problem| Error::PixelData {
+            let pixel_error = |problem: String| Error::PixelData {
                 name: file.name.clone(),
                 problem: format!("it {problem}"),
-            })?;
-            crate::pixels::frame_bytes(file, &layout, index).map_err(|source| Error::Io {
-                name: file.name.clone(),
-                op: "read a frame",
-                source,
+            };
+            let layout = crate::codecs::frame_layout(file).map_err(pixel_error)?;
+            if file.transfer_syntax.encapsulated && index < layout.frames {
+                return crate::codecs::decoded_frame(file, index).map_err(pixel_error);
+            }
+            // a frame decoded as it is read (a cleaned file not yet written) that does not
+            // decode is a pixel data error
+            crate::pixels::frame_bytes(file, &layout, index).map_err(|source| {
+                crate::write::pixel_error(source).unwrap_or_else(|source| Error::Io {
+                    name: file.name.clone(),
+                    op: "read a frame",
+                    source,
+                })
             })
         })?;
         Ok(PyBytes::new(py, &bytes))

@@ -210,6 +210,9 @@ impl Writer<'_> {
                 })?;
                 self.copy(offset + at, len - at, out)
             }
+            Data::Spooled { from, offset, len } => from.copy_to(*offset, *len, out),
+            // decoded frame by frame as it is written
+            Data::Frames(frames) => frames.write_native(out),
         }
     }
 
@@ -396,10 +399,25 @@ pub fn to_bytes(file: &DicomFile) -> Result<Vec<u8>> {
 }
 
 fn write_error(file: &DicomFile, op: &'static str, source: io::Error) -> Error {
-    Error::Io {
+    pixel_error(source).unwrap_or_else(|source| Error::Io {
         name: file.name.clone(),
         op,
         source,
+    })
+}
+
+/// A frame decoded while it is written that does not decode ([`crate::codecs::FrameError`],
+/// which names the file) is a pixel data error, not one of the output.
+pub(crate) fn pixel_error(e: io::Error) -> std::result::Result<Error, io::Error> {
+    let frame = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<crate::codecs::FrameError>());
+    match frame {
+        Some(f) => Ok(Error::PixelData {
+            name: f.name.clone(),
+            problem: format!("it {}", f.problem),
+        }),
+        None => Err(e),
     }
 }
 
@@ -439,10 +457,12 @@ fn write_into(file: &DicomFile, out: &fs::File) -> io::Result<u64> {
 
 /// The error of a file operation (`op`) on `path`.
 pub(crate) fn io_error<'a>(path: &'a Path, op: &'static str) -> impl Fn(io::Error) -> Error + 'a {
-    move |source| Error::Io {
-        name: path.display().to_string(),
-        op,
-        source,
+    move |source| {
+        pixel_error(source).unwrap_or_else(|source| Error::Io {
+            name: path.display().to_string(),
+            op,
+            source,
+        })
     }
 }
 

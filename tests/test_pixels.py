@@ -343,25 +343,25 @@ def test_outside_ultrasound_regions() -> None:
 
 
 def test_compressed_pixel_data_is_refused() -> None:
-    """JPEG-LS: no pure-Rust codec (RLE, JPEG Lossless and JPEG 2000 are decoded,
-    tests/test_pixels_codecs.py)."""
-    path = Path(pydicom.data.get_testdata_file("MR_small_jpeg_ls_lossless.dcm"))
+    """12-bit JPEG Extended: no decoder in the wheel (RLE, JPEG Lossless, JPEG-LS and JPEG 2000
+    are decoded, tests/test_pixels_codecs.py)."""
+    path = Path(pydicom.data.get_testdata_file("JPEG-lossy.dcm"))
     f = DicomFile.open(path)
-    with pytest.raises(PixelDataError, match="compressed"):
+    with pytest.raises(PixelDataError, match="12-bit"):
         Anonymizer(profile(), key=KEY).anonymize(f)
 
 
 def test_compressed_refused_in_a_tree_and_the_report_says_why(tmp_path: Path) -> None:
     src = tmp_path / "in"
     src.mkdir()
-    shutil.copy(pydicom.data.get_testdata_file("MR_small_jpeg_ls_lossless.dcm"), src / "jls.dcm")
+    shutil.copy(pydicom.data.get_testdata_file("JPEG-lossy.dcm"), src / "jpeg12.dcm")
     shutil.copy(pydicom.data.get_testdata_file("MR_small_RLE.dcm"), src / "rle.dcm")
     (src / "native.dcm").write_bytes(make())
     report = Anonymizer(profile(), key=KEY).anonymize_tree(src, tmp_path / "out")
     by_name = {Path(f.source).name: f for f in report.files}
-    assert by_name["jls.dcm"].status == "refused"
-    assert by_name["jls.dcm"].error == "PixelDataError"
-    assert not (tmp_path / "out" / "jls.dcm").exists()
+    assert by_name["jpeg12.dcm"].status == "refused"
+    assert by_name["jpeg12.dcm"].error == "PixelDataError"
+    assert not (tmp_path / "out" / "jpeg12.dcm").exists()
     assert by_name["rle.dcm"].status == "done"
     assert by_name["rle.dcm"].pixels == (
         "cleaned by rule 1 (banner); 1 frame(s) of transfer syntax 1.2.840.10008.1.2.5 "

@@ -105,23 +105,28 @@ class DicomFile:
     # -- pixels (the frame API) ---------------------------------------------------------------
     @property
     def pixel_layout(self) -> PixelLayout:
-        """How the native pixel data is laid out (rows, columns, frames, samples, bits,
-        photometric interpretation, byte order).
+        """How the frames are laid out (rows, columns, frames, samples, bits, photometric
+        interpretation, byte order): those of the native pixel data, or for compressed pixel
+        data those of its decoded frames (little endian, samples of a pixel together, and
+        ``photometric`` what the decoder gives: RGB for YBR JPEG and JPEG 2000 with a
+        component transform).
 
         Raises:
-            PixelDataError: no pixel data, compressed pixel data, or a layout that is not
-                supported or does not fit the pixel data's length.
+            PixelDataError: no pixel data, a compressed syntax dicomveil does not decode
+                (named), or a layout that is not supported or does not fit the pixel data.
         """
         return layout_of(self)
 
     def frame(self, index: int) -> np.ndarray:
-        """Frame ``index`` (0-based) of the native pixel data as a numpy array: ``(rows,
-        columns)``, or ``(rows, columns, 3)`` for color (planar configuration and YBR 4:2:2
-        pairs undone); stored values, no rescale, LUT or color conversion; 1-bit pixels as 0
-        or 1. Only that frame is read. Needs numpy.
+        """Frame ``index`` (0-based) as a numpy array: ``(rows, columns)``, or ``(rows,
+        columns, 3)`` for color (planar configuration and YBR 4:2:2 pairs undone); stored
+        values, no rescale, LUT or color conversion; 1-bit pixels as 0 or 1. Only that frame
+        is read, and of compressed pixel data (RLE, JPEG Baseline, 8-bit Extended and
+        Lossless, JPEG-LS, JPEG 2000) only that frame is decoded: as the decoder gives it (YBR
+        JPEG as RGB, see :attr:`pixel_layout`), signed samples sign-extended. Needs numpy.
 
         Raises:
-            PixelDataError: as :attr:`pixel_layout`.
+            PixelDataError: as :attr:`pixel_layout`, or the frame does not decode (why).
             FileAccessError: ``index`` is not a frame of the file.
         """
         return frame_array(self, index)

@@ -140,7 +140,8 @@ def box_tuples(boxes: Iterable[PixelBox | tuple[int, ...]] | None) -> list[tuple
 
 @dataclass(frozen=True)
 class PixelLayout:
-    """How a file's native pixel data is laid out."""
+    """How a file's frames are laid out: its native pixel data, or the decoded frames of its
+    compressed pixel data (``DicomFile.pixel_layout``)."""
 
     rows: int
     columns: int
