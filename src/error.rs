@@ -63,6 +63,10 @@ pub enum Error {
     /// a layout not supported, inconsistent): refused, never written uncleaned.
     #[error("{name}: pixel data cannot be cleaned: {problem}: refused")]
     PixelData { name: String, problem: String },
+    /// Text in the pixels is to be found and blanked (OCR) and the OCR engine cannot run
+    /// (not installed, no language data): refused, never written uncleaned.
+    #[error("{name}: {what}: refused")]
+    OcrUnavailable { name: String, what: String },
     /// A profile could not be compiled.
     #[error("{}{location}: {problem}", named(.source_name))]
     Profile {
@@ -103,6 +107,7 @@ pub const KINDS: &[&str] = &[
     "UnsupportedDicomError",
     "BurnedInAnnotationError",
     "PixelDataError",
+    "OcrUnavailableError",
     "ProfileError",
     "DicomValueError",
     "NamingTemplateError",
@@ -133,6 +138,7 @@ impl Error {
             Error::Unsupported { .. } => "UnsupportedDicomError",
             Error::BurnedIn { .. } => "BurnedInAnnotationError",
             Error::PixelData { .. } => "PixelDataError",
+            Error::OcrUnavailable { .. } => "OcrUnavailableError",
             Error::Profile { .. } => "ProfileError",
             Error::Value { .. } => "DicomValueError",
             Error::Template { .. } => "NamingTemplateError",
@@ -163,6 +169,7 @@ impl Error {
             | Error::NotDicom { name }
             | Error::BurnedIn { name }
             | Error::PixelData { name, .. }
+            | Error::OcrUnavailable { name, .. }
             | Error::UnsupportedTransferSyntax { name, .. }
             | Error::Unsupported { name, .. }
             | Error::Internal { name, .. } => {
@@ -210,6 +217,10 @@ mod tests {
             Error::PixelData {
                 name: "f".into(),
                 problem: "p".into(),
+            },
+            Error::OcrUnavailable {
+                name: "f".into(),
+                what: "w".into(),
             },
             Error::Profile {
                 source_name: "s".into(),
