@@ -6,6 +6,7 @@
 >>> out.save("anonymized.dcm")
 """
 
+from . import ocr
 from ._core import __version__
 from .anonymizer import Anonymizer
 from .errors import (
@@ -85,5 +86,6 @@ __all__ = [
     "WeakKeyWarning",
     "WeakProfileWarning",
     "__version__",
+    "ocr",
     "verify",
 ]

@@ -352,7 +352,10 @@ def _words(
     level = tesserocr.RIL.WORD
     line = 0
     while it is not None:
-        text = it.GetUTF8Text(level)
+        try:
+            text = it.GetUTF8Text(level)
+        except RuntimeError:  # "No text returned": an element without text (a blank frame)
+            text = None
         if text is not None and text.strip():
             box = it.BoundingBox(level)
             if box is not None:
