@@ -39,10 +39,15 @@ __all__ = [
     "MIN_CONFIDENCE",
     "MIN_HEIGHT",
     "AllowList",
+    "FileText",
     "TextClass",
     "TextRun",
+    "classify",
+    "counts",
+    "display",
     "find_text",
     "ocr_available",
+    "text_finder",
 ]
 
 #: The lowest confidence (Tesseract's, 0-100) at which a word of one or two characters
