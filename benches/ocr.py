@@ -31,7 +31,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import ocr_images as oi  # noqa: E402
-
 from dicomveil import Anonymizer, verify  # noqa: E402
 
 KEY = b"dicomveil-bench-key-ocr"

@@ -8,9 +8,10 @@ Needs only dicomveil (no pydicom). From the repository root:
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
-from dicomveil import Anonymizer, DicomFile, DicomveilError
+from dicomveil import Anonymizer, BurnedInAnnotationWarning, DicomFile, DicomveilError
 
 DATA = Path(__file__).resolve().parent / "data"
 DEMO_KEY = b"dicomveil quickstart demo key"  # a real deployment keeps its key secret
@@ -32,7 +33,10 @@ def main(argv: list[str]) -> int:
     for path in files:
         try:
             original = DicomFile.open(path)
-            anonymized = anonymizer.anonymize(original)
+            with warnings.catch_warnings(record=True) as caught:
+                # shown on the file's line below instead of as a Python warning
+                warnings.simplefilter("always", BurnedInAnnotationWarning)
+                anonymized = anonymizer.anonymize(original)
             anonymized.save(out_dir / path.name)
         except DicomveilError as exc:
             failed += 1
@@ -40,9 +44,14 @@ def main(argv: list[str]) -> int:
             continue
         done += 1
         before, after = patient_name(original), patient_name(anonymized)
+        flag = (
+            "; flagged: may carry burned-in annotation, review its pixels"
+            if any(issubclass(w.category, BurnedInAnnotationWarning) for w in caught)
+            else ""
+        )
         print(
             f"{path.name:24} PatientName {before} -> {after};"
-            f" elements {len(list(original))} -> {len(list(anonymized))}"
+            f" elements {len(list(original))} -> {len(list(anonymized))}{flag}"
         )
     print(f"{done} of {len(files)} files anonymized into {out_dir}/, {failed} refused")
     return 0 if done and not failed else 1

@@ -531,7 +531,7 @@ def test_profile_show_custom(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == f"# custom profile (from {profile}): 3 rules"
     body = lines[4:]
-    assert [line.split()[0] for line in body] == ["(0009,xx10):ACME", "(0010,0010)", "(0029,1010)"]
+    assert [line.split()[0] for line in body] == ["(0009,xx10:ACME)", "(0010,0010)", "(0029,1010)"]
     assert "private attribute of creator 'ACME'" in body[0]
 
 
@@ -610,7 +610,7 @@ def test_dump_errors(tree: Tree, rel: str, message: str) -> None:
 
 def test_dump_missing_file(tmp_path: Path) -> None:
     r = cli("dump", tmp_path / "missing.dcm")
-    assert r.returncode == 2 and "does not exist" in r.stderr
+    assert r.returncode == 1 and "no such file" in r.stderr  # docs/cli.md: exit 1
 
 
 # -- verify -----------------------------------------------------------------------------------
@@ -621,7 +621,7 @@ def test_verify_clean_output(good_tree: Path, tmp_path: Path, key_file: Path) ->
     assert r.returncode == 0, r.stdout
     assert r.stdout == ""
     n = len([p for p in out.rglob("*") if p.is_file()])
-    assert r.stderr.strip() == f"dicomveil: {n} files checked: no findings"
+    assert r.stderr.strip() == f"dicomveil: {n} file{'s' if n != 1 else ''} checked: no findings"
     # made with an option: verified with it
     retained = tmp_path / "retained"
     args = ["--option", "retain-safe-private", "--key-file", key_file, "-q"]
@@ -643,7 +643,7 @@ def test_verify_finds_a_planted_leak(tree: Tree, tmp_path: Path, key_file: Path)
     assert (str(planted), "(0011,1010)", "private-attribute", "-") in findings
     assert (str(planted), "(0008,2218)[0] > (0008,0104)", "leak", "CodeMeaning") in findings
     assert len(findings) == 3
-    assert "3 findings in 1 files" in r.stderr
+    assert "3 findings in 1 file (" in r.stderr
     for text in (r.stdout, r.stderr):
         assert name not in text and "CompressedSamples" not in text
     # without the originals: what every output must satisfy

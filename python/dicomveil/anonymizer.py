@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -54,6 +55,33 @@ def _warn_weak(compiled: _core.CompiledProfile) -> None:
         WeakProfileWarning,
         stacklevel=4,
     )
+
+
+def warn_burned_in(report: Report) -> None:
+    """After a tree run with ``burned_in="warn"``: one :class:`BurnedInAnnotationWarning` for
+    the run, with the number of files flagged (``Report.flagged`` lists them)."""
+    n = sum(1 for r in report.flagged if "burned-in-annotation" in r.flags)
+    if n:
+        files = "1 file" if n == 1 else f"{n} files"
+        _warn_caller(
+            f"{files} may carry burned-in annotation; review their pixels "
+            "(Report.flagged lists them)",
+            BurnedInAnnotationWarning,
+        )
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _warn_caller(message: str, category: type[Warning]) -> None:
+    """Warn with the caller's line: the first frame outside this package (however deep the
+    call came from inside it)."""
+    level = 2  # warnings.warn's level of our caller
+    frame = sys._getframe(1)
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == _PACKAGE_DIR:
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def load_key(
@@ -277,10 +305,9 @@ class Anonymizer:
 
     def _warn(self, flags: list[str], name: str) -> None:
         if "burned-in-annotation" in flags:
-            warnings.warn(
+            _warn_caller(
                 f"{name}: may carry burned-in annotation; review its pixels",
                 BurnedInAnnotationWarning,
-                stacklevel=3,
             )
 
     def anonymize_file(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
@@ -402,6 +429,7 @@ class Anonymizer:
             raise error
         if on_error == "raise":
             report._raise_first_refused()
+        warn_burned_in(report)
         return report
 
     def uid_map(self) -> dict[str, str]:

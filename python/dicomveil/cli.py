@@ -22,7 +22,12 @@ import click
 
 from . import _core
 from .anonymizer import Anonymizer
-from .errors import DicomveilError, WeakKeyWarning, WeakProfileWarning
+from .errors import (
+    BurnedInAnnotationWarning,
+    DicomveilError,
+    WeakKeyWarning,
+    WeakProfileWarning,
+)
 from .file import DicomFile
 from .leakscan import PixelScope
 from .leakscan import verify as run_verify
@@ -34,6 +39,7 @@ from .profile import (
     ConfidentialityProfile,
     ConfidentialityProfileOptions,
 )
+from .profile_io import PSEUDONYM
 from .pseudonym import Pseudonym
 from .report import FileResult, Progress, Report
 
@@ -43,7 +49,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 Options = ConfidentialityProfileOptions
 
-_OPTION_NAMES = list(Options.__members__)  # ALL too (Flag iteration skips an alias)
+#: The one list of option names: what ``--help``, the errors and docs/cli.md give (ALL too:
+#: Flag iteration would skip an alias; BASIC_PROFILE, always on, is accepted and listed).
+_OPTION_NAMES = list(Options.__members__)
 
 _ACTIONS_LEGEND = (
     "X remove, Z empty value, D dummy value, K keep, C clean, U new UID; "
@@ -109,9 +117,14 @@ def _load_profile(path: Path, options: Options | None) -> ConfidentialityProfile
             f"{path}: a profile file ends in .csv, .json or .xml", param_hint="'--profile'"
         )
     try:
-        return loader(path, options)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            prof = loader(path, options)
     except (DicomveilError, OSError, UnicodeDecodeError) as e:
         raise click.BadParameter(str(e), param_hint="'--profile'") from None
+    for w in caught:  # e.g. --option with a profile in the rule form: one clean line each
+        _err(f"warning: {w.message}")
+    return prof
 
 
 def _build_profile(
@@ -190,9 +203,10 @@ def _profile_options(f: F) -> F:
         metavar="NAME",
         help=(
             "An option of the PS3.15 profile, repeatable or comma-separated, case-insensitive: "
-            + ", ".join(n for n in _OPTION_NAMES if n != "BASIC_PROFILE")
-            + " (also written retain-uids). With --profile: selects the option columns of a "
-            "profile file in the form of Table E.1-1."
+            + ", ".join(_OPTION_NAMES)
+            + " (also written retain-uids; BASIC_PROFILE is always on; ALL is the ten options "
+            "of Table E.1-1, CLEAN_PIXEL_DATA not included). With --profile: selects the "
+            "option columns of a profile file in the form of Table E.1-1."
         ),
     )(f)
     f = click.option(
@@ -206,12 +220,19 @@ def _profile_options(f: F) -> F:
     return f
 
 
-def _ascii_param(value: str | None, hint: str) -> str | None:
-    if value is not None and not value.isascii():
+def _set_replacement(prof: ConfidentialityProfile, name: str, value: str) -> None:
+    """``--patient-name`` / ``--patient-id``: printable ASCII, or ``@pseudonym`` (a keyed
+    pseudonym, as in profile files), checked by the profile's own check."""
+    hint = f"'--{name.replace('_', '-')}'"
+    replacement: str | Pseudonym = Pseudonym() if value.casefold() == PSEUDONYM else value
+    if isinstance(replacement, str) and replacement.startswith("@"):
         raise click.BadParameter(
-            "must be ASCII (it is written into every character set)", param_hint=hint
+            f"a value starting with @ is {PSEUDONYM} (a keyed pseudonym)", param_hint=hint
         )
-    return value
+    try:
+        setattr(prof, name, replacement)
+    except DicomveilError as e:
+        raise click.BadParameter(str(e).removeprefix(f"{name} "), param_hint=hint) from None
 
 
 def _check_naming(template: str) -> None:
@@ -223,7 +244,16 @@ def _check_naming(template: str) -> None:
 
 
 class _Bar:
-    """A tqdm progress bar on stderr, fed by the engine's progress callback."""
+    """A tqdm progress bar on stderr, fed by the engine's progress callback. Its text fits 80
+    columns with room for the bar; it is ended with its own line when the run is stopped, so
+    that no message is printed on the bar's line."""
+
+    #: while the number of files is not yet known, then with it
+    COUNTING = "{desc} {n_fmt} files{postfix} [{elapsed}]"
+    KNOWN = (
+        "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} files{postfix} "
+        "[{elapsed}<{remaining}]"
+    )
 
     def __init__(self) -> None:
         from tqdm import tqdm
@@ -235,17 +265,28 @@ class _Bar:
         # a terminal that does not tell its size (0 x 0) would get no bar at all
         width: dict[str, Any] = {"dynamic_ncols": True} if columns else {"ncols": 80, "nrows": 24}
         self._bar = tqdm(
-            total=None, unit="file", file=sys.stderr, leave=False, desc="anonymizing", **width
+            total=None,
+            unit="file",
+            file=sys.stderr,
+            leave=False,
+            desc="anonymizing",
+            bar_format=self.COUNTING,
+            **width,
         )
 
     def __call__(self, p: Progress) -> None:
         bar = self._bar
         if bar.total != p.total:
             bar.total = p.total
-        bar.set_postfix_str(f"{p.refused} refused, {p.bytes_in / 1e6:.0f} MB read", refresh=False)
+            bar.bar_format = self.COUNTING if p.total is None else self.KNOWN
+        bar.set_postfix_str(f"{p.refused} refused, {p.bytes_in / 1e6:.0f} MB", refresh=False)
         bar.update(max(0, p.finished - bar.n))  # redraws at most every 0.1 s
 
-    def close(self) -> None:
+    def close(self, stopped: bool = False) -> None:
+        """Take the bar away; when the run was stopped, leave it as it was and end its line,
+        so the messages that follow start on a line of their own."""
+        if stopped:
+            self._bar.leave = True
         self._bar.close()
 
 
@@ -321,15 +362,21 @@ def _print_report(report: Report, dry_run: bool, quiet: bool, audit: Path | None
     if report.stopped:
         _err("error: the run stopped before every file was processed")
     if not quiet:
-        not_dicom = 0
+        not_dicom = links = 0
         for r in report.skipped:
-            if r.reason and r.reason.startswith("DICOMDIR"):
-                _err(f"note: skipped {r.source}: {r.reason}")
-            else:
+            reason = r.reason or ""
+            if reason.startswith("symbolic link"):
+                links += 1
+            elif reason == "not DICOM":
                 not_dicom += 1
+            else:  # a DICOMDIR, a path given twice: named one by one
+                _err(f"note: skipped {r.source}: {reason}")
+        where = f"listed in {audit}" if audit else "--audit FILE lists them"
         if not_dicom:
-            where = f"listed in {audit}" if audit else "--audit FILE lists them"
-            _err(f"note: skipped {_plural(not_dicom, 'file')} that are not DICOM ({where})")
+            what = "file that is" if not_dicom == 1 else "files that are"
+            _err(f"note: skipped {not_dicom} {what} not DICOM ({where})")
+        if links:
+            _err(f"note: skipped {_plural(links, 'symbolic link')}, not followed ({where})")
         if report.leftovers_removed:
             _err(
                 f"note: removed {_plural(report.leftovers_removed, 'temporary file')} "
@@ -376,12 +423,16 @@ def main() -> None:
 @click.option(
     "--patient-name",
     metavar="TEXT",
-    help="PatientName to write (ASCII); replaces a --profile file's patient_name.",
+    help="PatientName to write (printable ASCII), or @pseudonym: a keyed pseudonym "
+    "(ANONYMOUS^ and 16 hex digits, the same for one patient in every run with the same "
+    "key). Replaces a --profile file's patient_name.",
 )
 @click.option(
     "--patient-id",
     metavar="TEXT",
-    help="PatientID to write (ASCII); replaces a --profile file's patient_id.",
+    help="PatientID to write (printable ASCII), or @pseudonym: a keyed pseudonym (16 hex "
+    "digits, the same for one patient in every run with the same key). Replaces a "
+    "--profile file's patient_id.",
 )
 @click.option(
     "--burned-in",
@@ -421,6 +472,14 @@ def main() -> None:
     help="Write the audit log, JSON Lines, one line per file (no patient data, no key).",
 )
 @click.option(
+    "--uid-map",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also write every UID replaced, original and new, to FILE (CSV with the header "
+    "original_uid,new_uid) when the run ends. It re-identifies the outputs: it is written "
+    "with mode 0600, and refused inside DST or SRC. Not with --scheduler.",
+)
+@click.option(
     "--naming",
     metavar="TEMPLATE",
     help="Name outputs from the de-identified dataset instead of mirroring SRC, e.g. "
@@ -451,6 +510,7 @@ def anonymize(
     in_place: bool,
     dry_run: bool,
     audit: Path | None,
+    uid_map: Path | None,
     naming: str | None,
     scheduler: str | None,
     quiet: bool,
@@ -480,13 +540,15 @@ def anonymize(
     target = _check_paths(src, dst, in_place, naming, audit)
     if naming is not None:
         _check_naming(naming)
+    if uid_map is not None:
+        _check_uid_map(uid_map, src, target, scheduler)
 
     profile = _build_profile(profile_file, options, literal, unlisted)
     # given, they replace the --profile file's settings; not given, the file's stay
     if patient_name is not None:
-        profile.patient_name = _ascii_param(patient_name, "'--patient-name'")
+        _set_replacement(profile, "patient_name", patient_name)
     if patient_id is not None:
-        profile.patient_id = _ascii_param(patient_id, "'--patient-id'")
+        _set_replacement(profile, "patient_id", patient_id)
     if pixel_rules is not None:
         try:
             profile.pixel_rules = load_pixel_rules(pixel_rules)
@@ -506,7 +568,7 @@ def anonymize(
                 profile,
                 key_file=key_file,
                 burned_in=cast(BurnedIn, burned_in),
-                keep_uid_map=False,  # never asked for here: no memory per UID
+                keep_uid_map=uid_map is not None,  # memory per UID only when asked
                 pixel_text="redact" if redact_pixel_text else "off",
             )
             anonymizer._get_engine()  # its warnings now, before the run's output
@@ -527,6 +589,7 @@ def anonymize(
         )
 
     bar = _Bar() if not quiet and sys.stderr.isatty() else None
+    stopped = True  # until the run returns
     try:
         try:
             with _stopped_by_signals():
@@ -545,9 +608,10 @@ def anonymize(
                     audit=audit,
                     progress=bar,
                 )
+            stopped = False
         finally:
             if bar is not None:
-                bar.close()
+                bar.close(stopped)
     except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM, SIGHUP
         sys.exit(_interrupted(stop, dry_run, quiet, audit))
     except (DicomveilError, OSError) as e:
@@ -558,9 +622,53 @@ def anonymize(
         _print_report(failed, dry_run, quiet, None)
         _err(f"error: {e}")
         sys.exit(1)
+    if uid_map is not None:
+        _write_uid_map(uid_map, anonymizer.uid_map())
+    if not src.is_dir() and report.skipped and not report.done and not report.refused:
+        # a file named on its own that is not DICOM (or is a DICOMDIR) is an error, not a skip
+        raise click.ClickException(f"{src}: {report.skipped[0].reason}: nothing written")
     if (profile.clean_pixel_data or redact_pixel_text) and not quiet:
         _print_pixels(report)
     sys.exit(_print_report(report, dry_run, quiet, audit))
+
+
+def _check_uid_map(path: Path, src: Path, target: str, scheduler: str | None) -> None:
+    """--uid-map: a re-identification key, so never among the outputs or the inputs."""
+    if scheduler is not None:
+        raise click.UsageError(
+            "--uid-map cannot be used with --scheduler: the workers' mappings stay on them"
+        )
+    where = path.resolve()
+    if where.is_dir():
+        raise click.BadParameter(f"{path} is a folder", param_hint="'--uid-map'")
+    if not where.parent.is_dir():
+        raise click.BadParameter(f"{path.parent} is not a folder", param_hint="'--uid-map'")
+    for name, root in (("DST", Path(target)), ("SRC", src)):
+        root = root.resolve()
+        if where == root or where.is_relative_to(root):
+            raise click.BadParameter(
+                f"{path} is inside {name}: the UID map re-identifies the outputs; keep it "
+                "apart from them",
+                param_hint="'--uid-map'",
+            )
+
+
+def _write_uid_map(path: Path, mapping: dict[str, str]) -> None:
+    """Write the UID map atomically, readable by its owner only (mode 0600)."""
+    import csv
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=".dicomveil-uidmap-", suffix=".part", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", newline="", encoding="ascii") as out:
+            writer = csv.writer(out)
+            writer.writerow(["original_uid", "new_uid"])
+            writer.writerows(sorted(mapping.items()))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _print_pixels(report: Report) -> None:
@@ -600,31 +708,34 @@ def _run(
     audit: Path | None,
     progress: _Bar | None,
 ) -> Report:
-    """The run of ``anonymize``: on this machine, or on the cluster at ``scheduler``."""
-    if scheduler is None:
-        return anonymizer.anonymize_tree(
+    """The run of ``anonymize``: on this machine, or on the cluster at ``scheduler``. The
+    burned-in warning is not shown: the files are listed as flagged instead."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BurnedInAnnotationWarning)
+        if scheduler is None:
+            return anonymizer.anonymize_tree(
+                src,
+                target,
+                workers=workers,
+                naming=naming,
+                dry_run=dry_run,
+                audit=audit,
+                progress=progress,
+                progress_interval=0.1,
+            )
+        return _anonymize_on_cluster(
+            scheduler,
             src,
             target,
-            workers=workers,
+            profile=profile,
+            key_file=key_file,
+            burned_in=burned_in,
+            pixel_text=pixel_text,
             naming=naming,
             dry_run=dry_run,
             audit=audit,
             progress=progress,
-            progress_interval=0.1,
         )
-    return _anonymize_on_cluster(
-        scheduler,
-        src,
-        target,
-        profile=profile,
-        key_file=key_file,
-        burned_in=burned_in,
-        pixel_text=pixel_text,
-        naming=naming,
-        dry_run=dry_run,
-        audit=audit,
-        progress=progress,
-    )
 
 
 def _check_cluster(in_place: bool, workers: int | None) -> None:
@@ -730,9 +841,11 @@ def _show_pattern(
     if canon == ALL_PRIVATE:
         return canon, "-", "every private attribute without a more specific rule"
     pattern, _, creator = canon.partition(":")
-    shown = "(" + pattern.upper().replace("X", "x") + ")"
+    shown = pattern.upper().replace("X", "x")
     if creator:
-        return f"{shown}:{creator}", "-", f"private attribute of creator {creator!r}"
+        # the form the loaders read back: (gggg,xxee:CREATOR)
+        return f"({shown}:{creator})", "-", f"private attribute of creator {creator!r}"
+    shown = f"({shown})"
     keyword, name = names.get(pattern, ("", ""))
     if not keyword and tag is not None:
         keyword = _core.tag_to_keyword(tag) or ""
@@ -912,7 +1025,9 @@ def profile_export(
 
 # -- dump -------------------------------------------------------------------------------------
 @main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+# not click's exists=True: a file that is missing or unreadable is a failed command (exit 1,
+# as docs/cli.md says), not a usage error
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--max-len",
     type=click.IntRange(min=8),
@@ -926,6 +1041,10 @@ def dump(file: Path, max_len: int) -> None:
 
     This shows values: use it on de-identified files.
     """
+    if file.is_dir():
+        raise click.ClickException(f"{file}: is a folder; dump shows one file")
+    if not file.exists():
+        raise click.ClickException(f"{file}: no such file")
     try:
         text = DicomFile.open(file).dump(max_len)
     except (DicomveilError, OSError) as e:

@@ -30,14 +30,15 @@ import os
 import sys
 import time
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from . import _core
-from .anonymizer import Anonymizer, load_key
-from .errors import DicomveilError
+from .anonymizer import Anonymizer, load_key, warn_burned_in
+from .errors import BurnedInAnnotationWarning, DicomveilError
 from .pixels import PixelRule
 from .profile import ConfidentialityProfile, ConfidentialityProfileOptions
 from .pseudonym import Pseudonym
@@ -202,16 +203,19 @@ def _run_batch(job: _Job, secret: _Secret, files: list[str] | None) -> dict[str,
         keep_uid_map=False,
         pixel_text=job.pixel_text,  # type: ignore[arg-type]
     )
-    report = anonymizer.anonymize_tree(
-        job.src,
-        job.dst,
-        workers=job.threads,
-        naming=job.naming,
-        on_error="stop" if job.stop_on_error else "continue",
-        dry_run=job.dry_run,
-        files=files,
-        lock=False,  # the client holds it for the whole run
-    )
+    with warnings.catch_warnings():
+        # the client warns once for the whole run (its report lists the files)
+        warnings.simplefilter("ignore", BurnedInAnnotationWarning)
+        report = anonymizer.anonymize_tree(
+            job.src,
+            job.dst,
+            workers=job.threads,
+            naming=job.naming,
+            on_error="stop" if job.stop_on_error else "continue",
+            dry_run=job.dry_run,
+            files=files,
+            lock=False,  # the client holds it for the whole run
+        )
     return {
         "files": [dict(asdict(f), flags=list(f.flags)) for f in report.files],
         "stopped": report.stopped,
@@ -644,8 +648,8 @@ def anonymize_tree_distributed(
 
     The result is that of ``Anonymizer(profile, key, ...).anonymize_tree(src, dst, ...)`` on
     one machine: the same output files, byte for byte, and a report of the same type listing
-    every input file once, in the same order (symbolic links last), with the same statuses
-    and reasons. ``elapsed`` is the wall time of the whole run.
+    every input file once, in the same order (symbolic links among them in path order, as in
+    a local run), with the same statuses and reasons. ``elapsed`` is the wall time of the whole run.
 
     The client lists ``src`` (regular files, sorted as the engine sorts them; our temporary
     files are passed over; symbolic links are reported skipped, not followed) and cuts the
@@ -832,6 +836,7 @@ def anonymize_tree_distributed(
             raise failure
         if on_error == "raise":
             report._raise_first_refused()
+        warn_burned_in(report)  # once for the run, as a local run warns
         return report
     finally:
         lock.release()

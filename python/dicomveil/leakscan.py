@@ -110,14 +110,19 @@ class VerifyReport:
 
     def summary(self) -> str:
         """One line: files checked, and findings by kind."""
+        checked = _count(self.files_checked, "file")
         if self.ok:
-            return f"{self.files_checked} files checked: no findings"
+            return f"{checked} checked: no findings"
         by_kind = Counter(f.kind for f in self.findings)
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(by_kind.items()))
         return (
-            f"{self.files_checked} files checked: {len(self.findings)} findings in "
-            f"{self.files_with_findings} files ({kinds})"
+            f"{checked} checked: {_count(len(self.findings), 'finding')} in "
+            f"{_count(self.files_with_findings, 'file')} ({kinds})"
         )
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def verify(

@@ -155,8 +155,9 @@ def _replacement(value: object, what: str) -> str | Pseudonym | None:
         return value
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a str, a Pseudonym or None, not {type(value).__name__}")
-    if not value.isascii():
-        raise ProfileError(f"{what} must be ASCII (it is written into every character set)")
+    problem = profile_io.text_problem(value)  # the one check, as the loaders make it
+    if problem is not None:
+        raise ProfileError(f"{what} {problem}")
     return value
 
 
