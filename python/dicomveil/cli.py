@@ -29,7 +29,9 @@ from .errors import (
     WeakProfileWarning,
 )
 from .file import DicomFile
+from .leakscan import PixelScope
 from .leakscan import verify as run_verify
+from .ocr import ocr_available
 from .pixels import load_pixel_rules
 from .profile import (
     ALL_PRIVATE,
@@ -487,6 +489,14 @@ def main() -> None:
     "See docs/pixels.md.",
 )
 @click.option(
+    "--redact-pixel-text",
+    is_flag=True,
+    help="Find text burned into the pixels of the files that may carry it, by OCR, and "
+    "blank every run of words the profile's allow-list does not cover (grown by a margin). "
+    "A file is refused when the OCR engine is missing or a frame cannot be decoded. Needs "
+    "dicomveil[ocr]; see docs/ocr.md.",
+)
+@click.option(
     "--workers", type=click.IntRange(min=1), metavar="N", help="Threads [default: all cores]."
 )
 @click.option("--in-place", is_flag=True, help="Overwrite SRC (then give no DST, or DST = SRC).")
@@ -531,6 +541,7 @@ def anonymize(
     patient_id: str | None,
     burned_in: str,
     pixel_rules: Path | None,
+    redact_pixel_text: bool,
     workers: int | None,
     in_place: bool,
     dry_run: bool,
@@ -594,12 +605,18 @@ def anonymize(
                 key_file=key_file,
                 burned_in=cast(BurnedIn, burned_in),
                 keep_uid_map=uid_map is not None,  # memory per UID only when asked
+                pixel_text="redact" if redact_pixel_text else "off",
             )
             anonymizer._get_engine()  # its warnings now, before the run's output
     except (ValueError, OSError) as e:
         raise click.BadParameter(str(e), param_hint="'--key-file'") from None
     for w in caught:
         _err(f"warning: {w.message}")
+    if redact_pixel_text and not ocr_available() and not quiet:
+        _err(
+            "warning: --redact-pixel-text without the OCR engine (pip install "
+            "'dicomveil[ocr]'): every file that may carry burned-in text will be refused"
+        )
     if key_file is None:
         _err(
             "warning: no --key-file: a random key is used, so new UIDs (and date shifts and "
@@ -620,6 +637,7 @@ def anonymize(
                     profile=profile,
                     key_file=key_file,
                     burned_in=cast(BurnedIn, burned_in),
+                    pixel_text="redact" if redact_pixel_text else "off",
                     workers=workers,
                     naming=naming,
                     dry_run=dry_run,
@@ -645,7 +663,7 @@ def anonymize(
     if not src.is_dir() and report.skipped and not report.done and not report.refused:
         # a file named on its own that is not DICOM (or is a DICOMDIR) is an error, not a skip
         raise click.ClickException(f"{src}: {report.skipped[0].reason}: nothing written")
-    if profile.clean_pixel_data and not quiet:
+    if (profile.clean_pixel_data or redact_pixel_text) and not quiet:
         _print_pixels(report)
     sys.exit(_print_report(report, dry_run, quiet, audit))
 
@@ -690,17 +708,23 @@ def _write_uid_map(path: Path, mapping: dict[str, str]) -> None:
 
 
 def _print_pixels(report: Report) -> None:
-    """What Clean Pixel Data did: a line per file whose rule missed, and the counts."""
-    cleaned = unmatched = 0
+    """What Clean Pixel Data did: a line per file whose rule missed, and the counts (and of
+    the files read by OCR)."""
+    cleaned = unmatched = read = redacted = 0
     for r in report.iter_files():
         if r.pixels is None:
             continue
-        if r.pixels.startswith("cleaned"):
+        if r.pixels.startswith("OCR:"):
+            read += 1
+            redacted += "blanked" in r.pixels.split(";")[0]
+        if "cleaned by rule" in r.pixels:
             cleaned += 1
-        elif r.pixels.startswith("no rule matched"):
+        elif "no rule matched" in r.pixels:
             unmatched += 1
         if "misses" in r.pixels or "blanked nothing" in r.pixels:
             _err(f"pixels: {r.source}: {r.pixels}")
+    if read:
+        _err(f"pixels: {_plural(read, 'file')} read by OCR, text blanked in {redacted}")
     _err(f"pixels: {_plural(cleaned, 'file')} cleaned by a pixel rule, {unmatched} matched no rule")
 
 
@@ -713,6 +737,7 @@ def _run(
     profile: ConfidentialityProfile,
     key_file: Path | None,
     burned_in: BurnedIn,
+    pixel_text: str,
     workers: int | None,
     naming: str | None,
     dry_run: bool,
@@ -741,6 +766,7 @@ def _run(
             profile=profile,
             key_file=key_file,
             burned_in=burned_in,
+            pixel_text=pixel_text,
             naming=naming,
             dry_run=dry_run,
             audit=audit,
@@ -1131,6 +1157,16 @@ def dump(file: Path, max_len: int) -> None:
 @click.option(
     "--workers", type=click.IntRange(min=1), metavar="N", help="Threads [default: all cores]."
 )
+@click.option(
+    "--pixels",
+    type=click.Choice(["burned-in", "all"]),
+    is_flag=False,
+    flag_value="burned-in",
+    default=None,
+    help="Also read the pixels by OCR: of the files that may carry burned-in text "
+    "(--pixels, or --pixels burned-in), or of every image (--pixels all). Needs "
+    "dicomveil[ocr].",
+)
 def verify_cmd(
     out_dir: Path,
     original: Path | None,
@@ -1139,6 +1175,7 @@ def verify_cmd(
     literal: bool,
     unlisted: str | None,
     workers: int | None,
+    pixels: str | None,
 ) -> None:
     """Scan de-identified output for leaks; exit 1 on any finding.
 
@@ -1152,6 +1189,17 @@ def verify_cmd(
       unreadable            the file is DICOM but cannot be read
       leftover              a temporary file of dicomveil (.dicomveil-*.part)
                             left by a run that was killed while writing it
+      pixel-text            (--pixels) OCR read text in the pixels that the
+                            profile's allow-list does not cover; the line adds
+                            the text's class (identifying: it holds an
+                            identifying value of --original; name, date, id,
+                            other), never the text
+      pixels-unchecked      (--pixels) a frame to read cannot be decoded
+
+    --pixels reads every distinct frame (identical frames once) of the
+    files that may carry burned-in text: BurnedInAnnotation YES, or a
+    secondary capture, ultrasound or visible-light image (whatever its
+    BurnedInAnnotation says); --pixels all reads every image.
 
     Give the --profile, --option, --literal and --unlisted the output was
     made with: an attribute the object's IOD requires is kept with a valid
@@ -1162,10 +1210,20 @@ def verify_cmd(
     """
     prof = _build_profile(profile_file, options, literal, unlisted)
     try:
-        report = run_verify(out_dir, original=original, profile=prof, workers=workers)
+        report = run_verify(
+            out_dir,
+            original=original,
+            profile=prof,
+            workers=workers,
+            pixels=cast(PixelScope, pixels) if pixels else False,
+        )
     except (DicomveilError, OSError) as e:
         raise click.ClickException(str(e)) from None
-    lines = [f"{f.file}\t{f.path or '-'}\t{f.kind}\t{f.keyword or '-'}" for f in report.findings]
+    lines = [
+        f"{f.file}\t{f.path or '-'}\t{f.kind}\t{f.keyword or '-'}"
+        + (f"\t{f.text_class}" if f.text_class else "")
+        for f in report.findings
+    ]
     if lines:
         click.echo("\n".join(lines))
     _err(f"dicomveil: {report.summary()}")

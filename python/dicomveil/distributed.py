@@ -141,7 +141,11 @@ class _Job:
     pixel_rules: tuple[tuple[str, str, str], ...]
     #: the text of the profile's lookup table (CTP's @lookup), or None
     lookup: str | None
+    #: the profile's pixel_text_allow
+    pixel_text_allow: tuple[str, ...]
     burned_in: str
+    #: the Anonymizer's pixel_text
+    pixel_text: str
     naming: str | None
     stop_on_error: bool
     dry_run: bool
@@ -166,6 +170,7 @@ class _Job:
             clean_pixels=profile.clean_pixel_data,
             pixel_rules=tuple((r.name, r.when, r.regions) for r in profile.pixel_rules),
             lookup=profile.lookup_table,
+            pixel_text_allow=profile.pixel_text_allow,
             **fields,
         )
 
@@ -183,6 +188,7 @@ class _Job:
         profile.clean_pixel_data = self.clean_pixels
         profile.pixel_rules = [PixelRule(*r) for r in self.pixel_rules]
         profile._lookup = self.lookup
+        profile.pixel_text_allow = self.pixel_text_allow
         return profile
 
 
@@ -199,6 +205,7 @@ def _run_batch(job: _Job, secret: _Secret, files: list[str] | None) -> dict[str,
         key_file=secret.key_file,
         burned_in=job.burned_in,  # type: ignore[arg-type]
         keep_uid_map=False,
+        pixel_text=job.pixel_text,  # type: ignore[arg-type]
     )
     with warnings.catch_warnings():
         # the client warns once for the whole run (its report lists the files)
@@ -629,6 +636,7 @@ def anonymize_tree_distributed(
     key: bytes | str | None = None,
     key_file: str | os.PathLike[str] | None = None,
     burned_in: BurnedIn = "warn",
+    pixel_text: Literal["off", "redact"] = "off",
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     batch_files: int = DEFAULT_BATCH_FILES,
     threads_per_batch: int = 1,
@@ -688,6 +696,9 @@ def anonymize_tree_distributed(
         key_file: instead of ``key``: a file every worker reads the key from (its bytes, one
             trailing newline removed); the key then never travels.
         burned_in: as for :class:`~dicomveil.Anonymizer`.
+        pixel_text: as for :class:`~dicomveil.Anonymizer` (``"redact"``: OCR on the
+            workers, which need ``dicomveil[ocr]``; a worker without it refuses the files
+            that need it).
         batch_bytes: the most a batch holds, in cost (bytes, plus 64 KiB a file).
         batch_files: the most files a batch holds. Batches are also cut smaller, down to one
             file, to make at least 4 per thread of the cluster when it starts.
@@ -731,6 +742,8 @@ def anonymize_tree_distributed(
         raise ValueError("on_error must be 'continue', 'stop' or 'raise'")
     if burned_in not in ("warn", "refuse", "allow"):
         raise ValueError("burned_in must be 'warn', 'refuse' or 'allow'")
+    if pixel_text not in ("off", "redact"):
+        raise ValueError("pixel_text must be 'off' or 'redact'")
     for name, value, least in (
         ("batch_bytes", batch_bytes, 1),
         ("batch_files", batch_files, 1),
@@ -769,6 +782,7 @@ def anonymize_tree_distributed(
         src=src_paths.absolute,
         dst=dst_paths.absolute,
         burned_in=burned_in,
+        pixel_text=pixel_text,
         naming=naming,
         stop_on_error=on_error != "continue",
         dry_run=dry_run,

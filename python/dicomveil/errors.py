@@ -17,6 +17,7 @@ __all__ = [
     "BurnedInAnnotationWarning",
     "PixelDataError",
     "RefusedByProfileError",
+    "OcrUnavailableError",
     "ProfileError",
     "DicomValueError",
     "NamingTemplateError",
@@ -130,3 +131,10 @@ def error_class(kind: str | None) -> type[DicomveilError]:
     if isinstance(cls, type) and issubclass(cls, DicomveilError):
         return cls
     return DicomveilError
+
+
+class OcrUnavailableError(DicomveilError):
+    """Text in the pixels is to be found (``Anonymizer(..., pixel_text="redact")``,
+    ``verify(..., pixels=True)``) and the OCR engine cannot run: tesserocr or its English
+    model is not installed (``pip install 'dicomveil[ocr]'``). A file that needed it is
+    refused, never written uncleaned."""

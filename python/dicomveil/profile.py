@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from . import _core, profile_io
 from .errors import ProfileError
+from .ocr import DEFAULT_ALLOW_ENTRY, AllowList
 from .pixels import PixelRule, compile_rules
 from .pixels import RuleLike as PixelRuleLike
 from .pseudonym import Pseudonym
@@ -339,6 +340,7 @@ class ConfidentialityProfile(MutableMapping[str, Action | ValueAction]):
         self._pixel_rules: tuple[PixelRule, ...] = ()
         self._engine_pixel_rules: _core.PixelRules | None = None
         self._lookup: str | None = None
+        self._pixel_text_allow: tuple[str, ...] = (DEFAULT_ALLOW_ENTRY,)
 
     def _update(
         self,
@@ -426,6 +428,28 @@ class ConfidentialityProfile(MutableMapping[str, Action | ValueAction]):
         self._pixel_rules = checked
         self._engine_pixel_rules = engine if checked else None
         self._compiled = None
+
+    @property
+    def pixel_text_allow(self) -> tuple[str, ...]:
+        """The allow-list of text in the pixels: what OCR may find without it being reported
+        (``verify(..., pixels=True)``) or blanked (``Anonymizer(..., pixel_text="redact")``).
+
+        Each entry is a regular expression matching a whole word, or adjacent words of a line
+        joined by one space, ignoring case; ``"@default"`` stands for the built-in entries
+        (:data:`dicomveil.ocr.DEFAULT_ALLOW`: orientation letters, numbers with units such as
+        4 cm or 5.0MHz, units alone, frame counters such as 12/60). Default:
+        ``("@default",)``; ``()`` allows nothing. Checked when set (ProfileError naming the
+        entry). See docs/ocr.md.
+        """
+        return self._pixel_text_allow
+
+    @pixel_text_allow.setter
+    def pixel_text_allow(self, entries: Iterable[str]) -> None:
+        if isinstance(entries, (str, bytes)):
+            raise TypeError("pixel_text_allow is a list of entries, not one str")
+        checked = tuple(entries)
+        AllowList(checked)
+        self._pixel_text_allow = checked
 
     @property
     def patient_name(self) -> str | Pseudonym | None:
@@ -745,6 +769,11 @@ class ConfidentialityProfile(MutableMapping[str, Action | ValueAction]):
         if opts is not None and opts & Options.CLEAN_PIXEL_DATA:
             profile._clean_pixels = True
         pixel_rules = settings.pop(profile_io.PIXEL_RULE, [])
+        allow = settings.pop(profile_io.PIXEL_TEXT_ALLOW, None)
+        if allow is not None:
+            for text, where in allow:
+                AllowList([text], f"{source}: {where}: {profile_io.PIXEL_TEXT_ALLOW}")
+            profile._pixel_text_allow = tuple(text for text, _ in allow)
         for name, value in settings.items():
             setattr(profile, name, value)
         if pixel_rules:
@@ -827,6 +856,14 @@ class ConfidentialityProfile(MutableMapping[str, Action | ValueAction]):
             out.append(("clean_pixel_data", "yes"))
         for rule in self._pixel_rules:
             out.append((profile_io.PIXEL_RULE, rule.text()))
+        if self._pixel_text_allow != (DEFAULT_ALLOW_ENTRY,):
+            if not self._pixel_text_allow:
+                raise ProfileError(
+                    "pixel_text_allow cannot be written in a profile file when empty (allow "
+                    "nothing): give it an entry that matches nothing you expect, e.g. '(?!)'"
+                )
+            for entry in self._pixel_text_allow:
+                out.append((profile_io.PIXEL_TEXT_ALLOW, entry))
         return out
 
     def _rules_json(self) -> str:
@@ -917,6 +954,7 @@ class ConfidentialityProfile(MutableMapping[str, Action | ValueAction]):
             and self._unlisted == other._unlisted
             and self._clean_pixels == other._clean_pixels
             and self._pixel_rules == other._pixel_rules
+            and self._pixel_text_allow == other._pixel_text_allow
         )
 
     def _describe(self) -> list[tuple[str, str, Action | ValueAction, int | None]]:

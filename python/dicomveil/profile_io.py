@@ -92,10 +92,18 @@ SETTINGS: tuple[str, ...] = (
     "unlisted",
     "clean_pixel_data",
     "pixel_rule",
+    "pixel_text_allow",
 )
 
-#: The one setting that may be given several times: each is a pixel rule, in order.
+#: A setting that may be given several times: each is a pixel rule, in order.
 PIXEL_RULE = "pixel_rule"
+
+#: A setting that may be given several times: each is an entry of the allow-list of text in
+#: the pixels (dicomveil.ocr.AllowList: a pattern, or ``@default``).
+PIXEL_TEXT_ALLOW = "pixel_text_allow"
+
+#: The settings that may be given several times (their values kept in order, with where).
+REPEATED = (PIXEL_RULE, PIXEL_TEXT_ALLOW)
 
 #: In CSV, a row whose pattern is this mark and a setting's name is that setting.
 SETTING_MARK = "@"
@@ -178,8 +186,9 @@ def setting_values(settings: list[RawSetting], source: str) -> dict[str, Any]:
                 raw.where,
                 f"unknown setting {_clip(raw.name)} (the settings are {_SETTINGS_LIST})",
             )
-        if name == PIXEL_RULE:
-            # a pixel rule's text, checked by the engine with the others
+        if name in REPEATED:
+            # a pixel rule's text (checked by the engine with the others), or an allow-list
+            # entry (checked by dicomveil.ocr.AllowList)
             out.setdefault(name, []).append((raw.value, raw.value_where))
             continue
         if name in out:
