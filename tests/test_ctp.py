@@ -441,6 +441,7 @@ def test_a_ctp_profile_travels_to_dask_workers(trial: ConfidentialityProfile) ->
         src="s",
         dst="d",
         burned_in="warn",
+        pixel_text="off",
         naming=None,
         stop_on_error=False,
         dry_run=False,
